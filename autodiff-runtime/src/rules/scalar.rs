@@ -1,0 +1,527 @@
+//! Scalar rules: one module per primitive, each with its value, forward rule
+//! (`jvp`) and reverse rule (`vjp_*`) side by side.
+//!
+//! Generated code calls these through `::autodiff::__private::rules::NAME`; the
+//! macro's rule table (`autodiff-macros/src/rules.rs`) names which module a
+//! method maps to and which operands each reverse rule reads, which must match
+//! the signatures declared here. Every rule is checked against central finite
+//! differences by the tests at the bottom of this file.
+//!
+//! Unary rules state their derivative `d` as a function of one *saved*
+//! operand, the input `x` or the output `y`, whichever is cheaper to keep
+//! (`exp` keeps `y`, `sin` keeps `x`), and `dd`, the derivative of `d` with
+//! respect to that operand, which second-order code needs.
+
+use crate::Real;
+
+/// A unary rule as data, for the rule checker.
+#[doc(hidden)]
+pub struct UnaryEntry {
+    pub name: &'static str,
+    pub value: fn(f64) -> f64,
+    /// `dy/dx` at `x`, computed by the reverse rule with cotangent 1.
+    pub deriv_at: fn(f64) -> f64,
+    /// `d²y/dx²` at `x`, computed from the rule's `deriv2`.
+    pub deriv2_at: fn(f64) -> f64,
+    /// `(value, tangent)` of the forward rule for tangent 1 at `x`, in `f32`.
+    pub jvp_f32: fn(f32) -> (f32, f32),
+    /// Sample range, inside the domain and away from kinks.
+    pub range: (f64, f64),
+    /// Whether the second derivative is zero almost everywhere (locally linear).
+    pub locally_linear: bool,
+}
+
+/// A binary rule as data, for the rule checker.
+#[doc(hidden)]
+pub struct BinaryEntry {
+    pub name: &'static str,
+    pub value: fn(f64, f64) -> f64,
+    /// `(∂y/∂a, ∂y/∂b)` by the reverse rules with cotangent 1.
+    pub partials_at: fn(f64, f64) -> (f64, f64),
+    /// The forward rule's tangent for tangents `(da, db)`.
+    pub jvp_at: fn(f64, f64, f64, f64) -> f64,
+    pub range_a: (f64, f64),
+    pub range_b: (f64, f64),
+}
+
+/// Declares unary rules.
+///
+/// `exp(x) -> y = x.exp(); d(y) = y, dd = 1;` declares the value, the
+/// derivative `d` as a function of the operands it reads (`x`, `y` or none:
+/// the reverse pass saves exactly those), and `dd`, the derivative of `d`
+/// with respect to its operand, used by second-order code.
+macro_rules! unary_rules {
+    ($(
+        $(#[doc = $doc:literal])*
+        $name:ident($x:ident) -> $y:ident = $value:expr;
+            d($($s:ident)?) = $d:expr, dd = $dd:expr;
+            on ($lo:expr, $hi:expr) $(, $linear:ident)?;
+    )*) => {
+        $(
+            $(#[doc = $doc])*
+            pub mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                /// The primal value.
+                #[inline(always)]
+                pub fn value<T: Real>($x: T) -> T {
+                    $value
+                }
+
+                /// The derivative, as a function of the operand the rule reads.
+                #[inline(always)]
+                pub fn deriv<T: Real>($($s: T)?) -> T {
+                    $d
+                }
+
+                /// The derivative of [`deriv`] with respect to its operand.
+                #[inline(always)]
+                #[allow(unused_variables)]
+                pub fn deriv2<T: Real>($($s: T)?) -> T {
+                    $dd
+                }
+
+                /// Forward rule: the value and the tangent `deriv · dx`.
+                #[inline(always)]
+                #[allow(unused_variables)]
+                pub fn jvp<T: Real>($x: T, dx: T) -> (T, T) {
+                    let $y = value($x);
+                    ($y, dx * deriv($($s)?))
+                }
+
+                /// Reverse rule: the input's cotangent `ct · deriv`.
+                #[inline(always)]
+                pub fn vjp<T: Real>(ct: T $(, $s: T)?) -> T {
+                    ct * deriv($($s)?)
+                }
+            }
+        )*
+
+        /// Every unary rule, for the checker.
+        #[doc(hidden)]
+        pub fn unary_table() -> Vec<UnaryEntry> {
+            vec![$(UnaryEntry {
+                name: stringify!($name),
+                value: $name::value::<f64>,
+                deriv_at: |$x: f64| {
+                    #[allow(unused_variables)]
+                    let $y = $name::value($x);
+                    $name::vjp(1.0 $(, $s)?)
+                },
+                deriv2_at: |$x: f64| {
+                    #[allow(unused_variables)]
+                    let $y = $name::value($x);
+                    // Chain rule through the read operand s: d/dx deriv(s(x)) = deriv2(s) · ds/dx.
+                    $name::deriv2::<f64>($($s)?) * unary_rules!(@ds_dx $name $($s)?)
+                },
+                jvp_f32: |x: f32| $name::jvp(x, 1.0),
+                range: ($lo, $hi),
+                locally_linear: unary_rules!(@linear $($linear)?),
+            }),*]
+        }
+    };
+    (@ds_dx $name:ident x) => { 1.0 };
+    (@ds_dx $name:ident $y:ident) => { $name::deriv($y) };
+    (@ds_dx $name:ident) => { 0.0 };
+    (@linear) => { false };
+    (@linear locally_linear) => { true };
+}
+
+/// Declares binary rules.
+///
+/// `mul(a, b) -> y = a * b; d_a(b) = b, d_b(a) = a;` declares the value and
+/// each partial derivative as a function of the operands it reads (any of `a`,
+/// `b`, `y`): `vjp_a(ct, b) = ct · b` is the reverse rule for `a`.
+macro_rules! binary_rules {
+    ($(
+        $(#[doc = $doc:literal])*
+        $name:ident($a:ident, $b:ident) -> $y:ident = $value:expr;
+            d_a($($ra:ident),*) = $da:expr, d_b($($rb:ident),*) = $db:expr;
+            on ($alo:expr, $ahi:expr), ($blo:expr, $bhi:expr);
+    )*) => {
+        $(
+            $(#[doc = $doc])*
+            pub mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                /// The primal value.
+                #[inline(always)]
+                pub fn value<T: Real>($a: T, $b: T) -> T {
+                    $value
+                }
+
+                /// `∂y/∂a` as a function of the operands it reads.
+                #[inline(always)]
+                pub fn partial_a<T: Real>($($ra: T),*) -> T {
+                    $da
+                }
+
+                /// `∂y/∂b` as a function of the operands it reads.
+                #[inline(always)]
+                pub fn partial_b<T: Real>($($rb: T),*) -> T {
+                    $db
+                }
+
+                /// Forward rule: the value and the tangent `∂a · da + ∂b · db`.
+                #[inline(always)]
+                #[allow(unused_variables)]
+                pub fn jvp<T: Real>($a: T, $b: T, da: T, db: T) -> (T, T) {
+                    let $y = value($a, $b);
+                    ($y, da * partial_a($($ra),*) + db * partial_b($($rb),*))
+                }
+
+                /// Reverse rule for `a`: `ct · ∂y/∂a`.
+                #[inline(always)]
+                pub fn vjp_a<T: Real>(ct: T $(, $ra: T)*) -> T {
+                    ct * partial_a($($ra),*)
+                }
+
+                /// Reverse rule for `b`: `ct · ∂y/∂b`.
+                #[inline(always)]
+                pub fn vjp_b<T: Real>(ct: T $(, $rb: T)*) -> T {
+                    ct * partial_b($($rb),*)
+                }
+            }
+        )*
+
+        /// Every binary rule, for the checker.
+        #[doc(hidden)]
+        pub fn binary_table() -> Vec<BinaryEntry> {
+            vec![$(BinaryEntry {
+                name: stringify!($name),
+                value: $name::value::<f64>,
+                partials_at: |$a: f64, $b: f64| {
+                    #[allow(unused_variables)]
+                    let $y = $name::value($a, $b);
+                    ($name::vjp_a(1.0 $(, $ra)*), $name::vjp_b(1.0 $(, $rb)*))
+                },
+                jvp_at: |a, b, da, db| $name::jvp(a, b, da, db).1,
+                range_a: ($alo, $ahi),
+                range_b: ($blo, $bhi),
+            }),*]
+        }
+    };
+}
+
+#[inline(always)]
+fn c<T: Real>(x: f64) -> T {
+    T::from_f64(x)
+}
+
+/// `1` for positive, `-1` for negative, `0` at zero: the derivative of `abs`,
+/// with the subgradient 0 at the kink (as JAX).
+#[inline(always)]
+fn sign0<T: Real>(x: T) -> T {
+    if x > T::ZERO {
+        T::ONE
+    } else if x < T::ZERO {
+        -T::ONE
+    } else {
+        T::ZERO
+    }
+}
+
+unary_rules! {
+    /// `y = eˣ`, `dy/dx = y`.
+    exp(x) -> y = x.exp(); d(y) = y, dd = T::ONE; on (-3.0, 3.0);
+    /// `y = 2ˣ`, `dy/dx = y ln 2`.
+    exp2(x) -> y = x.exp2(); d(y) = y * T::LN_2, dd = T::LN_2; on (-3.0, 3.0);
+    /// `y = eˣ - 1` (accurate near 0), `dy/dx = y + 1`.
+    exp_m1(x) -> y = x.exp_m1(); d(y) = y + T::ONE, dd = T::ONE; on (-3.0, 3.0);
+    /// `y = ln x`, `dy/dx = 1/x`.
+    ln(x) -> y = x.ln(); d(x) = x.recip(), dd = -(x * x).recip(); on (0.1, 5.0);
+    /// `y = log₂ x`, `dy/dx = 1/(x ln 2)`.
+    log2(x) -> y = x.log2(); d(x) = (x * T::LN_2).recip(), dd = -(x * x * T::LN_2).recip(); on (0.1, 5.0);
+    /// `y = log₁₀ x`, `dy/dx = 1/(x ln 10)`.
+    log10(x) -> y = x.log10(); d(x) = (x * T::LN_10).recip(), dd = -(x * x * T::LN_10).recip(); on (0.1, 5.0);
+    /// `y = ln(1 + x)` (accurate near 0), `dy/dx = 1/(1 + x)`.
+    ln_1p(x) -> y = x.ln_1p(); d(x) = (T::ONE + x).recip(), dd = -((T::ONE + x) * (T::ONE + x)).recip(); on (-0.9, 5.0);
+    /// `y = √x`, `dy/dx = 1/(2y)`.
+    sqrt(x) -> y = x.sqrt(); d(y) = c::<T>(0.5) / y, dd = c::<T>(-0.5) / (y * y); on (0.1, 5.0);
+    /// `y = ∛x`, `dy/dx = 1/(3y²)`.
+    cbrt(x) -> y = x.cbrt(); d(y) = (c::<T>(3.0) * y * y).recip(), dd = c::<T>(-2.0 / 3.0) / (y * y * y); on (0.1, 5.0);
+    /// `y = 1/x`, `dy/dx = -y²`.
+    recip(x) -> y = x.recip(); d(y) = -(y * y), dd = c::<T>(-2.0) * y; on (0.2, 5.0);
+    /// `y = sin x`, `dy/dx = cos x`.
+    sin(x) -> y = x.sin(); d(x) = x.cos(), dd = -x.sin(); on (-3.0, 3.0);
+    /// `y = cos x`, `dy/dx = -sin x`.
+    cos(x) -> y = x.cos(); d(x) = -x.sin(), dd = -x.cos(); on (-3.0, 3.0);
+    /// `y = tan x`, `dy/dx = 1 + y²`.
+    tan(x) -> y = x.tan(); d(y) = T::ONE + y * y, dd = c::<T>(2.0) * y; on (-1.4, 1.4);
+    /// `y = asin x`, `dy/dx = 1/√(1 - x²)`.
+    asin(x) -> y = x.asin(); d(x) = (T::ONE - x * x).sqrt().recip(),
+        dd = x / ((T::ONE - x * x) * (T::ONE - x * x).sqrt()); on (-0.9, 0.9);
+    /// `y = acos x`, `dy/dx = -1/√(1 - x²)`.
+    acos(x) -> y = x.acos(); d(x) = -(T::ONE - x * x).sqrt().recip(),
+        dd = -x / ((T::ONE - x * x) * (T::ONE - x * x).sqrt()); on (-0.9, 0.9);
+    /// `y = atan x`, `dy/dx = 1/(1 + x²)`.
+    atan(x) -> y = x.atan(); d(x) = (T::ONE + x * x).recip(),
+        dd = c::<T>(-2.0) * x / ((T::ONE + x * x) * (T::ONE + x * x)); on (-3.0, 3.0);
+    /// `y = sinh x`, `dy/dx = cosh x`.
+    sinh(x) -> y = x.sinh(); d(x) = x.cosh(), dd = x.sinh(); on (-3.0, 3.0);
+    /// `y = cosh x`, `dy/dx = sinh x`.
+    cosh(x) -> y = x.cosh(); d(x) = x.sinh(), dd = x.cosh(); on (-3.0, 3.0);
+    /// `y = tanh x`, `dy/dx = 1 - y²`.
+    tanh(x) -> y = x.tanh(); d(y) = T::ONE - y * y, dd = c::<T>(-2.0) * y; on (-3.0, 3.0);
+    /// `y = |x|`, `dy/dx = sign x` (0 at 0). Locally linear: `d²y/dx² = 0` almost everywhere.
+    abs(x) -> y = x.abs(); d(x) = sign0(x), dd = T::ZERO; on (-3.0, 3.0), locally_linear;
+    /// `y = -x`, `dy/dx = -1`.
+    neg(x) -> y = -x; d() = -T::ONE, dd = T::ZERO; on (-3.0, 3.0), locally_linear;
+}
+
+binary_rules! {
+    /// `y = a + b`.
+    add(a, b) -> y = a + b; d_a() = T::ONE, d_b() = T::ONE; on (-3.0, 3.0), (-3.0, 3.0);
+    /// `y = a - b`.
+    sub(a, b) -> y = a - b; d_a() = T::ONE, d_b() = -T::ONE; on (-3.0, 3.0), (-3.0, 3.0);
+    /// `y = a · b`.
+    mul(a, b) -> y = a * b; d_a(b) = b, d_b(a) = a; on (-3.0, 3.0), (-3.0, 3.0);
+    /// `y = a / b`, `∂y/∂b = -a/b²`.
+    div(a, b) -> y = a / b; d_a(b) = b.recip(), d_b(a, b) = -a / (b * b); on (-3.0, 3.0), (0.3, 3.0);
+    /// `y = aᵇ`, `∂y/∂a = b aᵇ⁻¹`, `∂y/∂b = y ln a`.
+    powf(a, b) -> y = a.powf(b); d_a(a, b) = b * a.powf(b - T::ONE), d_b(a, y) = y * a.ln();
+        on (0.2, 3.0), (-2.0, 2.0);
+    /// `y = atan2(a, b)`, the angle of the point `(b, a)`: `∂y/∂a = b/(a² + b²)`, `∂y/∂b = -a/(a² + b²)`.
+    atan2(a, b) -> y = a.atan2(b); d_a(a, b) = b / (a * a + b * b), d_b(a, b) = -a / (a * a + b * b);
+        on (-3.0, 3.0), (0.3, 3.0);
+    /// `y = √(a² + b²)`, `∂y/∂a = a/y`.
+    hypot(a, b) -> y = a.hypot(b); d_a(a, y) = a / y, d_b(b, y) = b / y; on (0.3, 3.0), (-3.0, 3.0);
+    /// `y = max(a, b)`; the derivative goes to `a` on ties. Locally linear.
+    max(a, b) -> y = a.max(b); d_a(a, b) = pick(a >= b), d_b(a, b) = pick(a < b);
+        on (-3.0, 3.0), (-3.0, 3.0);
+    /// `y = min(a, b)`; the derivative goes to `a` on ties. Locally linear.
+    min(a, b) -> y = a.min(b); d_a(a, b) = pick(a <= b), d_b(a, b) = pick(a > b);
+        on (-3.0, 3.0), (-3.0, 3.0);
+}
+
+/// `1` where the condition holds, else `0`: the derivative of a selection.
+#[inline(always)]
+fn pick<T: Real>(taken: bool) -> T {
+    if taken {
+        T::ONE
+    } else {
+        T::ZERO
+    }
+}
+
+/// `y = xⁿ` for an integer `n` (not differentiated): `dy/dx = n xⁿ⁻¹`.
+pub mod powi {
+    use crate::Real;
+
+    /// The primal value.
+    #[inline(always)]
+    pub fn value<T: Real>(x: T, n: i32) -> T {
+        x.powi(n)
+    }
+
+    /// `dy/dx = n xⁿ⁻¹`.
+    #[inline(always)]
+    pub fn deriv<T: Real>(x: T, n: i32) -> T {
+        match n {
+            0 => T::ZERO,
+            _ => T::from_f64(f64::from(n)) * x.powi(n - 1),
+        }
+    }
+
+    /// Forward rule: the value and the tangent `n xⁿ⁻¹ dx`.
+    #[inline(always)]
+    pub fn jvp<T: Real>(x: T, n: i32, dx: T) -> (T, T) {
+        (value(x, n), dx * deriv(x, n))
+    }
+
+    /// Reverse rule for `x`: `ct · n xⁿ⁻¹`.
+    #[inline(always)]
+    pub fn vjp_a<T: Real>(ct: T, x: T, n: i32) -> T {
+        ct * deriv(x, n)
+    }
+}
+
+/// `y = a · b + c` with one rounding: `∂y/∂a = b`, `∂y/∂b = a`, `∂y/∂c = 1`.
+pub mod mul_add {
+    use crate::Real;
+
+    /// The primal value.
+    #[inline(always)]
+    pub fn value<T: Real>(a: T, b: T, c: T) -> T {
+        a.mul_add(b, c)
+    }
+
+    /// Forward rule: the value and the tangent `b da + a db + dc`.
+    #[inline(always)]
+    pub fn jvp<T: Real>(a: T, b: T, c: T, da: T, db: T, dc: T) -> (T, T) {
+        (value(a, b, c), da.mul_add(b, a.mul_add(db, dc)))
+    }
+
+    /// Reverse rule for `a`: `ct · b`.
+    #[inline(always)]
+    pub fn vjp_a<T: Real>(ct: T, b: T) -> T {
+        ct * b
+    }
+
+    /// Reverse rule for `b`: `ct · a`.
+    #[inline(always)]
+    pub fn vjp_b<T: Real>(ct: T, a: T) -> T {
+        ct * a
+    }
+
+    /// Reverse rule for `c`: `ct`.
+    #[inline(always)]
+    pub fn vjp_c<T: Real>(ct: T) -> T {
+        ct
+    }
+}
+
+/// Declares piecewise-constant functions: their derivative is zero wherever
+/// it exists, so the macro emits no reverse code for them at all.
+macro_rules! piecewise_constant {
+    ($($(#[doc = $doc:literal])* $name:ident;)*) => {
+        $(
+            $(#[doc = $doc])*
+            pub mod $name {
+                use crate::Real;
+
+                /// The primal value.
+                #[inline(always)]
+                pub fn value<T: Real>(x: T) -> T {
+                    x.$name()
+                }
+
+                /// Forward rule: the value and a zero tangent.
+                #[inline(always)]
+                pub fn jvp<T: Real>(x: T, _dx: T) -> (T, T) {
+                    (value(x), T::ZERO)
+                }
+            }
+        )*
+    };
+}
+
+piecewise_constant! {
+    /// `⌊x⌋`; derivative zero almost everywhere.
+    floor;
+    /// `⌈x⌉`; derivative zero almost everywhere.
+    ceil;
+    /// `x` rounded half away from zero; derivative zero almost everywhere.
+    round;
+    /// `x` rounded toward zero; derivative zero almost everywhere.
+    trunc;
+    /// `sign x` (`±1`, as `f64::signum`); derivative zero almost everywhere.
+    signum;
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every rule against central finite differences, at points spread over
+    //! its sample range.
+
+    use super::*;
+
+    /// Central difference with a step balancing truncation and rounding.
+    fn diff(f: impl Fn(f64) -> f64, x: f64) -> f64 {
+        let h = f64::EPSILON.cbrt() * x.abs().max(1.0);
+        (f(x + h) - f(x - h)) / (2.0 * h)
+    }
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol * a.abs().max(b.abs()).max(1.0)
+    }
+
+    /// Points spread over a range; the phase keeps them off the kink at 0
+    /// and, with different phases for `a` and `b`, off ties `a == b`.
+    fn points_with_phase((lo, hi): (f64, f64), phase: f64) -> impl Iterator<Item = f64> {
+        (0..7).map(move |k| lo + (hi - lo) * (0.05 + 0.9 * (k as f64 + phase) / 7.0))
+    }
+
+    fn points(range: (f64, f64)) -> impl Iterator<Item = f64> {
+        points_with_phase(range, 0.37)
+    }
+
+    #[test]
+    fn unary_first_and_second_derivatives_match_finite_differences() {
+        let table = unary_table();
+        assert!(table.len() >= 20);
+        for rule in table {
+            for x in points(rule.range) {
+                let (d, fd) = ((rule.deriv_at)(x), diff(rule.value, x));
+                assert!(close(d, fd, 1e-7), "{}'({x}) = {d}, finite difference {fd}", rule.name);
+                let (d2, fd2) = ((rule.deriv2_at)(x), diff(rule.deriv_at, x));
+                assert!(close(d2, fd2, 1e-6), "{}''({x}) = {d2}, finite difference {fd2}", rule.name);
+                if rule.locally_linear {
+                    assert_eq!(d2, 0.0, "{} is declared locally linear", rule.name);
+                }
+                let (y32, dy32) = (rule.jvp_f32)(x as f32);
+                assert!(close(y32 as f64, (rule.value)(x), 1e-5), "{} value in f32", rule.name);
+                assert!(close(dy32 as f64, d, 1e-4), "{} jvp in f32", rule.name);
+            }
+        }
+    }
+
+    #[test]
+    fn binary_partials_match_finite_differences() {
+        let table = binary_table();
+        assert!(table.len() >= 9);
+        for rule in table {
+            for a in points(rule.range_a) {
+                for b in points_with_phase(rule.range_b, 0.81) {
+                    let (da, db) = (rule.partials_at)(a, b);
+                    let fda = diff(|a| (rule.value)(a, b), a);
+                    let fdb = diff(|b| (rule.value)(a, b), b);
+                    assert!(close(da, fda, 1e-7), "∂{}/∂a at ({a}, {b}) = {da}, fd {fda}", rule.name);
+                    assert!(close(db, fdb, 1e-7), "∂{}/∂b at ({a}, {b}) = {db}, fd {fdb}", rule.name);
+                    let tangent = (rule.jvp_at)(a, b, 0.3, -0.7);
+                    assert!(close(tangent, 0.3 * da - 0.7 * db, 1e-12), "{} jvp", rule.name);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn powi_matches_finite_differences() {
+        for n in [-3, -1, 0, 1, 2, 5] {
+            for x in points((0.3, 2.5)) {
+                let d = powi::vjp_a(1.0, x, n);
+                let fd = diff(|x| powi::value(x, n), x);
+                assert!(close(d, fd, 1e-7), "powi({x}, {n})' = {d}, fd {fd}");
+                assert_eq!(powi::jvp(x, n, 2.0).1, 2.0 * d);
+            }
+        }
+    }
+
+    #[test]
+    fn mul_add_matches_finite_differences() {
+        let (a, b, c) = (0.7, -1.3, 2.1);
+        let f = |a: f64, b: f64, c: f64| mul_add::value(a, b, c);
+        assert!(close(mul_add::vjp_a(1.0, b), diff(|a| f(a, b, c), a), 1e-8));
+        assert!(close(mul_add::vjp_b(1.0, a), diff(|b| f(a, b, c), b), 1e-8));
+        assert!(close(mul_add::vjp_c(1.0), diff(|c| f(a, b, c), c), 1e-8));
+        let (_, t) = mul_add::jvp(a, b, c, 1.0, 2.0, 3.0);
+        assert!(close(t, b + 2.0 * a + 3.0, 1e-12));
+    }
+
+    #[test]
+    fn piecewise_constant_rules_have_zero_tangents() {
+        for x in points((-2.7, 2.7)) {
+            for (value, jvp) in [
+                (floor::value::<f64> as fn(f64) -> f64, floor::jvp::<f64> as fn(f64, f64) -> (f64, f64)),
+                (ceil::value, ceil::jvp),
+                (round::value, round::jvp),
+                (trunc::value, trunc::jvp),
+                (signum::value, signum::jvp),
+            ] {
+                assert_eq!(jvp(x, 1.0), (value(x), 0.0));
+                assert_eq!(diff(value, x), 0.0);
+            }
+        }
+    }
+
+    #[test]
+    fn kinks_take_the_documented_subgradient() {
+        assert_eq!(abs::vjp(1.0, 0.0), 0.0);
+        assert_eq!(max::vjp_a(1.0, 1.0, 1.0), 1.0);
+        assert_eq!(max::vjp_b(1.0, 1.0, 1.0), 0.0);
+        assert_eq!(min::vjp_a(1.0, 1.0, 1.0), 1.0);
+        assert_eq!(min::vjp_b(1.0, 1.0, 1.0), 0.0);
+    }
+}

@@ -1,0 +1,92 @@
+//! The vocabulary generated code uses besides the rules: zero and unit
+//! cotangents, branch tapes, and positional access to a gradient struct.
+
+use crate::Real;
+
+/// A value whose derivative has the same type and a known zero.
+///
+/// `zero_like(&x)` is the additive identity shaped like `x` (for a matrix, a
+/// matrix of zeros of its shape), used to start an adjoint that a branch may
+/// or may not add to.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a differentiable type",
+    label = "this value is differentiated, but `{Self}` has no tangent type",
+    note = "differentiated values must be `f32`, `f64` or a generic `T: autodiff::Real`"
+)]
+pub trait Tangent: Sized {
+    /// The zero shaped like `self`.
+    fn zero_like(&self) -> Self;
+    /// The unit cotangent `1`, seeding the reverse pass of a scalar output.
+    fn one_like(&self) -> Self;
+}
+
+impl<T: Real> Tangent for T {
+    #[inline(always)]
+    fn zero_like(&self) -> Self {
+        T::ZERO
+    }
+    #[inline(always)]
+    fn one_like(&self) -> Self {
+        T::ONE
+    }
+}
+
+/// The zero shaped like `x`.
+#[inline(always)]
+pub fn zero_like<T: Tangent>(x: &T) -> T {
+    x.zero_like()
+}
+
+/// The unit cotangent of a scalar output.
+#[inline(always)]
+pub fn one_like<T: Tangent>(x: &T) -> T {
+    x.one_like()
+}
+
+/// What the forward pass of an `if` records for its reverse pass: which arm
+/// ran, with the values of that arm that the reverse pass reads.
+#[derive(Debug, Clone, Copy)]
+pub enum Branch<A, B> {
+    Then(A),
+    Else(B),
+}
+
+/// The cotangent of a parameter that is not differentiated (an integer, a
+/// `bool`, a parameter left out of `wrt(...)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NoTangent;
+
+/// A gradient struct seen by parameter position: one tuple element per
+/// parameter of the function, [`NoTangent`] where it is not differentiated.
+///
+/// `#[differentiable]` implements it for every `FGrad` it generates; a caller
+/// uses it to route `g`'s gradient to `g`'s arguments without knowing the
+/// names of `g`'s parameters.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not map to the parameters of a differentiable function",
+    note = "a hand-written rule declares its gradient struct with `#[differentiable(custom)]`"
+)]
+pub trait ArgTangents {
+    /// One element per parameter.
+    type Tuple;
+    /// The gradient's fields, in parameter order.
+    fn into_arg_tangents(self) -> Self::Tuple;
+}
+
+/// Adds a cotangent into an adjoint; a differentiated argument must receive a
+/// real cotangent, not [`NoTangent`].
+#[diagnostic::on_unimplemented(
+    message = "this argument is differentiated here, but the callee does not differentiate its parameter",
+    note = "add the parameter to the callee's `wrt(...)`, or pass a value that does not depend on the differentiated inputs"
+)]
+pub trait Accumulate<C> {
+    /// `self += c`.
+    fn accumulate(&mut self, c: C);
+}
+
+impl<T: Real> Accumulate<T> for T {
+    #[inline(always)]
+    fn accumulate(&mut self, c: T) {
+        *self += c;
+    }
+}
