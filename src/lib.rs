@@ -1,1 +1,101 @@
+//! Compile-time automatic differentiation for Rust.
+//!
+//! Mark a function `#[differentiable]` and the macro writes, as ordinary Rust
+//! next to it, the code that computes its derivatives: no tape, no graph, no
+//! runtime interpretation.
+//!
+//! ```
+//! use autodiff::prelude::*;
+//!
+//! #[differentiable]
+//! fn f(x: f64, y: f64) -> f64 {
+//!     let s = x * y;
+//!     s.sin() + x.exp()
+//! }
+//!
+//! let (value, grad) = f_grad(0.5, 2.0);
+//! assert_eq!(value, f(0.5, 2.0));
+//! assert!((grad.x - (2.0 * 1.0f64.cos() + 0.5f64.exp())).abs() < 1e-12);
+//! assert!((grad.y - 0.5 * 1.0f64.cos()).abs() < 1e-12);
+//! ```
+//!
+//! # What is generated
+//!
+//! For `#[differentiable] fn f(a: A, b: B, n: usize) -> T`, `f` is kept as
+//! written and these items are added, with `f`'s visibility and generics:
+//!
+//! | item | meaning |
+//! | --- | --- |
+//! | `struct FGrad { pub a: A, pub b: B }` | one field per differentiated parameter (`Debug, Clone, PartialEq`) |
+//! | `fn f_grad(a, b, n) -> (T, FGrad)` | the value and the gradient |
+//! | `fn f_vjp(a, b, n) -> (T, impl FnOnce(T) -> FGrad)` | the value and the pullback, mapping an output cotangent to the input cotangents |
+//!
+//! Parameters of type `f32`, `f64` or a generic `T` are differentiated;
+//! `#[differentiable(wrt(a))]` restricts the set, and integers, `bool` and
+//! other types are passed through as data.
+//!
+//! # What the body may contain
+//!
+//! `let` (with or without types, mutable, with tuple patterns), assignment
+//! and `+= -= *= /=`, `+ - * /` and unary `-`, literals and constants,
+//! integer casts (`i as f64`), blocks, `if`/`else` (the arm taken is
+//! differentiated), a final `return`, the `f32`/`f64` methods with a rule
+//! (`exp exp2 ln log2 log10 ln_1p exp_m1 sqrt cbrt powi powf sin cos tan
+//! asin acos atan atan2 sinh cosh tanh abs signum max min hypot recip
+//! mul_add floor ceil round trunc`, also as `f64::name(x)`), and calls of
+//! other differentiable functions. Anything else is a compile error at its
+//! span that says what to write instead.
+//!
+//! # Composition and custom rules
+//!
+//! A call `g(x)` inside a differentiable body is differentiated through `g`'s
+//! companion `g_vjp`, found by the same path as `g`. For a function the
+//! macro cannot read (foreign code, `unsafe`, a loop), mark it
+//! `#[differentiable(custom)]`: the macro then generates only `GGrad`, and
+//! you write `g_vjp` by hand with the signature above.
+//!
+//! ```
+//! use autodiff::prelude::*;
+//!
+//! /// `softplus(x) = ln(1 + eˣ)`, written with a branch for stability.
+//! #[differentiable(custom)]
+//! fn softplus(x: f64) -> f64 {
+//!     if x > 30.0 { x } else { x.exp().ln_1p() }
+//! }
+//!
+//! /// The hand-written rule: `d softplus / dx = sigmoid(x)`.
+//! fn softplus_vjp(x: f64) -> (f64, impl FnOnce(f64) -> SoftplusGrad) {
+//!     (softplus(x), move |ct| SoftplusGrad { x: ct / (1.0 + (-x).exp()) })
+//! }
+//!
+//! #[differentiable]
+//! fn loss(x: f64, w: f64) -> f64 {
+//!     softplus(w * x) * 2.0
+//! }
+//!
+//! let (_, g) = loss_grad(1.5, 0.5);
+//! let sigmoid = 1.0 / (1.0 + (-0.75f64).exp());
+//! assert!((g.w - 2.0 * 1.5 * sigmoid).abs() < 1e-12);
+//! ```
+//!
+//! # Checking gradients
+//!
+//! [`check_grad`] compares a gradient with central finite differences and
+//! returns a report (worst relative error and where).
 
+#![forbid(unsafe_code)]
+
+pub use autodiff_macros::differentiable;
+pub use autodiff_runtime as runtime;
+pub use autodiff_runtime::{check_grad, GradCheck, GradReport, Real};
+
+/// What most users import: the attribute, [`Real`] and the checker.
+pub mod prelude {
+    pub use crate::{check_grad, differentiable, GradCheck, Real};
+}
+
+/// What generated code names. Not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    pub use autodiff_runtime::__private::*;
+}

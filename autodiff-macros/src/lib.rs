@@ -1,1 +1,28 @@
-extern crate proc_macro;
+//! The `#[differentiable]` attribute of [`autodiff`](https://docs.rs/autodiff).
+//!
+//! Pipeline, one module per stage: `args` (options) → `lower` (syn → IR) →
+//! `activity` → `reverse` (forward and reverse sweeps) → `emit` (items).
+//! The rule table (`rules`) is the only module that knows about primitives.
+//! Use this crate through the `autodiff` facade, whose documentation
+//! describes the generated items.
+
+mod activity;
+mod args;
+mod diagnostics;
+mod emit;
+mod expand;
+mod ir;
+mod lower;
+mod reverse;
+mod rules;
+#[cfg(test)]
+mod tests;
+
+use proc_macro::TokenStream;
+
+/// Generates the derivatives of a function next to it: `f_grad`, `f_vjp` and
+/// the gradient struct `FGrad`. See the `autodiff` crate for the contract.
+#[proc_macro_attribute]
+pub fn differentiable(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::expand(attr.into(), item.into()).into()
+}

@@ -22,6 +22,8 @@ pub use tangent::{ArgTangents, NoTangent};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::rules;
-    pub use crate::tangent::{one_like, zero_like, Accumulate, ArgTangents, Branch, NoTangent, Tangent};
+    pub use crate::tangent::{
+        cotangent, one_like, zero_like, Accumulate, ArgTangents, Branch, Cotangent, NoTangent, Tangent,
+    };
     pub use crate::Real;
 }

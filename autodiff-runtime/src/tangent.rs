@@ -90,3 +90,26 @@ impl<T: Real> Accumulate<T> for T {
         *self += c;
     }
 }
+
+/// A cotangent that starts an adjoint; like [`Accumulate`], it refuses
+/// [`NoTangent`] with the same explanation.
+#[diagnostic::on_unimplemented(
+    message = "this argument is differentiated here, but the callee does not differentiate its parameter",
+    note = "add the parameter to the callee's `wrt(...)`, or pass a value that does not depend on the differentiated inputs"
+)]
+pub trait Cotangent: Sized {
+    fn into_adjoint(self) -> Self;
+}
+
+impl<T: Real> Cotangent for T {
+    #[inline(always)]
+    fn into_adjoint(self) -> Self {
+        self
+    }
+}
+
+/// Starts an adjoint from a callee's cotangent.
+#[inline(always)]
+pub fn cotangent<T: Cotangent>(t: T) -> T {
+    t.into_adjoint()
+}

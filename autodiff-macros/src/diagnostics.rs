@@ -1,0 +1,186 @@
+//! Error collection and every message the macro prints, kept together.
+//!
+//! Messages are lowercase, name the construct in code syntax, and say what to
+//! write instead. A stage pushes every error it finds into [`Errors`]; the
+//! pipeline stops between stages when any was found.
+
+use std::fmt::Display;
+
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+
+/// The errors of one stage.
+#[derive(Default)]
+pub struct Errors(Vec<syn::Error>);
+
+impl Errors {
+    /// An error spanning `tokens`.
+    pub fn push(&mut self, tokens: impl ToTokens, message: impl Display) {
+        self.0.push(syn::Error::new_spanned(tokens, message));
+    }
+
+    /// An error at a span.
+    pub fn push_at(&mut self, span: proc_macro2::Span, message: impl Display) {
+        self.0.push(syn::Error::new(span, message));
+    }
+
+    pub fn add(&mut self, error: syn::Error) {
+        self.0.push(error);
+    }
+
+    /// `Ok` when nothing was pushed; otherwise all errors combined.
+    pub fn finish(self) -> Result<(), syn::Error> {
+        let mut errors = self.0.into_iter();
+        match errors.next() {
+            None => Ok(()),
+            Some(mut first) => {
+                first.extend(errors);
+                Err(first)
+            }
+        }
+    }
+}
+
+/// The hint for code the macro cannot read at all.
+const CUSTOM_RULE: &str =
+    "move it into a function marked `#[differentiable(custom)]` and write that function's `_vjp` by hand";
+
+pub fn unsafe_block() -> String {
+    format!(
+        "`unsafe` blocks are not supported in a differentiable function (this includes reading or writing a `static mut`); {CUSTOM_RULE}"
+    )
+}
+
+pub fn closure() -> String {
+    "closures are not supported in a differentiable function; write the closure's body as a `#[differentiable]` function and call it".into()
+}
+
+pub fn loop_(keyword: &str) -> String {
+    format!("`{keyword}` loops are not supported yet; write the iterations out, or {CUSTOM_RULE}")
+}
+
+pub fn match_() -> String {
+    "`match` is not supported in a differentiable function; write it as an `if`/`else if`/`else` chain".into()
+}
+
+pub fn macro_(name: &TokenStream) -> String {
+    format!(
+        "macros are not supported in a differentiable function (`{name}!` expands after `#[differentiable]` reads the body); write the value with ordinary expressions, or move the macro outside the function"
+    )
+}
+
+pub fn async_() -> String {
+    "`async` code cannot be differentiated; differentiate a synchronous function and call it from async code".into()
+}
+
+pub fn mut_ref_param() -> String {
+    "`&mut` parameters are not supported; take the value (or a shared reference) and return the result instead".into()
+}
+
+pub fn self_param() -> String {
+    "methods with a `self` parameter are not supported; write a free function that takes the fields it reads".into()
+}
+
+pub fn param_pattern() -> String {
+    "destructuring parameter patterns are not supported; name the parameter and destructure it with `let` in the body".into()
+}
+
+pub fn param_type(ty: &TokenStream) -> String {
+    format!(
+        "a parameter of type `{ty}` cannot be differentiated yet (supported: `f32`, `f64`, a generic real `T`); leave it out of `wrt(...)` to use it as data"
+    )
+}
+
+pub fn wrt_not_real(name: &str, ty: &TokenStream) -> String {
+    format!("`{name}` has type `{ty}`, which holds no real to differentiate; `wrt(...)` takes parameters of real type")
+}
+
+pub fn wrt_unknown(name: &str) -> String {
+    format!("`wrt({name})` names no parameter of this function")
+}
+
+pub fn missing_return_type() -> String {
+    "a differentiable function must return a real scalar (`-> f64`, `-> f32` or `-> T`)".into()
+}
+
+pub fn non_real_return(ty: &TokenStream) -> String {
+    format!(
+        "the return type `{ty}` is not a real scalar, so there is no gradient (`_grad`) to generate; return the scalar to differentiate (`f32`, `f64` or a generic `T`) and compute other outputs in another function"
+    )
+}
+
+pub fn tuple_output() -> String {
+    "a differentiable function must return one real scalar, not a tuple; return the value to differentiate and compute the others in another function".into()
+}
+
+pub fn early_return() -> String {
+    "`return` is supported only as the last statement; assign the result to a variable in each branch and return it at the end".into()
+}
+
+pub fn no_rule_method(name: &str) -> String {
+    let known: Vec<_> = crate::rules::method_names().collect();
+    format!(
+        "no derivative rule for the method `.{name}()`; methods with rules are {}; otherwise {CUSTOM_RULE}",
+        known.join(", ")
+    )
+}
+
+pub fn float_cast() -> String {
+    "casting a differentiated value with `as` is not supported; keep one float type in the function (casts of integers such as `i as f64` are fine)".into()
+}
+
+pub fn no_rule_expr() -> String {
+    format!("this expression has no derivative rule, but a differentiated value flows through it into the result; {CUSTOM_RULE}")
+}
+
+pub fn arity(name: &str, expected: usize, found: usize) -> String {
+    format!("`{name}` takes {expected} argument(s) here, found {found}")
+}
+
+pub fn effect_statement() -> String {
+    "a call whose result is discarded is not supported: the derivative can only follow values; bind the result with `let`".into()
+}
+
+pub fn pattern() -> String {
+    "this pattern is not supported; bind a name (`let x = ..`) or a tuple of names (`let (a, b) = ..`)".into()
+}
+
+pub fn uninitialized_let() -> String {
+    "declare and initialise together (`let x = ..;`): a `let` without a value is not supported".into()
+}
+
+pub fn let_else() -> String {
+    "`let .. else` is not supported in a differentiable function; use `if`/`else`".into()
+}
+
+pub fn if_let() -> String {
+    "`if let` is not supported in a differentiable function; branch on a comparison".into()
+}
+
+pub fn assign_target() -> String {
+    "only local variables and tuple fields (`t.0`) can be assigned here; element and field assignment (`v[i] = ..`, `s.x = ..`) is not supported yet".into()
+}
+
+pub fn shape_mismatch() -> String {
+    "the arms of this `if` produce values of different shapes (a tuple in one, a scalar in the other)".into()
+}
+
+pub fn tuple_where_value(what: &str) -> String {
+    format!("a tuple cannot be used as {what}; use one of its fields (`t.0`)")
+}
+
+pub fn unsupported_expr(kind: &str) -> String {
+    format!("{kind} is not supported in a differentiable function; {CUSTOM_RULE}")
+}
+
+pub fn order(order: &str) -> String {
+    format!("`order = {order}` is not supported yet: only first-order derivatives (`order = 1`) are generated")
+}
+
+pub fn unknown_option() -> String {
+    "unknown option; expected `wrt(a, b, ..)`, `order = 1`, `custom` or `crate = \"path\"`".into()
+}
+
+pub fn ir_invariant(detail: &str) -> String {
+    format!("internal error: the macro produced invalid IR ({detail}); please report this with the function that caused it")
+}

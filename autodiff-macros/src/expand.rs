@@ -1,0 +1,66 @@
+//! Runs the pipeline, stopping between stages on errors.
+//!
+//! On error the user's function is emitted unchanged next to the
+//! `compile_error!`s, so that it stays usable and the IDE keeps working.
+
+use proc_macro2::TokenStream;
+use quote::{quote, ToTokens};
+use syn::{ItemFn, ReturnType, Type};
+
+use crate::args::Args;
+use crate::diagnostics::{self as msg, Errors};
+use crate::emit::{self, GradStruct};
+use crate::{activity, lower, reverse};
+
+pub fn expand(attr: TokenStream, input: TokenStream) -> TokenStream {
+    match generate(attr, input.clone()) {
+        Ok(generated) => quote!(#input #generated),
+        Err(error) => {
+            let errors = error.to_compile_error();
+            quote!(#input #errors)
+        }
+    }
+}
+
+fn generate(attr: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
+    let args = Args::parse(attr)?;
+    let item: ItemFn = syn::parse2(input)?;
+    let krate = &args.krate;
+    let private = quote!(#krate::__private);
+
+    if args.custom {
+        let params = lower::signature_params(&item, &args)?;
+        return Ok(GradStruct::new(&item, &params).items(&item, &params, &private));
+    }
+
+    let mut errors = Errors::default();
+    check_return_type(&item, &mut errors);
+    let func = lower::lower(&item, &args, &mut errors);
+    errors.finish()?;
+    let func = func.expect("lowering succeeded without errors");
+    if let Err(detail) = func.verify() {
+        return Err(syn::Error::new_spanned(&item.sig.ident, msg::ir_invariant(&detail)));
+    }
+
+    let mut errors = Errors::default();
+    let act = activity::analyse(&func, &mut errors);
+    errors.finish()?;
+
+    let sweeps = reverse::transform(&func, &act, krate);
+    let grad = GradStruct::new(&item, &func.params);
+    let mut out = grad.items(&item, &func.params, &private);
+    out.extend(emit::companions(&item, &grad, &sweeps, &func.items, &private));
+    Ok(out)
+}
+
+fn check_return_type(item: &ItemFn, errors: &mut Errors) {
+    let generics = lower::type_params(item);
+    match &item.sig.output {
+        ReturnType::Default => errors.push(&item.sig, msg::missing_return_type()),
+        ReturnType::Type(_, ty) if matches!(**ty, Type::Tuple(_)) => errors.push(ty, msg::tuple_output()),
+        ReturnType::Type(_, ty) if !lower::is_real_type(ty, &generics) => {
+            errors.push(ty, msg::non_real_return(&ty.to_token_stream()))
+        }
+        ReturnType::Type(..) => {}
+    }
+}

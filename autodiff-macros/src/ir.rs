@@ -1,0 +1,253 @@
+//! The IR: SSA values in structured regions.
+//!
+//! Lowering (`lower.rs`) turns a function body into a [`Func`]; the analyses
+//! and transforms read it and never change it.
+//!
+//! Invariants, checked by [`Func::verify`]:
+//! - every [`Value`] is defined exactly once: by a parameter or as a result of
+//!   one instruction;
+//! - a value is used only after its definition, in the defining region or in a
+//!   region nested in it (structured dominance);
+//! - an `If` has as many results as each of its regions has yields.
+//!
+//! Mutable locals do not exist here: each assignment defines a new value, and
+//! an `if` that assigns a local yields the new value from both arms (a phi).
+
+use std::fmt;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, ToTokens};
+use syn::Ident;
+
+use crate::rules::Rule;
+
+/// An SSA value: an index into [`Func::values`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Value(pub u32);
+
+impl Value {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "v{}", self.0)
+    }
+}
+
+/// What is known of a value besides its definition.
+#[derive(Debug, Clone)]
+pub struct ValueInfo {
+    /// The Rust name it has in generated code: a parameter keeps its own name,
+    /// everything else gets a reserved `__ad_v{N}`.
+    pub ident: Ident,
+    /// A type the user wrote on the `let` that defines it.
+    pub ty: Option<syn::Type>,
+}
+
+/// A parameter of the function.
+#[derive(Debug, Clone)]
+pub struct Param {
+    pub ident: Ident,
+    pub ty: syn::Type,
+    pub value: Value,
+    /// Whether the gradient has a field for it.
+    pub differentiated: bool,
+}
+
+/// A lowered function.
+#[derive(Debug, Clone)]
+pub struct Func {
+    pub params: Vec<Param>,
+    pub body: Region,
+    /// The returned value.
+    pub output: Value,
+    pub values: Vec<ValueInfo>,
+    /// Items declared inside the body (`const`, `fn`, `use`), copied as written.
+    pub items: Vec<syn::Item>,
+}
+
+/// A straight-line list of instructions; the yields are its results.
+#[derive(Debug, Clone, Default)]
+pub struct Region {
+    pub insts: Vec<Inst>,
+    pub yields: Vec<Value>,
+}
+
+/// One instruction.
+#[derive(Debug, Clone)]
+pub struct Inst {
+    pub results: Vec<Value>,
+    pub op: Op,
+    pub span: Span,
+}
+
+/// The operation of an instruction.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// A literal or a constant path (`2.0`, `f64::consts::PI`, `SCALE`).
+    Const(TokenStream),
+    /// A primitive with a rule in the table (`mul`, `sin`, ...). A method
+    /// written in path form (`f64::max(a, b)`) keeps its qualifier (`f64`).
+    Prim { rule: &'static Rule, args: Vec<Value>, qualifier: Option<TokenStream> },
+    /// A call of another differentiable function, through its companions;
+    /// `by_ref[i]` when argument `i` was passed as `&x`.
+    Call { path: syn::Path, args: Vec<Value>, by_ref: Vec<bool> },
+    /// Code emitted as written that has no derivative: a comparison, a cast to
+    /// an integer, a boolean operation. Its result is never differentiated.
+    Passive { expr: TokenStream, args: Vec<Value> },
+    /// Code emitted as written that has no rule. Allowed only where no
+    /// differentiated value flows through it into the output; `what` names it
+    /// in the error otherwise.
+    Opaque { expr: TokenStream, args: Vec<Value>, what: Opaque },
+    /// A two-armed branch on an inactive condition.
+    If { cond: Value, then_region: Region, else_region: Region },
+}
+
+/// Why an [`Op::Opaque`] has no rule, for its error message.
+#[derive(Debug, Clone)]
+pub enum Opaque {
+    /// A method the rule table does not know.
+    Method(String),
+    /// `x as f32` / `x as f64` of a differentiated value.
+    FloatCast,
+    /// Any other expression (indexing, a field, an array, ...).
+    Expr,
+}
+
+impl Op {
+    /// The values this operation reads directly (not those of nested regions).
+    pub fn args(&self) -> &[Value] {
+        match self {
+            Op::Const(_) => &[],
+            Op::Prim { args, .. }
+            | Op::Call { args, .. }
+            | Op::Passive { args, .. }
+            | Op::Opaque { args, .. } => args,
+            Op::If { cond, .. } => std::slice::from_ref(cond),
+        }
+    }
+}
+
+impl Func {
+    pub fn info(&self, v: Value) -> &ValueInfo {
+        &self.values[v.index()]
+    }
+
+    pub fn ident(&self, v: Value) -> &Ident {
+        &self.values[v.index()].ident
+    }
+
+    /// The reserved name of the `n`-th value.
+    pub fn value_ident(n: usize, span: Span) -> Ident {
+        format_ident!("__ad_v{}", n, span = span)
+    }
+
+    /// Checks the invariants listed in the module documentation.
+    pub fn verify(&self) -> Result<(), String> {
+        let mut defined = vec![false; self.values.len()];
+        for p in &self.params {
+            define(&mut defined, p.value)?;
+        }
+        let mut scope: Vec<Value> = self.params.iter().map(|p| p.value).collect();
+        self.verify_region(&self.body, &mut defined, &mut scope)?;
+        if !scope.contains(&self.output) {
+            return Err(format!("output {} is not defined at the end of the body", self.output));
+        }
+        match defined.iter().position(|d| !d) {
+            Some(v) => Err(format!("v{v} is never defined")),
+            None => Ok(()),
+        }
+    }
+
+    /// Verifies `region`, leaving its values in `scope`.
+    fn verify_region(&self, region: &Region, defined: &mut [bool], scope: &mut Vec<Value>) -> Result<(), String> {
+        for inst in &region.insts {
+            for a in inst.op.args() {
+                if !scope.contains(a) {
+                    return Err(format!("{a} is used before its definition or outside its region"));
+                }
+            }
+            if let Op::If { then_region, else_region, .. } = &inst.op {
+                for arm in [then_region, else_region] {
+                    if arm.yields.len() != inst.results.len() {
+                        return Err(format!("an arm yields {} values for {} results", arm.yields.len(), inst.results.len()));
+                    }
+                    // An arm's values are not visible after the `if`.
+                    let depth = scope.len();
+                    self.verify_region(arm, defined, scope)?;
+                    scope.truncate(depth);
+                }
+            }
+            for &r in &inst.results {
+                define(defined, r)?;
+                scope.push(r);
+            }
+        }
+        for y in &region.yields {
+            if !scope.contains(y) {
+                return Err(format!("yield {y} is not defined in its region"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn define(defined: &mut [bool], v: Value) -> Result<(), String> {
+    match defined.get_mut(v.index()) {
+        Some(d) if !*d => {
+            *d = true;
+            Ok(())
+        }
+        Some(_) => Err(format!("{v} is defined twice")),
+        None => Err(format!("{v} is out of range")),
+    }
+}
+
+/// Readable text IR, one instruction a line: `v3 = mul v1, v2`.
+impl fmt::Display for Func {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let params: Vec<String> = self
+            .params
+            .iter()
+            .map(|p| format!("{}: {}{}", p.value, p.ident, if p.differentiated { " (wrt)" } else { "" }))
+            .collect();
+        writeln!(f, "fn({}) {{", params.join(", "))?;
+        write_region(f, &self.body, 1)?;
+        writeln!(f, "  return {}", self.output)?;
+        write!(f, "}}")
+    }
+}
+
+fn list(values: &[Value]) -> String {
+    values.iter().map(Value::to_string).collect::<Vec<_>>().join(", ")
+}
+
+fn write_region(f: &mut fmt::Formatter<'_>, region: &Region, depth: usize) -> fmt::Result {
+    let pad = "  ".repeat(depth);
+    for inst in &region.insts {
+        let results = list(&inst.results);
+        match &inst.op {
+            Op::Const(tokens) => writeln!(f, "{pad}{results} = const {tokens}")?,
+            Op::Prim { rule, args, .. } => writeln!(f, "{pad}{results} = {} {}", rule.name, list(args))?,
+            Op::Call { path, args, .. } => {
+                writeln!(f, "{pad}{results} = call {} {}", path.to_token_stream(), list(args))?
+            }
+            Op::Passive { expr, args } => writeln!(f, "{pad}{results} = passive `{expr}` {}", list(args))?,
+            Op::Opaque { expr, args, .. } => writeln!(f, "{pad}{results} = opaque `{expr}` {}", list(args))?,
+            Op::If { cond, then_region, else_region } => {
+                writeln!(f, "{pad}{results} = if {cond} {{")?;
+                write_region(f, then_region, depth + 1)?;
+                writeln!(f, "{pad}}} else {{")?;
+                write_region(f, else_region, depth + 1)?;
+                writeln!(f, "{pad}}}")?;
+            }
+        }
+    }
+    if depth > 1 {
+        writeln!(f, "{pad}yield {}", list(&region.yields))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,443 @@
+//! The reverse transform: from the IR and its activity, the forward sweep
+//! (the primal, keeping what the reverse sweep reads) and the reverse sweep
+//! (adjoints, walking the IR backwards and asking the rule table per op).
+//!
+//! Adjoints are Rust locals `__ad_d{N}`, created by the first contribution
+//! (`let mut __ad_d3 = ..;`) and accumulated in place after; a value that
+//! receives no contribution has no adjoint and propagates nothing (a static
+//! zero). An `if` records which arm ran, with the values of that arm that the
+//! reverse sweep reads, in a `Branch` tape: `Branch::Then((v5, v6))`.
+//!
+//! Before/after, for `x * x.sin()`:
+//!
+//! ```text
+//! forward:  let __ad_v1 = x.sin();  let __ad_v2 = x * __ad_v1;
+//! reverse:  let mut __ad_d2 = __ad_ct;
+//!           let mut __ad_d0 = rules::mul::vjp_a(__ad_d2, __ad_v1);
+//!           let mut __ad_d1 = rules::mul::vjp_b(__ad_d2, x);
+//!           __ad_d0 += rules::sin::vjp(__ad_d1, x);
+//! ```
+
+use std::collections::{HashMap, HashSet};
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::Ident;
+
+use crate::activity::{differentiable_arg, Activity};
+use crate::ir::{Func, Inst, Op, Region, Value};
+use crate::rules::{Operand, Partial, Spelling};
+
+/// The two sweeps, ready to be placed in `f_grad` or `f_vjp`.
+pub struct Sweeps {
+    /// The primal computation, binding the output and everything the reverse sweep reads.
+    pub forward: TokenStream,
+    /// Reads the output cotangent `__ad_ct`; leaves each parameter's adjoint in `grads`.
+    pub reverse: TokenStream,
+    /// The output's name in the forward sweep.
+    pub output: Ident,
+    /// One expression per differentiated parameter, in order: its gradient.
+    pub grads: Vec<(Ident, TokenStream)>,
+}
+
+/// Builds both sweeps.
+pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> Sweeps {
+    let private = quote!(#krate::__private);
+    let mut consts = HashMap::new();
+    collect_consts(&func.body, &mut consts);
+    let mut cx = Reverse { func, act, private, consts, needed: HashSet::new(), declared: HashSet::new() };
+    cx.mark_needed(&func.body);
+    let forward = cx.forward(&func.body);
+
+    let mut reverse = TokenStream::new();
+    if act.active(func.output) {
+        let adj = adj_ident(func.output);
+        reverse.extend(quote!(let mut #adj = __ad_ct;));
+        cx.declared.insert(func.output);
+    }
+    cx.reverse(&func.body, &mut reverse);
+    let private = &cx.private;
+    let grads = func
+        .params
+        .iter()
+        .filter(|p| p.differentiated)
+        .map(|p| {
+            let name = &p.ident;
+            let grad = if cx.declared.contains(&p.value) {
+                adj_ident(p.value).to_token_stream()
+            } else {
+                quote!(#private::zero_like(&#name))
+            };
+            (name.clone(), grad)
+        })
+        .collect();
+    Sweeps { forward, reverse, output: func.ident(func.output).clone(), grads }
+}
+
+/// Something the forward sweep keeps for the reverse sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Saved {
+    /// A primal value.
+    Value(Value),
+    /// The pullback of the call that defines this value.
+    Pullback(Value),
+    /// The tape of the `if` whose first result is this value.
+    Tape(Value),
+}
+
+fn adj_ident(v: Value) -> Ident {
+    format_ident!("__ad_d{}", v.0)
+}
+
+struct Reverse<'a> {
+    func: &'a Func,
+    act: &'a Activity,
+    private: TokenStream,
+    /// Constants, written again where the reverse sweep reads them rather than saved.
+    consts: HashMap<Value, TokenStream>,
+    /// What the reverse sweep reads.
+    needed: HashSet<Saved>,
+    /// Values whose adjoint is declared and in scope at this point of the reverse sweep.
+    declared: HashSet<Value>,
+}
+
+impl Reverse<'_> {
+    fn saved_ident(&self, s: Saved) -> Ident {
+        match s {
+            Saved::Value(v) => self.func.ident(v).clone(),
+            Saved::Pullback(v) => format_ident!("__ad_pb{}", v.0),
+            Saved::Tape(v) => format_ident!("__ad_tape{}", v.0),
+        }
+    }
+
+    /// A primal value as the reverse sweep reads it: a constant is written again.
+    fn operand(&self, v: Value) -> TokenStream {
+        match self.consts.get(&v) {
+            Some(tokens) => tokens.clone(),
+            None => self.func.ident(v).to_token_stream(),
+        }
+    }
+
+    /// Whether the reverse sweep has work for this instruction.
+    fn reversed(&self, inst: &Inst) -> bool {
+        inst.results.iter().any(|r| self.act.active(*r))
+    }
+
+    // ---- what to save ----
+
+    fn mark_needed(&mut self, region: &Region) {
+        for inst in &region.insts {
+            if !self.reversed(inst) {
+                continue;
+            }
+            match &inst.op {
+                Op::Prim { rule, args, .. } => {
+                    for (i, &arg) in args.iter().enumerate() {
+                        if let Partial::Vjp { reads, .. } = rule.partials[i] {
+                            if self.act.active(arg) {
+                                for r in reads {
+                                    let v = match r {
+                                        Operand::Arg(j) => args[*j],
+                                        Operand::Out => inst.results[0],
+                                    };
+                                    if !self.consts.contains_key(&v) {
+                                        self.needed.insert(Saved::Value(v));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                Op::Call { .. } => {
+                    self.needed.insert(Saved::Pullback(inst.results[0]));
+                }
+                Op::If { then_region, else_region, .. } => {
+                    self.needed.insert(Saved::Tape(inst.results[0]));
+                    // An adjoint the arms add to is started at zero before them.
+                    for v in self.outer_targets(inst) {
+                        self.needed.insert(Saved::Value(v));
+                    }
+                    self.mark_needed(then_region);
+                    self.mark_needed(else_region);
+                }
+                Op::Const(_) | Op::Passive { .. } | Op::Opaque { .. } => {}
+            }
+        }
+    }
+
+    /// Values defined outside an `if` whose adjoints its arms add to.
+    fn outer_targets(&self, inst: &Inst) -> Vec<Value> {
+        let Op::If { then_region, else_region, .. } = &inst.op else { return Vec::new() };
+        let mut targets = Vec::new();
+        let mut inner = HashSet::new();
+        for arm in [then_region, else_region] {
+            for (k, r) in inst.results.iter().enumerate() {
+                if self.act.active(*r) {
+                    targets.push(arm.yields[k]);
+                }
+            }
+            self.targets(arm, &mut targets, &mut inner);
+        }
+        let mut seen = HashSet::new();
+        targets.retain(|v| self.act.active(*v) && !inner.contains(v) && seen.insert(*v));
+        targets
+    }
+
+    /// Values the reverse sweep of `region` adds to, and the values it defines.
+    fn targets(&self, region: &Region, targets: &mut Vec<Value>, defined: &mut HashSet<Value>) {
+        for inst in &region.insts {
+            defined.extend(inst.results.iter().copied());
+            if !self.reversed(inst) {
+                continue;
+            }
+            if let Op::If { then_region, else_region, .. } = &inst.op {
+                for arm in [then_region, else_region] {
+                    for (k, r) in inst.results.iter().enumerate() {
+                        if self.act.active(*r) {
+                            targets.push(arm.yields[k]);
+                        }
+                    }
+                    self.targets(arm, targets, defined);
+                }
+            } else {
+                let op = &inst.op;
+                targets.extend(op.args().iter().enumerate().filter(|(i, _)| differentiable_arg(op, *i)).map(|(_, v)| *v));
+            }
+        }
+    }
+
+    /// The saved items defined at the top level of `region`, in order.
+    fn saved_in(&self, region: &Region) -> Vec<Saved> {
+        let mut saved = Vec::new();
+        for inst in &region.insts {
+            for &r in &inst.results {
+                if self.needed.contains(&Saved::Value(r)) {
+                    saved.push(Saved::Value(r));
+                }
+            }
+            if let Some(&first) = inst.results.first() {
+                for s in [Saved::Pullback(first), Saved::Tape(first)] {
+                    if self.needed.contains(&s) {
+                        saved.push(s);
+                    }
+                }
+            }
+        }
+        saved
+    }
+
+    // ---- forward sweep ----
+
+    fn forward(&self, region: &Region) -> TokenStream {
+        let mut out = TokenStream::new();
+        for inst in region.insts.iter().filter(|i| i.results.iter().any(|r| self.act.live(*r))) {
+            out.extend(self.forward_inst(inst));
+        }
+        out
+    }
+
+    fn forward_inst(&self, inst: &Inst) -> TokenStream {
+        let span = inst.span;
+        let f = self.func;
+        let idents = |vs: &[Value]| -> Vec<Ident> { vs.iter().map(|v| f.ident(*v).clone()).collect() };
+        let result = inst.results.first().map(|r| {
+            let name = f.ident(*r);
+            match &f.info(*r).ty {
+                Some(ty) => quote!(#name: #ty),
+                None => quote!(#name),
+            }
+        });
+        match &inst.op {
+            Op::Const(tokens) => quote_spanned!(span=> let #result = #tokens;),
+            Op::Passive { expr, .. } | Op::Opaque { expr, .. } => quote_spanned!(span=> let #result = #expr;),
+            Op::Prim { rule, args, qualifier } => {
+                let a = idents(args);
+                let value = match rule.spelling {
+                    Spelling::Infix(op) => {
+                        let op: TokenStream = op.parse().expect("an operator");
+                        let (l, r) = (&a[0], &a[1]);
+                        quote_spanned!(span=> #l #op #r)
+                    }
+                    Spelling::Prefix(op) => {
+                        let op: TokenStream = op.parse().expect("an operator");
+                        let x = &a[0];
+                        quote_spanned!(span=> #op #x)
+                    }
+                    Spelling::Method => {
+                        let name = Ident::new(rule.name, span);
+                        match qualifier {
+                            Some(q) => quote_spanned!(span=> #q::#name(#(#a),*)),
+                            None => {
+                                let (recv, rest) = a.split_first().expect("a receiver");
+                                quote_spanned!(span=> #recv.#name(#(#rest),*))
+                            }
+                        }
+                    }
+                };
+                quote_spanned!(span=> let #result = #value;)
+            }
+            Op::Call { path, args, by_ref } => {
+                let a = idents(args);
+                let a = a.iter().zip(by_ref).map(|(a, r)| if *r { quote!(&#a) } else { quote!(#a) });
+                if self.needed.contains(&Saved::Pullback(inst.results[0])) {
+                    let pb = self.saved_ident(Saved::Pullback(inst.results[0]));
+                    let vjp = companion(path, "vjp");
+                    quote_spanned!(span=> let (#result, #pb) = #vjp(#(#a),*);)
+                } else {
+                    quote_spanned!(span=> let #result = #path(#(#a),*);)
+                }
+            }
+            Op::If { cond, then_region, else_region } => {
+                let results = idents(&inst.results);
+                let cond = f.ident(*cond);
+                let tape = Saved::Tape(inst.results[0]);
+                let recorded = self.needed.contains(&tape);
+                let private = &self.private;
+                let arm = |region: &Region, variant: TokenStream| {
+                    let body = self.forward(region);
+                    let yields = idents(&region.yields);
+                    let tape = recorded.then(|| {
+                        let saved = self.saved_in(region).into_iter().map(|s| self.saved_ident(s));
+                        quote!(#private::Branch::#variant((#(#saved,)*)),)
+                    });
+                    quote!({ #body (#(#yields,)* #tape) })
+                };
+                let then_arm = arm(then_region, quote!(Then));
+                let else_arm = arm(else_region, quote!(Else));
+                let tape = recorded.then(|| self.saved_ident(tape));
+                quote_spanned!(span=> let (#(#results,)* #tape) = if #cond #then_arm else #else_arm;)
+            }
+        }
+    }
+
+    // ---- reverse sweep ----
+
+    /// Adds `contribution` to the adjoint of `v`, starting it if needed.
+    fn contribute(&mut self, v: Value, contribution: TokenStream, out: &mut TokenStream) {
+        let adj = adj_ident(v);
+        if self.declared.insert(v) {
+            out.extend(quote!(let mut #adj = #contribution;));
+        } else {
+            out.extend(quote!(#adj += #contribution;));
+        }
+    }
+
+    fn reverse(&mut self, region: &Region, out: &mut TokenStream) {
+        for inst in region.insts.iter().rev() {
+            if !self.reversed(inst) {
+                continue;
+            }
+            let result = inst.results[0];
+            let span = inst.span;
+            let private = self.private.clone();
+            match &inst.op {
+                Op::Prim { rule, args, .. } => {
+                    if !self.declared.contains(&result) {
+                        continue; // a zero adjoint propagates nothing
+                    }
+                    let ct = adj_ident(result);
+                    let module = Ident::new(rule.name, span);
+                    for (i, &arg) in args.iter().enumerate() {
+                        let Partial::Vjp { func, reads } = rule.partials[i] else { continue };
+                        if !self.act.active(arg) {
+                            continue;
+                        }
+                        let func = Ident::new(func, span);
+                        let reads: Vec<TokenStream> = reads
+                            .iter()
+                            .map(|r| match r {
+                                Operand::Arg(j) => self.operand(args[*j]),
+                                Operand::Out => self.operand(result),
+                            })
+                            .collect();
+                        let contribution = quote_spanned!(span=> #private::rules::#module::#func(#ct #(, #reads)*));
+                        self.contribute(arg, contribution, out);
+                    }
+                }
+                Op::Call { args, .. } => {
+                    if !self.declared.contains(&result) {
+                        continue;
+                    }
+                    let ct = adj_ident(result);
+                    let pb = self.saved_ident(Saved::Pullback(result));
+                    let tangents: Vec<Option<Ident>> = args
+                        .iter()
+                        .enumerate()
+                        .map(|(i, a)| self.act.active(*a).then(|| format_ident!("__ad_t{}_{}", result.0, i)))
+                        .collect();
+                    let pattern = tangents.iter().map(|t| match t {
+                        Some(t) => t.to_token_stream(),
+                        None => quote!(_),
+                    });
+                    out.extend(quote_spanned!(span=>
+                        let (#(#pattern,)*) = #private::ArgTangents::into_arg_tangents(#pb(#ct));
+                    ));
+                    for (arg, t) in args.iter().zip(tangents) {
+                        let Some(t) = t else { continue };
+                        let adj = adj_ident(*arg);
+                        if self.declared.insert(*arg) {
+                            out.extend(quote_spanned!(span=> let mut #adj = #private::cotangent(#t);));
+                        } else {
+                            out.extend(quote_spanned!(span=> #private::Accumulate::accumulate(&mut #adj, #t);));
+                        }
+                    }
+                }
+                Op::If { then_region, else_region, .. } => {
+                    for v in self.outer_targets(inst) {
+                        if self.declared.insert(v) {
+                            let (adj, name) = (adj_ident(v), self.func.ident(v));
+                            out.extend(quote!(let mut #adj = #private::zero_like(&#name);));
+                        }
+                    }
+                    let tape = self.saved_ident(Saved::Tape(result));
+                    let then_arm = self.reverse_arm(inst, then_region, quote!(Then));
+                    let else_arm = self.reverse_arm(inst, else_region, quote!(Else));
+                    out.extend(quote!(match #tape { #then_arm #else_arm }));
+                }
+                Op::Const(_) | Op::Passive { .. } | Op::Opaque { .. } => {}
+            }
+        }
+    }
+
+    fn reverse_arm(&mut self, inst: &Inst, region: &Region, variant: TokenStream) -> TokenStream {
+        let outer = self.declared.clone();
+        let mut body = TokenStream::new();
+        for (k, r) in inst.results.iter().enumerate() {
+            let y = region.yields[k];
+            if self.declared.contains(r) && self.act.active(y) {
+                let ct = adj_ident(*r);
+                self.contribute(y, quote!(#ct), &mut body);
+            }
+        }
+        self.reverse(region, &mut body);
+        self.declared = outer;
+        let private = &self.private;
+        let saved = self.saved_in(region).into_iter().map(|s| self.saved_ident(s));
+        quote!(#private::Branch::#variant((#(#saved,)*)) => { #body })
+    }
+}
+
+fn collect_consts(region: &Region, consts: &mut HashMap<Value, TokenStream>) {
+    for inst in &region.insts {
+        match &inst.op {
+            Op::Const(tokens) => {
+                consts.insert(inst.results[0], tokens.clone());
+            }
+            Op::If { then_region, else_region, .. } => {
+                collect_consts(then_region, consts);
+                collect_consts(else_region, consts);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The companion of a function path: `a::g` → `a::g_vjp`, with the callee's span.
+pub fn companion(path: &syn::Path, suffix: &str) -> syn::Path {
+    let mut path = path.clone();
+    if let Some(last) = path.segments.last_mut() {
+        let span: Span = last.ident.span();
+        last.ident = format_ident!("{}_{}", last.ident, suffix, span = span);
+    }
+    path
+}

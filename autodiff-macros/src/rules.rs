@@ -1,0 +1,183 @@
+//! The rule table: the only place in the macro that knows about primitives.
+//!
+//! For each primitive it says how the primal is spelled, which runtime module
+//! holds its rules (`::autodiff::__private::rules::NAME`), and, per argument,
+//! which reverse function gives the argument's cotangent and which operands
+//! that function reads (so the reverse pass saves exactly those). The math
+//! itself lives in the runtime (`autodiff-runtime/src/rules/scalar.rs`), whose
+//! signatures must match what is declared here; the integration tests call
+//! every rule through the macro.
+
+/// An operand a reverse function reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operand {
+    /// The `i`-th argument (the receiver of a method is argument 0).
+    Arg(usize),
+    /// The primitive's result.
+    Out,
+}
+
+/// How the cotangent of one argument is obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Partial {
+    /// `rules::NAME::func(ct, reads...)`.
+    Vjp { func: &'static str, reads: &'static [Operand] },
+    /// The derivative is zero almost everywhere (`floor`, `signum`): nothing to emit.
+    Zero,
+    /// The argument is not a real (the exponent of `powi`).
+    NotReal,
+}
+
+/// How the primal is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spelling {
+    /// `a + b` and the other arithmetic operators.
+    Infix(&'static str),
+    /// `-a`.
+    Prefix(&'static str),
+    /// `a.name(b, ...)`, or `f64::name(a, b, ...)` where the user wrote a path.
+    Method,
+}
+
+/// One primitive.
+#[derive(Debug)]
+pub struct Rule {
+    /// The runtime module, and the method name for [`Spelling::Method`].
+    pub name: &'static str,
+    pub spelling: Spelling,
+    /// One entry per argument, receiver first.
+    pub partials: &'static [Partial],
+}
+
+impl Rule {
+    pub fn arity(&self) -> usize {
+        self.partials.len()
+    }
+}
+
+use Operand::{Arg, Out};
+
+const X: Operand = Arg(0);
+const B: Operand = Arg(1);
+
+const fn vjp(func: &'static str, reads: &'static [Operand]) -> Partial {
+    Partial::Vjp { func, reads }
+}
+
+/// A unary method whose reverse rule `vjp(ct, read)` reads `x` or `y`.
+macro_rules! unary {
+    ($name:literal, $read:expr) => {
+        method($name, &[vjp("vjp", &[$read])])
+    };
+}
+
+const fn method(name: &'static str, partials: &'static [Partial]) -> Rule {
+    Rule { name, spelling: Spelling::Method, partials }
+}
+
+const fn infix(name: &'static str, op: &'static str, partials: &'static [Partial]) -> Rule {
+    Rule { name, spelling: Spelling::Infix(op), partials }
+}
+
+const ZERO: &[Partial] = &[Partial::Zero];
+
+/// `a + b`, `a - b`, `a * b`, `a / b` (and their compound assignments).
+pub static ADD: Rule = infix("add", "+", &[vjp("vjp_a", &[]), vjp("vjp_b", &[])]);
+pub static SUB: Rule = infix("sub", "-", &[vjp("vjp_a", &[]), vjp("vjp_b", &[])]);
+pub static MUL: Rule = infix("mul", "*", &[vjp("vjp_a", &[B]), vjp("vjp_b", &[X])]);
+pub static DIV: Rule = infix("div", "/", &[vjp("vjp_a", &[B]), vjp("vjp_b", &[X, B])]);
+/// `-a`.
+pub static NEG: Rule = Rule { name: "neg", spelling: Spelling::Prefix("-"), partials: &[vjp("vjp", &[])] };
+
+/// Methods of `f32`/`f64`, callable as `x.name(..)` or `f64::name(x, ..)`.
+static METHODS: &[Rule] = &[
+    unary!("exp", Out),
+    unary!("exp2", Out),
+    unary!("exp_m1", Out),
+    unary!("ln", X),
+    unary!("log2", X),
+    unary!("log10", X),
+    unary!("ln_1p", X),
+    unary!("sqrt", Out),
+    unary!("cbrt", Out),
+    unary!("recip", Out),
+    unary!("sin", X),
+    unary!("cos", X),
+    unary!("tan", Out),
+    unary!("asin", X),
+    unary!("acos", X),
+    unary!("atan", X),
+    unary!("sinh", X),
+    unary!("cosh", X),
+    unary!("tanh", Out),
+    unary!("abs", X),
+    method("powf", &[vjp("vjp_a", &[X, B]), vjp("vjp_b", &[X, Out])]),
+    method("atan2", &[vjp("vjp_a", &[X, B]), vjp("vjp_b", &[X, B])]),
+    method("hypot", &[vjp("vjp_a", &[X, Out]), vjp("vjp_b", &[B, Out])]),
+    method("max", &[vjp("vjp_a", &[X, B]), vjp("vjp_b", &[X, B])]),
+    method("min", &[vjp("vjp_a", &[X, B]), vjp("vjp_b", &[X, B])]),
+    method("powi", &[vjp("vjp_a", &[X, B]), Partial::NotReal]),
+    method("mul_add", &[vjp("vjp_a", &[B]), vjp("vjp_b", &[X]), vjp("vjp_c", &[])]),
+    method("floor", ZERO),
+    method("ceil", ZERO),
+    method("round", ZERO),
+    method("trunc", ZERO),
+    method("signum", ZERO),
+];
+
+/// The rule of a method, by name.
+pub fn method_rule(name: &str) -> Option<&'static Rule> {
+    METHODS.iter().find(|r| r.name == name)
+}
+
+/// Every method with a rule, for error messages.
+pub fn method_names() -> impl Iterator<Item = &'static str> {
+    METHODS.iter().map(|r| r.name)
+}
+
+/// Methods of `f32`/`f64` that return no real (`is_nan`, `to_bits`, ...):
+/// their result carries no derivative, so they may read differentiated values.
+pub fn is_passive_method(name: &str) -> bool {
+    matches!(
+        name,
+        "is_nan"
+            | "is_infinite"
+            | "is_finite"
+            | "is_normal"
+            | "is_subnormal"
+            | "is_sign_positive"
+            | "is_sign_negative"
+            | "classify"
+            | "to_bits"
+            | "total_cmp"
+            | "partial_cmp"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_name_existing_operands() {
+        for rule in METHODS.iter().chain([&ADD, &SUB, &MUL, &DIV, &NEG]) {
+            for p in rule.partials {
+                if let Partial::Vjp { reads, .. } = p {
+                    for r in *reads {
+                        if let Arg(i) = r {
+                            assert!(*i < rule.arity(), "{} reads argument {i}", rule.name);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let mut names: Vec<_> = method_names().collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), METHODS.len());
+    }
+}
