@@ -65,7 +65,9 @@ fn softplus(x: f64) -> f64 {
 
 /// The custom rule: the derivative of softplus is the logistic sigmoid.
 fn softplus_vjp(x: f64) -> (f64, impl FnOnce(f64) -> SoftplusGrad) {
-    (softplus(x), move |ct| SoftplusGrad { x: ct / (1.0 + (-x).exp()) })
+    (softplus(x), move |ct| SoftplusGrad {
+        x: ct / (1.0 + (-x).exp()),
+    })
 }
 
 /// A custom rule for code the macro cannot read (a loop), with a parameter
@@ -109,7 +111,12 @@ fn x_and_z(x: f64, y: f64, z: f64) -> f64 {
 fn wrt_subsets() {
     let (x, y, z) = (0.3, -1.2, 0.7);
     let g: OnlyYGrad = only_y_grad(x, y, z).1;
-    check_grad(|p: &[f64]| only_y(x, p[0], z), |p: &[f64]| vec![only_y_grad(x, p[0], z).1.y], &[y]).unwrap();
+    check_grad(
+        |p: &[f64]| only_y(x, p[0], z),
+        |p: &[f64]| vec![only_y_grad(x, p[0], z).1.y],
+        &[y],
+    )
+    .unwrap();
     assert_eq!(g, OnlyYGrad { y: x * z + y.cos() });
     check_grad(
         |p: &[f64]| x_and_z(p[0], y, p[1]),
@@ -156,7 +163,8 @@ fn f32_gradients() {
     for [x, y] in [[0.3f32, 1.2], [-0.8, 0.6]] {
         check!(single_precision, single_precision_grad, (x, y) at [x, y], within 1e-2);
         let g32 = single_precision_grad(x, y).1;
-        let g64 = double_precision_grad(x as f64, y as f64).1;
+        let (v64, g64) = double_precision_grad(x as f64, y as f64);
+        assert_eq!(v64, double_precision(x as f64, y as f64));
         for (a, b) in [(g32.x, g64.x), (g32.y, g64.y)] {
             assert!((a as f64 - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs {b}");
         }
@@ -194,7 +202,10 @@ mod renamed {
 
 #[test]
 fn crate_path_option() {
-    assert_eq!(renamed::cube_grad(2.0).1, renamed::CubeGrad { x: 12.0 });
+    assert_eq!(
+        renamed::cube_grad(2.0),
+        (renamed::cube(2.0), renamed::CubeGrad { x: 12.0 })
+    );
 }
 
 #[test]

@@ -1,6 +1,9 @@
 //! Locals, reassignment, blocks, tuples and branches, checked against finite
 //! differences; branches are checked on both sides.
 
+// The bodies spell things the ways users do, not the ways clippy prefers.
+#![allow(clippy::assign_op_pattern, clippy::needless_return)]
+
 mod common;
 
 use autodiff::prelude::*;
@@ -203,7 +206,10 @@ fn constant_output(x: f64) -> f64 {
 
 #[test]
 fn output_independent_of_inputs_has_zero_gradient() {
-    assert_eq!(constant_output_grad(1.5), (4.0, ConstantOutputGrad { x: 0.0 }));
+    assert_eq!(
+        constant_output_grad(1.5),
+        (constant_output(1.5), ConstantOutputGrad { x: 0.0 })
+    );
 }
 
 #[differentiable]
@@ -213,5 +219,5 @@ fn identity(x: f64) -> f64 {
 
 #[test]
 fn identity_gradient_is_one() {
-    assert_eq!(identity_grad(1.5).1.x, 1.0);
+    assert_eq!(identity_grad(1.5), (identity(1.5), IdentityGrad { x: 1.0 }));
 }

@@ -49,7 +49,11 @@ pub fn differentiable_arg(op: &Op, i: usize) -> bool {
 
 pub fn analyse(func: &Func, errors: &mut Errors) -> Activity {
     let n = func.values.len();
-    let mut a = Activity { varied: vec![false; n], useful: vec![false; n], live: vec![false; n] };
+    let mut a = Activity {
+        varied: vec![false; n],
+        useful: vec![false; n],
+        live: vec![false; n],
+    };
     for p in &func.params {
         a.varied[p.value.index()] = p.differentiated;
     }
@@ -64,16 +68,23 @@ pub fn analyse(func: &Func, errors: &mut Errors) -> Activity {
 fn vary(a: &mut Activity, region: &Region) {
     for inst in &region.insts {
         let varied = match &inst.op {
-            Op::If { then_region, else_region, .. } => {
+            Op::If {
+                then_region,
+                else_region,
+                ..
+            } => {
                 vary(a, then_region);
                 vary(a, else_region);
                 for (k, r) in inst.results.iter().enumerate() {
-                    a.varied[r.index()] =
-                        a.varied(then_region.yields[k]) || a.varied(else_region.yields[k]);
+                    a.varied[r.index()] = a.varied(then_region.yields[k]) || a.varied(else_region.yields[k]);
                 }
                 continue;
             }
-            op => op.args().iter().enumerate().any(|(i, &v)| a.varied(v) && differentiable_arg(op, i)),
+            op => op
+                .args()
+                .iter()
+                .enumerate()
+                .any(|(i, &v)| a.varied(v) && differentiable_arg(op, i)),
         };
         for r in &inst.results {
             a.varied[r.index()] = varied;
@@ -84,7 +95,11 @@ fn vary(a: &mut Activity, region: &Region) {
 fn backward(a: &mut Activity, region: &Region) {
     for inst in region.insts.iter().rev() {
         match &inst.op {
-            Op::If { cond, then_region, else_region } => {
+            Op::If {
+                cond,
+                then_region,
+                else_region,
+            } => {
                 for (k, r) in inst.results.iter().enumerate() {
                     for arm in [then_region, else_region] {
                         let y = arm.yields[k].index();
@@ -115,15 +130,19 @@ fn backward(a: &mut Activity, region: &Region) {
 fn report_opaque(a: &Activity, region: &Region, errors: &mut Errors) {
     for inst in &region.insts {
         match &inst.op {
-            Op::Opaque { what, .. } if inst.results.iter().any(|r| a.active(*r)) => {
+            Op::Opaque { what, origin, .. } if inst.results.iter().any(|r| a.active(*r)) => {
                 let message = match what {
                     Opaque::Method(name) => msg::no_rule_method(name),
                     Opaque::FloatCast => msg::float_cast(),
                     Opaque::Expr => msg::no_rule_expr(),
                 };
-                errors.push_at(inst.span, message);
+                errors.push(origin, message);
             }
-            Op::If { then_region, else_region, .. } => {
+            Op::If {
+                then_region,
+                else_region,
+                ..
+            } => {
                 report_opaque(a, then_region, errors);
                 report_opaque(a, else_region, errors);
             }

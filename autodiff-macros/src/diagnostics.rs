@@ -19,11 +19,6 @@ impl Errors {
         self.0.push(syn::Error::new_spanned(tokens, message));
     }
 
-    /// An error at a span.
-    pub fn push_at(&mut self, span: proc_macro2::Span, message: impl Display) {
-        self.0.push(syn::Error::new(span, message));
-    }
-
     pub fn add(&mut self, error: syn::Error) {
         self.0.push(error);
     }
@@ -82,16 +77,35 @@ pub fn self_param() -> String {
 }
 
 pub fn param_pattern() -> String {
-    "destructuring parameter patterns are not supported; name the parameter and destructure it with `let` in the body".into()
+    "destructuring parameter patterns are not supported; name the parameter and destructure it with `let` in the body"
+        .into()
+}
+
+/// A type as a person writes it: `&[f64]`, not `& [f64]`.
+pub fn type_string(ty: &TokenStream) -> String {
+    let mut s = ty.to_string();
+    for (from, to) in [
+        ("& ", "&"),
+        (" <", "<"),
+        ("< ", "<"),
+        (" >", ">"),
+        (" ,", ","),
+        (" ;", ";"),
+    ] {
+        s = s.replace(from, to);
+    }
+    s
 }
 
 pub fn param_type(ty: &TokenStream) -> String {
+    let ty = type_string(ty);
     format!(
         "a parameter of type `{ty}` cannot be differentiated yet (supported: `f32`, `f64`, a generic real `T`); leave it out of `wrt(...)` to use it as data"
     )
 }
 
 pub fn wrt_not_real(name: &str, ty: &TokenStream) -> String {
+    let ty = type_string(ty);
     format!("`{name}` has type `{ty}`, which holds no real to differentiate; `wrt(...)` takes parameters of real type")
 }
 
@@ -104,6 +118,7 @@ pub fn missing_return_type() -> String {
 }
 
 pub fn non_real_return(ty: &TokenStream) -> String {
+    let ty = type_string(ty);
     format!(
         "the return type `{ty}` is not a real scalar, so there is no gradient (`_grad`) to generate; return the scalar to differentiate (`f32`, `f64` or a generic `T`) and compute other outputs in another function"
     )
@@ -182,5 +197,7 @@ pub fn unknown_option() -> String {
 }
 
 pub fn ir_invariant(detail: &str) -> String {
-    format!("internal error: the macro produced invalid IR ({detail}); please report this with the function that caused it")
+    format!(
+        "internal error: the macro produced invalid IR ({detail}); please report this with the function that caused it"
+    )
 }

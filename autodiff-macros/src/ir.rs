@@ -91,19 +91,38 @@ pub enum Op {
     Const(TokenStream),
     /// A primitive with a rule in the table (`mul`, `sin`, ...). A method
     /// written in path form (`f64::max(a, b)`) keeps its qualifier (`f64`).
-    Prim { rule: &'static Rule, args: Vec<Value>, qualifier: Option<TokenStream> },
+    Prim {
+        rule: &'static Rule,
+        args: Vec<Value>,
+        qualifier: Option<TokenStream>,
+    },
     /// A call of another differentiable function, through its companions;
-    /// `by_ref[i]` when argument `i` was passed as `&x`.
-    Call { path: syn::Path, args: Vec<Value>, by_ref: Vec<bool> },
+    /// `by_ref[i]` when argument `i` was passed as `&x`; `spans[i]` is where
+    /// the user wrote it, for errors about its cotangent.
+    Call {
+        path: syn::Path,
+        args: Vec<Value>,
+        by_ref: Vec<bool>,
+        spans: Vec<Span>,
+    },
     /// Code emitted as written that has no derivative: a comparison, a cast to
     /// an integer, a boolean operation. Its result is never differentiated.
     Passive { expr: TokenStream, args: Vec<Value> },
     /// Code emitted as written that has no rule. Allowed only where no
     /// differentiated value flows through it into the output; `what` names it
-    /// in the error otherwise.
-    Opaque { expr: TokenStream, args: Vec<Value>, what: Opaque },
+    /// in the error otherwise, which spans `origin`, the user's tokens.
+    Opaque {
+        expr: TokenStream,
+        args: Vec<Value>,
+        what: Opaque,
+        origin: TokenStream,
+    },
     /// A two-armed branch on an inactive condition.
-    If { cond: Value, then_region: Region, else_region: Region },
+    If {
+        cond: Value,
+        then_region: Region,
+        else_region: Region,
+    },
 }
 
 /// Why an [`Op::Opaque`] has no rule, for its error message.
@@ -122,10 +141,7 @@ impl Op {
     pub fn args(&self) -> &[Value] {
         match self {
             Op::Const(_) => &[],
-            Op::Prim { args, .. }
-            | Op::Call { args, .. }
-            | Op::Passive { args, .. }
-            | Op::Opaque { args, .. } => args,
+            Op::Prim { args, .. } | Op::Call { args, .. } | Op::Passive { args, .. } | Op::Opaque { args, .. } => args,
             Op::If { cond, .. } => std::slice::from_ref(cond),
         }
     }
@@ -170,10 +186,19 @@ impl Func {
                     return Err(format!("{a} is used before its definition or outside its region"));
                 }
             }
-            if let Op::If { then_region, else_region, .. } = &inst.op {
+            if let Op::If {
+                then_region,
+                else_region,
+                ..
+            } = &inst.op
+            {
                 for arm in [then_region, else_region] {
                     if arm.yields.len() != inst.results.len() {
-                        return Err(format!("an arm yields {} values for {} results", arm.yields.len(), inst.results.len()));
+                        return Err(format!(
+                            "an arm yields {} values for {} results",
+                            arm.yields.len(),
+                            inst.results.len()
+                        ));
                     }
                     // An arm's values are not visible after the `if`.
                     let depth = scope.len();
@@ -212,7 +237,14 @@ impl fmt::Display for Func {
         let params: Vec<String> = self
             .params
             .iter()
-            .map(|p| format!("{}: {}{}", p.value, p.ident, if p.differentiated { " (wrt)" } else { "" }))
+            .map(|p| {
+                format!(
+                    "{}: {}{}",
+                    p.value,
+                    p.ident,
+                    if p.differentiated { " (wrt)" } else { "" }
+                )
+            })
             .collect();
         writeln!(f, "fn({}) {{", params.join(", "))?;
         write_region(f, &self.body, 1)?;
@@ -237,7 +269,11 @@ fn write_region(f: &mut fmt::Formatter<'_>, region: &Region, depth: usize) -> fm
             }
             Op::Passive { expr, args } => writeln!(f, "{pad}{results} = passive `{expr}` {}", list(args))?,
             Op::Opaque { expr, args, .. } => writeln!(f, "{pad}{results} = opaque `{expr}` {}", list(args))?,
-            Op::If { cond, then_region, else_region } => {
+            Op::If {
+                cond,
+                then_region,
+                else_region,
+            } => {
                 writeln!(f, "{pad}{results} = if {cond} {{")?;
                 write_region(f, then_region, depth + 1)?;
                 writeln!(f, "{pad}}} else {{")?;

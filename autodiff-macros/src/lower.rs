@@ -85,8 +85,8 @@ pub fn is_real_type(ty: &Type, generics: &HashSet<String>) -> bool {
     }
 }
 
-/// Whether a type holds reals that a later version could differentiate
-/// (references, slices, arrays, `Vec`s, nalgebra types of reals).
+/// Whether a parameter type holds reals and so is differentiated by default:
+/// a real, or a reference, slice, array, `Vec` or nalgebra matrix of reals.
 fn holds_reals(ty: &Type, generics: &HashSet<String>) -> bool {
     if is_real_type(ty, generics) {
         return true;
@@ -95,14 +95,31 @@ fn holds_reals(ty: &Type, generics: &HashSet<String>) -> bool {
         Type::Reference(r) => holds_reals(&r.elem, generics),
         Type::Slice(s) => holds_reals(&s.elem, generics),
         Type::Array(a) => holds_reals(&a.elem, generics),
-        Type::Tuple(t) => t.elems.iter().any(|e| holds_reals(e, generics)),
-        Type::Path(p) => p.path.segments.iter().any(|s| match &s.arguments {
-            syn::PathArguments::AngleBracketed(a) => a.args.iter().any(|arg| match arg {
-                syn::GenericArgument::Type(t) => holds_reals(t, generics),
-                _ => false,
-            }),
-            _ => false,
-        }),
+        Type::Path(p) if p.qself.is_none() => {
+            let last = p.path.segments.last().expect("a path has a segment");
+            const CONTAINERS: &[&str] = &[
+                "Vec",
+                "DMatrix",
+                "DVector",
+                "RowDVector",
+                "SMatrix",
+                "SVector",
+                "Matrix",
+                "OMatrix",
+                "Vector",
+                "RowVector",
+                "MatrixView",
+                "VectorView",
+            ];
+            CONTAINERS.iter().any(|c| last.ident == c)
+                && match &last.arguments {
+                    syn::PathArguments::AngleBracketed(a) => a.args.iter().any(|arg| match arg {
+                        syn::GenericArgument::Type(t) => holds_reals(t, generics),
+                        _ => false,
+                    }),
+                    _ => false,
+                }
+        }
         _ => false,
     }
 }
@@ -132,11 +149,20 @@ pub fn lower(item: &ItemFn, args: &Args, errors: &mut Errors) -> Option<Func> {
     };
     let params = cx.params(item, args);
     let output = cx.body(item);
-    let body = Region { insts: cx.regions.pop().unwrap_or_default(), yields: Vec::new() };
+    let body = Region {
+        insts: cx.regions.pop().unwrap_or_default(),
+        yields: Vec::new(),
+    };
     let (items, values) = (cx.items, cx.values);
     let failed = std::mem::take(errors).finish();
     match (failed, output) {
-        (Ok(()), Some(output)) => Some(Func { params, body, output, values, items }),
+        (Ok(()), Some(output)) => Some(Func {
+            params,
+            body,
+            output,
+            values,
+            items,
+        }),
         (Err(e), _) => {
             errors.add(e);
             None
@@ -176,13 +202,20 @@ impl Lowerer<'_> {
 
     fn new_value(&mut self, span: Span) -> Value {
         let n = self.values.len();
-        self.values.push(ValueInfo { ident: Func::value_ident(n, span), ty: None });
+        self.values.push(ValueInfo {
+            ident: Func::value_ident(n, span),
+            ty: None,
+        });
         Value(n as u32)
     }
 
     fn emit(&mut self, op: Op, span: Span, results: usize) -> Vec<Value> {
         let results: Vec<Value> = (0..results).map(|_| self.new_value(span)).collect();
-        let inst = Inst { results: results.clone(), op, span };
+        let inst = Inst {
+            results: results.clone(),
+            op,
+            span,
+        };
         self.regions.last_mut().expect("a region is open").push(inst);
         results
     }
@@ -242,7 +275,7 @@ impl Lowerer<'_> {
             }
             let ty = (*typed.ty).clone();
             let differentiated = match &args.wrt {
-                Some(wrt) => wrt.iter().any(|w| *w == ident),
+                Some(wrt) => wrt.contains(&ident),
                 None => holds_reals(&ty, &self.generics),
             };
             if differentiated && !is_real_type(&ty, &self.generics) {
@@ -250,7 +283,8 @@ impl Lowerer<'_> {
                 match &args.wrt {
                     Some(wrt) if !holds_reals(&ty, &self.generics) => {
                         let named = wrt.iter().find(|w| **w == ident).expect("named in wrt");
-                        self.errors.push(named, msg::wrt_not_real(&ident.to_string(), &ty_tokens));
+                        self.errors
+                            .push(named, msg::wrt_not_real(&ident.to_string(), &ty_tokens));
                     }
                     _ => self.errors.push(&typed.ty, msg::param_type(&ty_tokens)),
                 }
@@ -258,7 +292,12 @@ impl Lowerer<'_> {
             let value = self.new_value(ident.span());
             self.values[value.index()].ident = ident.clone();
             self.bind(ident.to_string(), Binding::Value(value));
-            params.push(Param { ident, ty, value, differentiated });
+            params.push(Param {
+                ident,
+                ty,
+                value,
+                differentiated,
+            });
         }
         for name in args.wrt.iter().flatten() {
             if !params.iter().any(|p| p.ident == *name) {
@@ -290,14 +329,20 @@ impl Lowerer<'_> {
                 None
             }
         };
+        // A missing or tuple return type is reported on the signature.
+        let signature_ok = matches!(&item.sig.output, syn::ReturnType::Type(_, ty) if !matches!(**ty, Type::Tuple(_)));
         let Some(tail) = tail else {
-            self.errors.push(last, msg::missing_return_type());
+            if signature_ok {
+                self.errors.push(last, msg::missing_return_type());
+            }
             return None;
         };
         match self.expr(tail)? {
             Binding::Value(v) => Some(v),
             Binding::Tuple(_) => {
-                self.errors.push(tail, msg::tuple_output());
+                if signature_ok {
+                    self.errors.push(tail, msg::tuple_output());
+                }
                 None
             }
         }
@@ -335,7 +380,7 @@ impl Lowerer<'_> {
                     let current = self.expr(&b.left).and_then(|l| self.value(l, &b.left));
                     let rhs = self.expr(&b.right).and_then(|r| self.value(r, &b.right));
                     if let (Some(l), Some(r)) = (current, rhs) {
-                        let v = self.binary(&op, l, r, expr.span());
+                        let v = self.binary(&op, l, r, expr);
                         self.assign(&b.left, Binding::Value(v));
                     }
                 }
@@ -470,10 +515,11 @@ impl Lowerer<'_> {
                 Some(_) => {
                     let l = self.expr_value(&b.left);
                     let r = self.expr_value(&b.right);
-                    self.binary(&b.op, l?, r?, span)
+                    self.binary(&b.op, l?, r?, e)
                 }
                 None if compound_op(&b.op).is_some() => {
-                    self.errors.push(e, msg::unsupported_expr("a compound assignment used as a value"));
+                    self.errors
+                        .push(e, msg::unsupported_expr("a compound assignment used as a value"));
                     return None;
                 }
                 // Comparisons and boolean or bit operations carry no derivative.
@@ -482,7 +528,14 @@ impl Lowerer<'_> {
             Expr::Unary(u) => match u.op {
                 UnOp::Neg(_) => {
                     let x = self.expr_value(&u.expr)?;
-                    self.emit1(Op::Prim { rule: &rules::NEG, args: vec![x], qualifier: None }, span)
+                    self.emit1(
+                        Op::Prim {
+                            rule: &rules::NEG,
+                            args: vec![x],
+                            qualifier: None,
+                        },
+                        span,
+                    )
                 }
                 UnOp::Not(_) => self.passive_expr(e)?,
                 _ => self.opaque_expr(e, Opaque::Expr)?,
@@ -495,22 +548,40 @@ impl Lowerer<'_> {
                     quote_spanned!(span=> #x as #ty)
                 };
                 if is_integer_type(ty) {
-                    self.emit1(Op::Passive { expr: tokens, args: vec![x] }, span)
+                    self.emit1(
+                        Op::Passive {
+                            expr: tokens,
+                            args: vec![x],
+                        },
+                        span,
+                    )
                 } else {
-                    self.emit1(Op::Opaque { expr: tokens, args: vec![x], what: Opaque::FloatCast }, span)
+                    let origin = e.to_token_stream();
+                    self.emit1(
+                        Op::Opaque {
+                            expr: tokens,
+                            args: vec![x],
+                            what: Opaque::FloatCast,
+                            origin,
+                        },
+                        span,
+                    )
                 }
             }
             Expr::MethodCall(m) => {
                 let mut args = vec![self.expr_value(&m.receiver)];
                 args.extend(m.args.iter().map(|a| self.expr_value(a)));
                 let args: Vec<Value> = args.into_iter().collect::<Option<_>>()?;
-                self.method(&m.method, args, None, span)?
+                self.method(&m.method, args, None, e)?
             }
             Expr::Call(call) => return self.call(call),
             Expr::If(i) => return self.if_(i),
-            Expr::Index(_) | Expr::Array(_) | Expr::Repeat(_) | Expr::Reference(_) | Expr::Struct(_) | Expr::Range(_) => {
-                self.opaque_expr(e, Opaque::Expr)?
-            }
+            Expr::Index(_)
+            | Expr::Array(_)
+            | Expr::Repeat(_)
+            | Expr::Reference(_)
+            | Expr::Struct(_)
+            | Expr::Range(_) => self.opaque_expr(e, Opaque::Expr)?,
             other => {
                 self.unsupported(other);
                 return None;
@@ -561,24 +632,51 @@ impl Lowerer<'_> {
         }
     }
 
-    fn binary(&mut self, op: &BinOp, l: Value, r: Value, span: Span) -> Value {
+    /// `l op r`; `origin` is the user's expression, for errors.
+    fn binary(&mut self, op: &BinOp, l: Value, r: Value, origin: &Expr) -> Value {
+        let span = origin.span();
         match arith_op(op) {
-            Some(rule) => self.emit1(Op::Prim { rule, args: vec![l, r], qualifier: None }, span),
+            Some(rule) => self.emit1(
+                Op::Prim {
+                    rule,
+                    args: vec![l, r],
+                    qualifier: None,
+                },
+                span,
+            ),
             None => {
                 // `%` and bit operations: emitted as written.
-                let (a, b) = (self.values[l.index()].ident.clone(), self.values[r.index()].ident.clone());
+                let (a, b) = (
+                    self.values[l.index()].ident.clone(),
+                    self.values[r.index()].ident.clone(),
+                );
                 let expr = quote_spanned!(span=> #a #op #b);
-                self.emit1(Op::Opaque { expr, args: vec![l, r], what: Opaque::Expr }, span)
+                self.emit1(
+                    Op::Opaque {
+                        expr,
+                        args: vec![l, r],
+                        what: Opaque::Expr,
+                        origin: origin.to_token_stream(),
+                    },
+                    span,
+                )
             }
         }
     }
 
     /// A method call on values: a rule, a passive method, or opaque.
-    fn method(&mut self, name: &Ident, args: Vec<Value>, qualifier: Option<TokenStream>, span: Span) -> Option<Value> {
+    fn method(
+        &mut self,
+        name: &Ident,
+        args: Vec<Value>,
+        qualifier: Option<TokenStream>,
+        origin: &Expr,
+    ) -> Option<Value> {
         let method = name.to_string();
+        let span = origin.span();
         if let Some(rule) = rules::method_rule(&method) {
             if rule.arity() != args.len() {
-                self.errors.push_at(span, msg::arity(&method, rule.arity(), args.len()));
+                self.errors.push(origin, msg::arity(&method, rule.arity(), args.len()));
                 return None;
             }
             return Some(self.emit1(Op::Prim { rule, args, qualifier }, span));
@@ -594,28 +692,48 @@ impl Lowerer<'_> {
         if rules::is_passive_method(&method) {
             Some(self.emit1(Op::Passive { expr, args }, span))
         } else {
-            Some(self.emit1(Op::Opaque { expr, args, what: Opaque::Method(method) }, span))
+            let origin = origin.to_token_stream();
+            Some(self.emit1(
+                Op::Opaque {
+                    expr,
+                    args,
+                    what: Opaque::Method(method),
+                    origin,
+                },
+                span,
+            ))
         }
     }
 
     fn call(&mut self, call: &syn::ExprCall) -> Option<Binding> {
         let span = call.span();
         let Expr::Path(callee) = &*call.func else {
-            return self.opaque_expr(&Expr::Call(call.clone()), Opaque::Expr).map(Binding::Value);
+            return self
+                .opaque_expr(&Expr::Call(call.clone()), Opaque::Expr)
+                .map(Binding::Value);
         };
         let path = &callee.path;
         // `f64::sin(x)`, `T::max(a, b)`: a method of a real type in path form.
         if path.segments.len() == 2 && callee.qself.is_none() {
             let ty = &path.segments[0].ident;
             if ty == "f32" || ty == "f64" || self.generics.contains(&ty.to_string()) {
-                let args: Vec<Value> =
-                    call.args.iter().map(|a| self.expr_value(a)).collect::<Vec<_>>().into_iter().collect::<Option<_>>()?;
+                let args: Vec<Value> = call
+                    .args
+                    .iter()
+                    .map(|a| self.expr_value(a))
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .collect::<Option<_>>()?;
                 let method = path.segments[1].ident.clone();
-                return self.method(&method, args, Some(ty.to_token_stream()), span).map(Binding::Value);
+                let origin = Expr::Call(call.clone());
+                return self
+                    .method(&method, args, Some(ty.to_token_stream()), &origin)
+                    .map(Binding::Value);
             }
         }
         let mut args = Vec::new();
         let mut by_ref = Vec::new();
+        let mut spans = Vec::new();
         for a in &call.args {
             let (inner, r) = match a {
                 Expr::Reference(r) if r.mutability.is_none() => (&*r.expr, true),
@@ -623,9 +741,18 @@ impl Lowerer<'_> {
             };
             args.push(self.expr_value(inner));
             by_ref.push(r);
+            spans.push(a.span());
         }
         let args: Vec<Value> = args.into_iter().collect::<Option<_>>()?;
-        Some(Binding::Value(self.emit1(Op::Call { path: path.clone(), args, by_ref }, span)))
+        Some(Binding::Value(self.emit1(
+            Op::Call {
+                path: path.clone(),
+                args,
+                by_ref,
+                spans,
+            },
+            span,
+        )))
     }
 
     fn if_(&mut self, e: &syn::ExprIf) -> Option<Binding> {
@@ -675,8 +802,14 @@ impl Lowerer<'_> {
         let results = self.emit(
             Op::If {
                 cond,
-                then_region: Region { insts: then_region, yields: then_yields },
-                else_region: Region { insts: else_region, yields: else_yields },
+                then_region: Region {
+                    insts: then_region,
+                    yields: then_yields,
+                },
+                else_region: Region {
+                    insts: else_region,
+                    yields: else_yields,
+                },
             },
             span,
             count,
@@ -714,12 +847,25 @@ impl Lowerer<'_> {
     /// An expression without rule, emitted as written with its locals renamed.
     fn opaque_expr(&mut self, e: &Expr, what: Opaque) -> Option<Value> {
         let (expr, args) = self.rename(e)?;
-        Some(self.emit1(Op::Opaque { expr, args, what }, e.span()))
+        let origin = e.to_token_stream();
+        Some(self.emit1(
+            Op::Opaque {
+                expr,
+                args,
+                what,
+                origin,
+            },
+            e.span(),
+        ))
     }
 
     /// `e` with each local replaced by its current value's name, and those values.
     fn rename(&mut self, e: &Expr) -> Option<(TokenStream, Vec<Value>)> {
-        let mut renamer = Renamer { cx: self, args: Vec::new(), failed: false };
+        let mut renamer = Renamer {
+            cx: self,
+            args: Vec::new(),
+            failed: false,
+        };
         let mut e = e.clone();
         renamer.visit_expr_mut(&mut e);
         let (args, failed) = (renamer.args, renamer.failed);

@@ -45,7 +45,14 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> Sweeps {
     let private = quote!(#krate::__private);
     let mut consts = HashMap::new();
     collect_consts(&func.body, &mut consts);
-    let mut cx = Reverse { func, act, private, consts, needed: HashSet::new(), declared: HashSet::new() };
+    let mut cx = Reverse {
+        func,
+        act,
+        private,
+        consts,
+        needed: HashSet::new(),
+        declared: HashSet::new(),
+    };
     cx.mark_needed(&func.body);
     let forward = cx.forward(&func.body);
 
@@ -71,7 +78,12 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> Sweeps {
             (name.clone(), grad)
         })
         .collect();
-    Sweeps { forward, reverse, output: func.ident(func.output).clone(), grads }
+    Sweeps {
+        forward,
+        reverse,
+        output: func.ident(func.output).clone(),
+        grads,
+    }
 }
 
 /// Something the forward sweep keeps for the reverse sweep.
@@ -151,7 +163,11 @@ impl Reverse<'_> {
                 Op::Call { .. } => {
                     self.needed.insert(Saved::Pullback(inst.results[0]));
                 }
-                Op::If { then_region, else_region, .. } => {
+                Op::If {
+                    then_region,
+                    else_region,
+                    ..
+                } => {
                     self.needed.insert(Saved::Tape(inst.results[0]));
                     // An adjoint the arms add to is started at zero before them.
                     for v in self.outer_targets(inst) {
@@ -167,7 +183,14 @@ impl Reverse<'_> {
 
     /// Values defined outside an `if` whose adjoints its arms add to.
     fn outer_targets(&self, inst: &Inst) -> Vec<Value> {
-        let Op::If { then_region, else_region, .. } = &inst.op else { return Vec::new() };
+        let Op::If {
+            then_region,
+            else_region,
+            ..
+        } = &inst.op
+        else {
+            return Vec::new();
+        };
         let mut targets = Vec::new();
         let mut inner = HashSet::new();
         for arm in [then_region, else_region] {
@@ -190,7 +213,12 @@ impl Reverse<'_> {
             if !self.reversed(inst) {
                 continue;
             }
-            if let Op::If { then_region, else_region, .. } = &inst.op {
+            if let Op::If {
+                then_region,
+                else_region,
+                ..
+            } = &inst.op
+            {
                 for arm in [then_region, else_region] {
                     for (k, r) in inst.results.iter().enumerate() {
                         if self.act.active(*r) {
@@ -201,7 +229,13 @@ impl Reverse<'_> {
                 }
             } else {
                 let op = &inst.op;
-                targets.extend(op.args().iter().enumerate().filter(|(i, _)| differentiable_arg(op, *i)).map(|(_, v)| *v));
+                targets.extend(
+                    op.args()
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| differentiable_arg(op, *i))
+                        .map(|(_, v)| *v),
+                );
             }
         }
     }
@@ -230,7 +264,11 @@ impl Reverse<'_> {
 
     fn forward(&self, region: &Region) -> TokenStream {
         let mut out = TokenStream::new();
-        for inst in region.insts.iter().filter(|i| i.results.iter().any(|r| self.act.live(*r))) {
+        for inst in region
+            .insts
+            .iter()
+            .filter(|i| i.results.iter().any(|r| self.act.live(*r)))
+        {
             out.extend(self.forward_inst(inst));
         }
         out
@@ -276,9 +314,12 @@ impl Reverse<'_> {
                 };
                 quote_spanned!(span=> let #result = #value;)
             }
-            Op::Call { path, args, by_ref } => {
+            Op::Call { path, args, by_ref, .. } => {
                 let a = idents(args);
-                let a = a.iter().zip(by_ref).map(|(a, r)| if *r { quote!(&#a) } else { quote!(#a) });
+                let a = a
+                    .iter()
+                    .zip(by_ref)
+                    .map(|(a, r)| if *r { quote!(&#a) } else { quote!(#a) });
                 if self.needed.contains(&Saved::Pullback(inst.results[0])) {
                     let pb = self.saved_ident(Saved::Pullback(inst.results[0]));
                     let vjp = companion(path, "vjp");
@@ -287,7 +328,11 @@ impl Reverse<'_> {
                     quote_spanned!(span=> let #result = #path(#(#a),*);)
                 }
             }
-            Op::If { cond, then_region, else_region } => {
+            Op::If {
+                cond,
+                then_region,
+                else_region,
+            } => {
                 let results = idents(&inst.results);
                 let cond = f.ident(*cond);
                 let tape = Saved::Tape(inst.results[0]);
@@ -338,7 +383,9 @@ impl Reverse<'_> {
                     let ct = adj_ident(result);
                     let module = Ident::new(rule.name, span);
                     for (i, &arg) in args.iter().enumerate() {
-                        let Partial::Vjp { func, reads } = rule.partials[i] else { continue };
+                        let Partial::Vjp { func, reads } = rule.partials[i] else {
+                            continue;
+                        };
                         if !self.act.active(arg) {
                             continue;
                         }
@@ -354,7 +401,7 @@ impl Reverse<'_> {
                         self.contribute(arg, contribution, out);
                     }
                 }
-                Op::Call { args, .. } => {
+                Op::Call { args, spans, .. } => {
                     if !self.declared.contains(&result) {
                         continue;
                     }
@@ -363,7 +410,12 @@ impl Reverse<'_> {
                     let tangents: Vec<Option<Ident>> = args
                         .iter()
                         .enumerate()
-                        .map(|(i, a)| self.act.active(*a).then(|| format_ident!("__ad_t{}_{}", result.0, i)))
+                        .map(|(i, a)| {
+                            let span = spans[i];
+                            self.act
+                                .active(*a)
+                                .then(|| format_ident!("__ad_t{}_{}", result.0, i, span = span))
+                        })
                         .collect();
                     let pattern = tangents.iter().map(|t| match t {
                         Some(t) => t.to_token_stream(),
@@ -372,9 +424,12 @@ impl Reverse<'_> {
                     out.extend(quote_spanned!(span=>
                         let (#(#pattern,)*) = #private::ArgTangents::into_arg_tangents(#pb(#ct));
                     ));
-                    for (arg, t) in args.iter().zip(tangents) {
+                    // Spanned at the argument, so that a cotangent the callee
+                    // does not provide is reported there.
+                    for ((arg, t), &span) in args.iter().zip(tangents).zip(spans) {
                         let Some(t) = t else { continue };
                         let adj = adj_ident(*arg);
+                        let private = respan(&private, span);
                         if self.declared.insert(*arg) {
                             out.extend(quote_spanned!(span=> let mut #adj = #private::cotangent(#t);));
                         } else {
@@ -382,7 +437,11 @@ impl Reverse<'_> {
                         }
                     }
                 }
-                Op::If { then_region, else_region, .. } => {
+                Op::If {
+                    then_region,
+                    else_region,
+                    ..
+                } => {
                     for v in self.outer_targets(inst) {
                         if self.declared.insert(v) {
                             let (adj, name) = (adj_ident(v), self.func.ident(v));
@@ -423,13 +482,30 @@ fn collect_consts(region: &Region, consts: &mut HashMap<Value, TokenStream>) {
             Op::Const(tokens) => {
                 consts.insert(inst.results[0], tokens.clone());
             }
-            Op::If { then_region, else_region, .. } => {
+            Op::If {
+                then_region,
+                else_region,
+                ..
+            } => {
                 collect_consts(then_region, consts);
                 collect_consts(else_region, consts);
             }
             _ => {}
         }
     }
+}
+
+/// `tokens` with every span set to `span`, so that rustc reports an error
+/// about them at the user's tokens.
+fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut t| {
+            t.set_span(span);
+            t
+        })
+        .collect()
 }
 
 /// The companion of a function path: `a::g` → `a::g_vjp`, with the callee's span.

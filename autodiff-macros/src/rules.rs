@@ -21,7 +21,10 @@ pub enum Operand {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Partial {
     /// `rules::NAME::func(ct, reads...)`.
-    Vjp { func: &'static str, reads: &'static [Operand] },
+    Vjp {
+        func: &'static str,
+        reads: &'static [Operand],
+    },
     /// The derivative is zero almost everywhere (`floor`, `signum`): nothing to emit.
     Zero,
     /// The argument is not a real (the exponent of `powi`).
@@ -72,11 +75,19 @@ macro_rules! unary {
 }
 
 const fn method(name: &'static str, partials: &'static [Partial]) -> Rule {
-    Rule { name, spelling: Spelling::Method, partials }
+    Rule {
+        name,
+        spelling: Spelling::Method,
+        partials,
+    }
 }
 
 const fn infix(name: &'static str, op: &'static str, partials: &'static [Partial]) -> Rule {
-    Rule { name, spelling: Spelling::Infix(op), partials }
+    Rule {
+        name,
+        spelling: Spelling::Infix(op),
+        partials,
+    }
 }
 
 const ZERO: &[Partial] = &[Partial::Zero];
@@ -87,7 +98,11 @@ pub static SUB: Rule = infix("sub", "-", &[vjp("vjp_a", &[]), vjp("vjp_b", &[])]
 pub static MUL: Rule = infix("mul", "*", &[vjp("vjp_a", &[B]), vjp("vjp_b", &[X])]);
 pub static DIV: Rule = infix("div", "/", &[vjp("vjp_a", &[B]), vjp("vjp_b", &[X, B])]);
 /// `-a`.
-pub static NEG: Rule = Rule { name: "neg", spelling: Spelling::Prefix("-"), partials: &[vjp("vjp", &[])] };
+pub static NEG: Rule = Rule {
+    name: "neg",
+    spelling: Spelling::Prefix("-"),
+    partials: &[vjp("vjp", &[])],
+};
 
 /// Methods of `f32`/`f64`, callable as `x.name(..)` or `f64::name(x, ..)`.
 static METHODS: &[Rule] = &[

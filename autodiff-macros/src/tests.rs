@@ -55,7 +55,10 @@ fn expansion_snapshots() {
             expanded.push(crate::expand::expand(options, quote!(#item)));
         }
         let expanded: syn::File = syn::parse2(quote!(#(#expanded)*)).unwrap();
-        check_snapshot(&fixture.with_extension("expanded.rs"), &prettyplease::unparse(&expanded));
+        check_snapshot(
+            &fixture.with_extension("expanded.rs"),
+            &prettyplease::unparse(&expanded),
+        );
         check_snapshot(&fixture.with_extension("ir"), &ir);
     }
 }

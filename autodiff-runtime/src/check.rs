@@ -107,9 +107,7 @@ impl GradCheck {
         G: Fn(&[T]) -> Vec<T>,
     {
         let eps = T::EPSILON.to_f64();
-        let tolerance = self
-            .tolerance
-            .unwrap_or(if eps < 1e-10 { 1e-6 } else { 1e-2 });
+        let tolerance = self.tolerance.unwrap_or(if eps < 1e-10 { 1e-6 } else { 1e-2 });
         let step = self.step.unwrap_or(eps.cbrt());
 
         let analytic: Vec<f64> = grad(x).into_iter().map(Real::to_f64).collect();

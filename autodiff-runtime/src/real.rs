@@ -6,6 +6,8 @@
 use core::fmt::{Debug, Display};
 use core::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
+use crate::tangent::{Accumulate, Cotangent, Tangent};
+
 /// Declares `Real` with the inherent float methods named once, then implements
 /// it for `f32` and `f64` by forwarding to those methods.
 macro_rules! real_trait {
@@ -21,6 +23,7 @@ macro_rules! real_trait {
             + Div<Output = Self> + Neg<Output = Self>
             + AddAssign + SubAssign + MulAssign + DivAssign
             + Send + Sync + 'static
+            + Tangent + Cotangent<Adjoint = Self> + Accumulate<Self>
         {
             const ZERO: Self;
             const ONE: Self;
@@ -72,8 +75,35 @@ macro_rules! real_trait {
 }
 
 real_trait!(
-    exp(), exp2(), ln(), log2(), log10(), ln_1p(), exp_m1(), sqrt(), cbrt(),
-    powf(p), sin(), cos(), tan(), asin(), acos(), atan(), atan2(other), sinh(),
-    cosh(), tanh(), abs(), signum(), max(other), min(other), hypot(other),
-    recip(), mul_add(a, b), floor(), ceil(), round(), trunc(),
+    exp(),
+    exp2(),
+    ln(),
+    log2(),
+    log10(),
+    ln_1p(),
+    exp_m1(),
+    sqrt(),
+    cbrt(),
+    powf(p),
+    sin(),
+    cos(),
+    tan(),
+    asin(),
+    acos(),
+    atan(),
+    atan2(other),
+    sinh(),
+    cosh(),
+    tanh(),
+    abs(),
+    signum(),
+    max(other),
+    min(other),
+    hypot(other),
+    recip(),
+    mul_add(a, b),
+    floor(),
+    ceil(),
+    round(),
+    trunc(),
 );

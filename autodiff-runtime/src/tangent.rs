@@ -1,8 +1,6 @@
 //! The vocabulary generated code uses besides the rules: zero and unit
 //! cotangents, branch tapes, and positional access to a gradient struct.
 
-use crate::Real;
-
 /// A value whose derivative has the same type and a known zero.
 ///
 /// `zero_like(&x)` is the additive identity shaped like `x` (for a matrix, a
@@ -18,17 +16,6 @@ pub trait Tangent: Sized {
     fn zero_like(&self) -> Self;
     /// The unit cotangent `1`, seeding the reverse pass of a scalar output.
     fn one_like(&self) -> Self;
-}
-
-impl<T: Real> Tangent for T {
-    #[inline(always)]
-    fn zero_like(&self) -> Self {
-        T::ZERO
-    }
-    #[inline(always)]
-    fn one_like(&self) -> Self {
-        T::ONE
-    }
 }
 
 /// The zero shaped like `x`.
@@ -77,6 +64,7 @@ pub trait ArgTangents {
 /// real cotangent, not [`NoTangent`].
 #[diagnostic::on_unimplemented(
     message = "this argument is differentiated here, but the callee does not differentiate its parameter",
+    label = "the callee's gradient has no field for this parameter",
     note = "add the parameter to the callee's `wrt(...)`, or pass a value that does not depend on the differentiated inputs"
 )]
 pub trait Accumulate<C> {
@@ -84,32 +72,54 @@ pub trait Accumulate<C> {
     fn accumulate(&mut self, c: C);
 }
 
-impl<T: Real> Accumulate<T> for T {
-    #[inline(always)]
-    fn accumulate(&mut self, c: T) {
-        *self += c;
-    }
-}
-
 /// A cotangent that starts an adjoint; like [`Accumulate`], it refuses
 /// [`NoTangent`] with the same explanation.
 #[diagnostic::on_unimplemented(
     message = "this argument is differentiated here, but the callee does not differentiate its parameter",
+    label = "the callee's gradient has no field for this parameter",
     note = "add the parameter to the callee's `wrt(...)`, or pass a value that does not depend on the differentiated inputs"
 )]
-pub trait Cotangent: Sized {
-    fn into_adjoint(self) -> Self;
-}
-
-impl<T: Real> Cotangent for T {
-    #[inline(always)]
-    fn into_adjoint(self) -> Self {
-        self
-    }
+pub trait Cotangent {
+    /// The adjoint it starts (`Self` for every real type).
+    type Adjoint;
+    fn into_adjoint(self) -> Self::Adjoint;
 }
 
 /// Starts an adjoint from a callee's cotangent.
 #[inline(always)]
-pub fn cotangent<T: Cotangent>(t: T) -> T {
+pub fn cotangent<T: Cotangent>(t: T) -> T::Adjoint {
     t.into_adjoint()
 }
+
+/// The tangent vocabulary of a real scalar: its own type, zero and one.
+macro_rules! real_tangent {
+    ($($t:ty),*) => {$(
+        impl Tangent for $t {
+            #[inline(always)]
+            fn zero_like(&self) -> Self {
+                0.0
+            }
+            #[inline(always)]
+            fn one_like(&self) -> Self {
+                1.0
+            }
+        }
+
+        impl Accumulate<$t> for $t {
+            #[inline(always)]
+            fn accumulate(&mut self, c: $t) {
+                *self += c;
+            }
+        }
+
+        impl Cotangent for $t {
+            type Adjoint = $t;
+            #[inline(always)]
+            fn into_adjoint(self) -> $t {
+                self
+            }
+        }
+    )*};
+}
+
+real_tangent!(f32, f64);

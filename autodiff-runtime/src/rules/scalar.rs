@@ -447,7 +447,11 @@ mod tests {
                 let (d, fd) = ((rule.deriv_at)(x), diff(rule.value, x));
                 assert!(close(d, fd, 1e-7), "{}'({x}) = {d}, finite difference {fd}", rule.name);
                 let (d2, fd2) = ((rule.deriv2_at)(x), diff(rule.deriv_at, x));
-                assert!(close(d2, fd2, 1e-6), "{}''({x}) = {d2}, finite difference {fd2}", rule.name);
+                assert!(
+                    close(d2, fd2, 1e-6),
+                    "{}''({x}) = {d2}, finite difference {fd2}",
+                    rule.name
+                );
                 if rule.locally_linear {
                     assert_eq!(d2, 0.0, "{} is declared locally linear", rule.name);
                 }
@@ -504,7 +508,10 @@ mod tests {
     fn piecewise_constant_rules_have_zero_tangents() {
         for x in points((-2.7, 2.7)) {
             for (value, jvp) in [
-                (floor::value::<f64> as fn(f64) -> f64, floor::jvp::<f64> as fn(f64, f64) -> (f64, f64)),
+                (
+                    floor::value::<f64> as fn(f64) -> f64,
+                    floor::jvp::<f64> as fn(f64, f64) -> (f64, f64),
+                ),
                 (ceil::value, ceil::jvp),
                 (round::value, round::jvp),
                 (trunc::value, trunc::jvp),

@@ -1,0 +1,12 @@
+use autodiff::differentiable;
+
+#[differentiable]
+fn f(x: f64, n: usize) -> f64 {
+    let mut s = x;
+    for _ in 0..n {
+        s = s * x;
+    }
+    s
+}
+
+fn main() {}
