@@ -94,6 +94,11 @@ pub mod prelude {
     pub use crate::{check_grad, differentiable, GradCheck, Real};
 }
 
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 /// What generated code names. Not a stable API.
 #[doc(hidden)]
 pub mod __private {
