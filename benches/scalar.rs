@@ -54,7 +54,7 @@ fn mixed10(a: f64, b: f64, c: f64, d: f64, e: f64, f: f64, g: f64, h: f64, i: f6
     if t > 0.0 {
         t = t * d + e.sin();
     } else {
-        t = t - f * g.cos();
+        t -= f * g.cos();
     }
     let u = (t * h).tanh() + (i - j).exp() * 0.5;
     u * q + p / (1.0 + r * r) + t
