@@ -19,8 +19,8 @@ impl Errors {
         self.0.push(syn::Error::new_spanned(tokens, message));
     }
 
-    pub fn add(&mut self, error: syn::Error) {
-        self.0.push(error);
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     /// `Ok` when nothing was pushed; otherwise all errors combined.
