@@ -287,3 +287,87 @@ fn write_region(f: &mut fmt::Formatter<'_>, region: &Region, depth: usize) -> fm
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use proc_macro2::Span;
+    use quote::quote;
+
+    use super::*;
+    use crate::rules;
+
+    fn func(insts: Vec<Inst>, output: u32, values: usize) -> Func {
+        let values = (0..values)
+            .map(|n| ValueInfo { ident: Func::value_ident(n, Span::call_site()), ty: None })
+            .collect();
+        let x = Func::value_ident(0, Span::call_site());
+        Func {
+            params: vec![Param { ident: x, ty: syn::parse_quote!(f64), value: Value(0), differentiated: true }],
+            body: Region { insts, yields: Vec::new() },
+            output: Value(output),
+            values,
+            items: Vec::new(),
+        }
+    }
+
+    fn inst(results: &[u32], op: Op) -> Inst {
+        Inst { results: results.iter().map(|&r| Value(r)).collect(), op, span: Span::call_site() }
+    }
+
+    fn mul(a: u32, b: u32) -> Op {
+        Op::Prim { rule: &rules::MUL, args: vec![Value(a), Value(b)], qualifier: None }
+    }
+
+    #[test]
+    fn accepts_structured_ssa() {
+        let arm = |v: u32| Region { insts: vec![inst(&[v], mul(0, 0))], yields: vec![Value(v)] };
+        let f = func(
+            vec![
+                inst(&[1], Op::Passive { expr: quote!(x > 0.0), args: vec![Value(0)] }),
+                inst(&[4], Op::If { cond: Value(1), then_region: arm(2), else_region: arm(3) }),
+                inst(&[5], mul(4, 0)),
+            ],
+            5,
+            6,
+        );
+        assert_eq!(f.verify(), Ok(()));
+        assert!(f.to_string().contains("v4 = if v1 {"), "{f}");
+    }
+
+    #[test]
+    fn rejects_use_before_definition() {
+        let f = func(vec![inst(&[1], mul(0, 2)), inst(&[2], mul(0, 0))], 2, 3);
+        assert!(f.verify().unwrap_err().contains("v2 is used before"));
+    }
+
+    #[test]
+    fn rejects_use_of_an_arm_value_after_the_if() {
+        let arm = |v: u32| Region { insts: vec![inst(&[v], mul(0, 0))], yields: vec![Value(v)] };
+        let f = func(
+            vec![
+                inst(&[1], Op::Const(quote!(true))),
+                inst(&[4], Op::If { cond: Value(1), then_region: arm(2), else_region: arm(3) }),
+                inst(&[5], mul(2, 0)),
+            ],
+            5,
+            6,
+        );
+        assert!(f.verify().unwrap_err().contains("v2 is used before"));
+    }
+
+    #[test]
+    fn rejects_double_definition_and_arity_mismatch() {
+        let f = func(vec![inst(&[1], mul(0, 0)), inst(&[1], mul(0, 0))], 1, 2);
+        assert!(f.verify().unwrap_err().contains("defined twice"));
+        let arm = Region { insts: Vec::new(), yields: vec![] };
+        let g = func(
+            vec![
+                inst(&[1], Op::Const(quote!(true))),
+                inst(&[2], Op::If { cond: Value(1), then_region: arm.clone(), else_region: arm }),
+            ],
+            0,
+            3,
+        );
+        assert!(g.verify().unwrap_err().contains("yields 0 values for 1 results"));
+    }
+}
