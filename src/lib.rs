@@ -87,6 +87,7 @@
 
 pub use autodiff_macros::differentiable;
 pub use autodiff_runtime as runtime;
+pub use autodiff_runtime::nalgebra;
 pub use autodiff_runtime::{check_grad, GradCheck, GradReport, Real};
 
 /// What most users import: the attribute, [`Real`] and the checker.

@@ -100,7 +100,7 @@ pub fn type_string(ty: &TokenStream) -> String {
 pub fn param_type(ty: &TokenStream) -> String {
     let ty = type_string(ty);
     format!(
-        "a parameter of type `{ty}` cannot be differentiated yet (supported: `f32`, `f64`, a generic real `T`); leave it out of `wrt(...)` to use it as data"
+        "a parameter of type `{ty}` cannot be differentiated yet (supported: `f32`, `f64`, a generic real `T`, nalgebra matrices and vectors of them, by value or by reference); leave it out of `wrt(...)` to use it as data"
     )
 }
 
@@ -114,13 +114,14 @@ pub fn wrt_unknown(name: &str) -> String {
 }
 
 pub fn missing_return_type() -> String {
-    "a differentiable function must return a real scalar (`-> f64`, `-> f32` or `-> T`)".into()
+    "a differentiable function must return a real scalar (`-> f64`, `-> f32` or `-> T`) or an nalgebra matrix of reals"
+        .into()
 }
 
 pub fn non_real_return(ty: &TokenStream) -> String {
     let ty = type_string(ty);
     format!(
-        "the return type `{ty}` is not a real scalar, so there is no gradient (`_grad`) to generate; return the scalar to differentiate (`f32`, `f64` or a generic `T`) and compute other outputs in another function"
+        "the return type `{ty}` holds no real to differentiate; return a real scalar (`f32`, `f64`, a generic `T`: `_grad` and `_vjp` are generated) or an nalgebra matrix of reals (`_vjp` only), and compute other outputs in another function"
     )
 }
 
@@ -133,10 +134,8 @@ pub fn early_return() -> String {
 }
 
 pub fn no_rule_method(name: &str) -> String {
-    let known: Vec<_> = crate::rules::method_names().collect();
     format!(
-        "no derivative rule for the method `.{name}()`; methods with rules are {}; otherwise {CUSTOM_RULE}",
-        known.join(", ")
+        "no derivative rule for the method `.{name}()` (the methods with rules are listed in the `autodiff` crate documentation: `exp`, `sin`, `powi`, `dot`, `transpose`, `sum`, ...); otherwise {CUSTOM_RULE}"
     )
 }
 

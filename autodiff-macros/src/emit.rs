@@ -69,12 +69,12 @@ impl GradStruct {
         let (impl_generics, _, _) = self.generics.split_for_impl();
         let ty = self.ty();
         let fields = params.iter().filter(|p| p.differentiated).map(|p| {
-            let (field, ty) = (&p.ident, &p.ty);
+            let (field, ty) = (&p.ident, owned(&p.ty));
             let doc = format!("`∂{name}/∂{field}`.");
             quote!(#[doc = #doc] pub #field: #ty)
         });
         let tuple_types = params.iter().map(|p| {
-            let ty = &p.ty;
+            let ty = owned(&p.ty);
             if p.differentiated {
                 quote!(#ty)
             } else {
@@ -111,6 +111,15 @@ impl GradStruct {
     }
 }
 
+/// The owned type of a parameter's gradient: `&DMatrix<f64>` → `DMatrix<f64>`.
+fn owned(ty: &Type) -> &Type {
+    match ty {
+        Type::Reference(r) => owned(&r.elem),
+        Type::Paren(p) => owned(&p.elem),
+        _ => ty,
+    }
+}
+
 fn mentions(ty: &Type, ident: &Ident) -> bool {
     quote!(#ty)
         .into_iter()
@@ -124,6 +133,7 @@ pub fn companions(
     sweeps: &Sweeps,
     items: &[syn::Item],
     private: &TokenStream,
+    scalar_output: bool,
 ) -> TokenStream {
     let name = &item.sig.ident;
     let vis = &item.vis;
@@ -140,8 +150,15 @@ pub fn companions(
         forward,
         reverse,
         output,
+        output_read,
         grads,
     } = sweeps;
+    // The pullback keeps the output when it reads it; the caller gets a copy.
+    let returned = if *output_read {
+        quote!(::core::clone::Clone::clone(&#output))
+    } else {
+        quote!(#output)
+    };
     let fields = grads.iter().map(|(field, value)| quote!(#field: #value));
     let build = quote!(#grad_ident { #(#fields,)* });
     let grad_name = format_ident!("{}_grad", name);
@@ -154,28 +171,111 @@ pub fn companions(
     );
     // A user calls some companions and not others; none of them should warn.
     let allow = quote!(#[allow(dead_code, unused_mut, unused_variables, clippy::all)]);
-    quote! {
-        #[doc = #grad_doc]
-        #allow
-        #vis fn #grad_name #generics (#(#inputs),*) -> (#ret, #grad_ty) #where_clause {
-            #(#items)*
-            #forward
-            let __ad_ct = #private::one_like(&#output);
-            #reverse
-            (#output, #build)
+    let Pullback {
+        generics: vjp_generics,
+        inputs: vjp_inputs,
+        bound,
+    } = pullback_signature(item);
+    let vjp_where = &vjp_generics.where_clause;
+    let grad_fn = scalar_output.then(|| {
+        quote! {
+            #[doc = #grad_doc]
+            #allow
+            #vis fn #grad_name #generics (#(#inputs),*) -> (#ret, #grad_ty) #where_clause {
+                #(#items)*
+                #forward
+                let __ad_ct = #private::one_like(&#output);
+                #reverse
+                (#output, #build)
+            }
         }
+    });
+    quote! {
+        #grad_fn
 
         #[doc = #vjp_doc]
         #allow
-        #vis fn #vjp_name #generics (#(#inputs),*) -> (#ret, impl ::core::ops::FnOnce(#ret) -> #grad_ty) #where_clause {
+        #vis fn #vjp_name #vjp_generics (#(#vjp_inputs),*) -> (#ret, impl ::core::ops::FnOnce(#ret) -> #grad_ty #bound) #vjp_where {
             #(#items)*
             #forward
-            (#output, move |__ad_ct: #ret| {
+            (#returned, move |__ad_ct: #ret| {
                 #reverse
                 #build
             })
         }
     }
+}
+
+/// The signature of `f_vjp`, whose pullback may borrow the parameters.
+struct Pullback {
+    generics: Generics,
+    inputs: Vec<FnArg>,
+    /// `+ '__ad` on the returned closure, when it may capture a borrow.
+    bound: Option<TokenStream>,
+}
+
+/// Names the lifetime of borrowed parameters `'__ad` and bounds the pullback
+/// by it: `fn f_vjp<'__ad>(w: &'__ad M) -> (f64, impl FnOnce(f64) -> G + '__ad)`.
+/// Every lifetime and type parameter of `f` outlives it.
+fn pullback_signature(item: &ItemFn) -> Pullback {
+    let mut generics = item.sig.generics.clone();
+    let mut inputs = inputs(item);
+    let borrows = inputs
+        .iter()
+        .any(|a| matches!(a, FnArg::Typed(t) if quote!(#t).to_string().contains('&')))
+        || generics.params.iter().any(|g| !matches!(g, GenericParam::Const(_)));
+    if !borrows {
+        return Pullback {
+            generics,
+            inputs,
+            bound: None,
+        };
+    }
+    let lifetime: syn::Lifetime = syn::parse_quote!('__ad);
+    for arg in &mut inputs {
+        if let FnArg::Typed(t) = arg {
+            name_elided(&mut t.ty, &lifetime);
+        }
+    }
+    let outlives: Vec<TokenStream> = generics
+        .params
+        .iter()
+        .filter_map(|g| match g {
+            GenericParam::Lifetime(l) => {
+                let l = &l.lifetime;
+                Some(quote!(#l: #lifetime))
+            }
+            GenericParam::Type(t) => {
+                let t = &t.ident;
+                Some(quote!(#t: #lifetime))
+            }
+            GenericParam::Const(_) => None,
+        })
+        .collect();
+    generics.params.insert(0, syn::parse_quote!(#lifetime));
+    let where_clause = generics.make_where_clause();
+    for o in outlives {
+        where_clause.predicates.push(syn::parse_quote!(#o));
+    }
+    Pullback {
+        generics,
+        inputs,
+        bound: Some(quote!(+ #lifetime)),
+    }
+}
+
+/// Gives every elided reference lifetime in `ty` the name `lifetime`.
+fn name_elided(ty: &mut Type, lifetime: &syn::Lifetime) {
+    struct Namer<'a>(&'a syn::Lifetime);
+    impl syn::visit_mut::VisitMut for Namer<'_> {
+        fn visit_type_reference_mut(&mut self, r: &mut syn::TypeReference) {
+            if r.lifetime.is_none() {
+                r.lifetime = Some(self.0.clone());
+            }
+            syn::visit_mut::visit_type_reference_mut(self, r);
+        }
+    }
+    syn::visit_mut::VisitMut::visit_type_mut(&mut Namer(lifetime), ty);
 }
 
 /// The parameters as written, without `mut` (generated code never assigns them).

@@ -49,7 +49,17 @@ fn generate(attr: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
     let sweeps = reverse::transform(&func, &act, krate);
     let grad = GradStruct::new(&item, &func.params);
     let mut out = grad.items(&item, &func.params, &private);
-    out.extend(emit::companions(&item, &grad, &sweeps, &func.items, &private));
+    // A gradient exists for a real output only; a matrix output has a pullback.
+    let scalar_output =
+        matches!(&item.sig.output, ReturnType::Type(_, ty) if lower::is_real_type(ty, &lower::type_params(&item)));
+    out.extend(emit::companions(
+        &item,
+        &grad,
+        &sweeps,
+        &func.items,
+        &private,
+        scalar_output,
+    ));
     Ok(out)
 }
 
@@ -58,7 +68,9 @@ fn check_return_type(item: &ItemFn, errors: &mut Errors) {
     match &item.sig.output {
         ReturnType::Default => errors.push(&item.sig, msg::missing_return_type()),
         ReturnType::Type(_, ty) if matches!(**ty, Type::Tuple(_)) => errors.push(ty, msg::tuple_output()),
-        ReturnType::Type(_, ty) if !lower::is_real_type(ty, &generics) => {
+        ReturnType::Type(_, ty)
+            if !lower::is_differentiable_type(ty, &generics) || matches!(**ty, Type::Reference(_)) =>
+        {
             errors.push(ty, msg::non_real_return(&ty.to_token_stream()))
         }
         ReturnType::Type(..) => {}

@@ -45,6 +45,9 @@ pub struct ValueInfo {
     pub ident: Ident,
     /// A type the user wrote on the `let` that defines it.
     pub ty: Option<syn::Type>,
+    /// A reference (a parameter of type `&T`): passed to rules as it is,
+    /// where an owned value is passed as `&v`.
+    pub is_ref: bool,
 }
 
 /// A parameter of the function.
@@ -90,10 +93,12 @@ pub enum Op {
     /// A literal or a constant path (`2.0`, `f64::consts::PI`, `SCALE`).
     Const(TokenStream),
     /// A primitive with a rule in the table (`mul`, `sin`, ...). A method
-    /// written in path form (`f64::max(a, b)`) keeps its qualifier (`f64`).
+    /// written in path form (`f64::max(a, b)`) keeps its qualifier (`f64`);
+    /// `by_ref[i]` when argument `i` was written `&x`.
     Prim {
         rule: &'static Rule,
         args: Vec<Value>,
+        by_ref: Vec<bool>,
         qualifier: Option<TokenStream>,
     },
     /// A call of another differentiable function, through its companions;
@@ -298,12 +303,24 @@ mod tests {
 
     fn func(insts: Vec<Inst>, output: u32, values: usize) -> Func {
         let values = (0..values)
-            .map(|n| ValueInfo { ident: Func::value_ident(n, Span::call_site()), ty: None })
+            .map(|n| ValueInfo {
+                ident: Func::value_ident(n, Span::call_site()),
+                ty: None,
+                is_ref: false,
+            })
             .collect();
         let x = Func::value_ident(0, Span::call_site());
         Func {
-            params: vec![Param { ident: x, ty: syn::parse_quote!(f64), value: Value(0), differentiated: true }],
-            body: Region { insts, yields: Vec::new() },
+            params: vec![Param {
+                ident: x,
+                ty: syn::parse_quote!(f64),
+                value: Value(0),
+                differentiated: true,
+            }],
+            body: Region {
+                insts,
+                yields: Vec::new(),
+            },
             output: Value(output),
             values,
             items: Vec::new(),
@@ -311,20 +328,45 @@ mod tests {
     }
 
     fn inst(results: &[u32], op: Op) -> Inst {
-        Inst { results: results.iter().map(|&r| Value(r)).collect(), op, span: Span::call_site() }
+        Inst {
+            results: results.iter().map(|&r| Value(r)).collect(),
+            op,
+            span: Span::call_site(),
+        }
     }
 
     fn mul(a: u32, b: u32) -> Op {
-        Op::Prim { rule: &rules::MUL, args: vec![Value(a), Value(b)], qualifier: None }
+        Op::Prim {
+            rule: &rules::MUL,
+            args: vec![Value(a), Value(b)],
+            by_ref: vec![false; 2],
+            qualifier: None,
+        }
     }
 
     #[test]
     fn accepts_structured_ssa() {
-        let arm = |v: u32| Region { insts: vec![inst(&[v], mul(0, 0))], yields: vec![Value(v)] };
+        let arm = |v: u32| Region {
+            insts: vec![inst(&[v], mul(0, 0))],
+            yields: vec![Value(v)],
+        };
         let f = func(
             vec![
-                inst(&[1], Op::Passive { expr: quote!(x > 0.0), args: vec![Value(0)] }),
-                inst(&[4], Op::If { cond: Value(1), then_region: arm(2), else_region: arm(3) }),
+                inst(
+                    &[1],
+                    Op::Passive {
+                        expr: quote!(x > 0.0),
+                        args: vec![Value(0)],
+                    },
+                ),
+                inst(
+                    &[4],
+                    Op::If {
+                        cond: Value(1),
+                        then_region: arm(2),
+                        else_region: arm(3),
+                    },
+                ),
                 inst(&[5], mul(4, 0)),
             ],
             5,
@@ -342,11 +384,21 @@ mod tests {
 
     #[test]
     fn rejects_use_of_an_arm_value_after_the_if() {
-        let arm = |v: u32| Region { insts: vec![inst(&[v], mul(0, 0))], yields: vec![Value(v)] };
+        let arm = |v: u32| Region {
+            insts: vec![inst(&[v], mul(0, 0))],
+            yields: vec![Value(v)],
+        };
         let f = func(
             vec![
                 inst(&[1], Op::Const(quote!(true))),
-                inst(&[4], Op::If { cond: Value(1), then_region: arm(2), else_region: arm(3) }),
+                inst(
+                    &[4],
+                    Op::If {
+                        cond: Value(1),
+                        then_region: arm(2),
+                        else_region: arm(3),
+                    },
+                ),
                 inst(&[5], mul(2, 0)),
             ],
             5,
@@ -359,11 +411,21 @@ mod tests {
     fn rejects_double_definition_and_arity_mismatch() {
         let f = func(vec![inst(&[1], mul(0, 0)), inst(&[1], mul(0, 0))], 1, 2);
         assert!(f.verify().unwrap_err().contains("defined twice"));
-        let arm = Region { insts: Vec::new(), yields: vec![] };
+        let arm = Region {
+            insts: Vec::new(),
+            yields: vec![],
+        };
         let g = func(
             vec![
                 inst(&[1], Op::Const(quote!(true))),
-                inst(&[2], Op::If { cond: Value(1), then_region: arm.clone(), else_region: arm }),
+                inst(
+                    &[2],
+                    Op::If {
+                        cond: Value(1),
+                        then_region: arm.clone(),
+                        else_region: arm,
+                    },
+                ),
             ],
             0,
             3,

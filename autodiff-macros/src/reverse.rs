@@ -36,6 +36,8 @@ pub struct Sweeps {
     pub reverse: TokenStream,
     /// The output's name in the forward sweep.
     pub output: Ident,
+    /// Whether the reverse sweep reads the output (so `f_vjp` returns a copy).
+    pub output_read: bool,
     /// One expression per differentiated parameter, in order: its gradient.
     pub grads: Vec<(Ident, TokenStream)>,
 }
@@ -69,19 +71,20 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> Sweeps {
         .iter()
         .filter(|p| p.differentiated)
         .map(|p| {
-            let name = &p.ident;
             let grad = if cx.declared.contains(&p.value) {
                 adj_ident(p.value).to_token_stream()
             } else {
-                quote!(#private::zero_like(&#name))
+                let value = cx.borrow(p.value);
+                quote!(#private::zero_like(#value))
             };
-            (name.clone(), grad)
+            (p.ident.clone(), grad)
         })
         .collect();
     Sweeps {
         forward,
         reverse,
         output: func.ident(func.output).clone(),
+        output_read: cx.needed.contains(&Saved::Value(func.output)),
         grads,
     }
 }
@@ -122,11 +125,17 @@ impl Reverse<'_> {
         }
     }
 
-    /// A primal value as the reverse sweep reads it: a constant is written again.
-    fn operand(&self, v: Value) -> TokenStream {
-        match self.consts.get(&v) {
-            Some(tokens) => tokens.clone(),
-            None => self.func.ident(v).to_token_stream(),
+    /// A primal value as a rule reads it, by reference: `&v`, or `v` for a
+    /// reference parameter; a constant is written again rather than saved.
+    fn borrow(&self, v: Value) -> TokenStream {
+        if let Some(tokens) = self.consts.get(&v) {
+            return quote!(&#tokens);
+        }
+        let ident = self.func.ident(v);
+        if self.func.info(v).is_ref {
+            quote!(#ident)
+        } else {
+            quote!(&#ident)
         }
     }
 
@@ -288,21 +297,32 @@ impl Reverse<'_> {
         match &inst.op {
             Op::Const(tokens) => quote_spanned!(span=> let #result = #tokens;),
             Op::Passive { expr, .. } | Op::Opaque { expr, .. } => quote_spanned!(span=> let #result = #expr;),
-            Op::Prim { rule, args, qualifier } => {
-                let a = idents(args);
+            Op::Prim {
+                rule,
+                args,
+                by_ref,
+                qualifier,
+            } => {
+                let name = Ident::new(rule.name, span);
                 let value = match rule.spelling {
-                    Spelling::Infix(op) => {
-                        let op: TokenStream = op.parse().expect("an operator");
-                        let (l, r) = (&a[0], &a[1]);
-                        quote_spanned!(span=> #l #op #r)
-                    }
-                    Spelling::Prefix(op) => {
-                        let op: TokenStream = op.parse().expect("an operator");
-                        let x = &a[0];
-                        quote_spanned!(span=> #op #x)
+                    Spelling::Rule => {
+                        let private = &self.private;
+                        let operands = args.iter().map(|a| self.borrow(*a));
+                        quote_spanned!(span=> #private::rules::#name::value(#(#operands),*))
                     }
                     Spelling::Method => {
-                        let name = Ident::new(rule.name, span);
+                        let a: Vec<TokenStream> = args
+                            .iter()
+                            .zip(by_ref)
+                            .map(|(a, r)| {
+                                let a = f.ident(*a);
+                                if *r {
+                                    quote!(&#a)
+                                } else {
+                                    quote!(#a)
+                                }
+                            })
+                            .collect();
                         match qualifier {
                             Some(q) => quote_spanned!(span=> #q::#name(#(#a),*)),
                             None => {
@@ -342,7 +362,16 @@ impl Reverse<'_> {
                     let body = self.forward(region);
                     let yields = idents(&region.yields);
                     let tape = recorded.then(|| {
-                        let saved = self.saved_in(region).into_iter().map(|s| self.saved_ident(s));
+                        // A value both yielded and recorded is recorded as a copy.
+                        let saved = self.saved_in(region).into_iter().map(|s| {
+                            let ident = self.saved_ident(s);
+                            match s {
+                                Saved::Value(v) if region.yields.contains(&v) => {
+                                    quote!(::core::clone::Clone::clone(&#ident))
+                                }
+                                _ => ident.to_token_stream(),
+                            }
+                        });
                         quote!(#private::Branch::#variant((#(#saved,)*)),)
                     });
                     quote!({ #body (#(#yields,)* #tape) })
@@ -389,16 +418,22 @@ impl Reverse<'_> {
                         if !self.act.active(arg) {
                             continue;
                         }
-                        let func = Ident::new(func, span);
+                        let (func, func_acc) = (Ident::new(func, span), format_ident!("{}_acc", func, span = span));
                         let reads: Vec<TokenStream> = reads
                             .iter()
                             .map(|r| match r {
-                                Operand::Arg(j) => self.operand(args[*j]),
-                                Operand::Out => self.operand(result),
+                                Operand::Arg(j) => self.borrow(args[*j]),
+                                Operand::Out => self.borrow(result),
                             })
                             .collect();
-                        let contribution = quote_spanned!(span=> #private::rules::#module::#func(#ct #(, #reads)*));
-                        self.contribute(arg, contribution, out);
+                        // The first contribution starts the adjoint; later ones add in place.
+                        let adj = adj_ident(arg);
+                        let rule = quote_spanned!(span=> #private::rules::#module);
+                        if self.declared.insert(arg) {
+                            out.extend(quote_spanned!(span=> let mut #adj = #rule::#func(&#ct #(, #reads)*);));
+                        } else {
+                            out.extend(quote_spanned!(span=> #rule::#func_acc(&mut #adj, &#ct #(, #reads)*);));
+                        }
                     }
                 }
                 Op::Call { args, spans, .. } => {
@@ -444,8 +479,8 @@ impl Reverse<'_> {
                 } => {
                     for v in self.outer_targets(inst) {
                         if self.declared.insert(v) {
-                            let (adj, name) = (adj_ident(v), self.func.ident(v));
-                            out.extend(quote!(let mut #adj = #private::zero_like(&#name);));
+                            let (adj, value) = (adj_ident(v), self.borrow(v));
+                            out.extend(quote!(let mut #adj = #private::zero_like(#value);));
                         }
                     }
                     let tape = self.saved_ident(Saved::Tape(result));

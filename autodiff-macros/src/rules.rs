@@ -34,11 +34,11 @@ pub enum Partial {
 /// How the primal is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Spelling {
-    /// `a + b` and the other arithmetic operators.
-    Infix(&'static str),
-    /// `-a`.
-    Prefix(&'static str),
-    /// `a.name(b, ...)`, or `f64::name(a, b, ...)` where the user wrote a path.
+    /// Through the rule: `rules::NAME::value(&a, &b)`, so that the operator
+    /// borrows its operands whatever their types (`a * b` would move matrices).
+    Rule,
+    /// As the user wrote it: `a.name(&b, ...)`, or `f64::name(a, b, ...)`
+    /// where the user wrote a path.
     Method,
 }
 
@@ -82,29 +82,28 @@ const fn method(name: &'static str, partials: &'static [Partial]) -> Rule {
     }
 }
 
-const fn infix(name: &'static str, op: &'static str, partials: &'static [Partial]) -> Rule {
+const fn by_rule(name: &'static str, partials: &'static [Partial]) -> Rule {
     Rule {
         name,
-        spelling: Spelling::Infix(op),
+        spelling: Spelling::Rule,
         partials,
     }
 }
 
 const ZERO: &[Partial] = &[Partial::Zero];
 
-/// `a + b`, `a - b`, `a * b`, `a / b` (and their compound assignments).
-pub static ADD: Rule = infix("add", "+", &[vjp("vjp_a", &[]), vjp("vjp_b", &[])]);
-pub static SUB: Rule = infix("sub", "-", &[vjp("vjp_a", &[]), vjp("vjp_b", &[])]);
-pub static MUL: Rule = infix("mul", "*", &[vjp("vjp_a", &[B]), vjp("vjp_b", &[X])]);
-pub static DIV: Rule = infix("div", "/", &[vjp("vjp_a", &[B]), vjp("vjp_b", &[X, B])]);
+/// `a + b`, `a - b`, `a * b`, `a / b` (and their compound assignments). A
+/// product or quotient reads both operands: their types pick the rule
+/// (matrix product, scaling), and the cotangent's type follows from them.
+pub static ADD: Rule = by_rule("add", &[vjp("vjp_a", &[]), vjp("vjp_b", &[])]);
+pub static SUB: Rule = by_rule("sub", &[vjp("vjp_a", &[]), vjp("vjp_b", &[])]);
+pub static MUL: Rule = by_rule("mul", &[vjp("vjp_a", &[X, B]), vjp("vjp_b", &[X, B])]);
+pub static DIV: Rule = by_rule("div", &[vjp("vjp_a", &[X, B]), vjp("vjp_b", &[X, B])]);
 /// `-a`.
-pub static NEG: Rule = Rule {
-    name: "neg",
-    spelling: Spelling::Prefix("-"),
-    partials: &[vjp("vjp", &[])],
-};
+pub static NEG: Rule = by_rule("neg", &[vjp("vjp", &[])]);
 
-/// Methods of `f32`/`f64`, callable as `x.name(..)` or `f64::name(x, ..)`.
+/// Methods of `f32`/`f64` (callable as `x.name(..)` or `f64::name(x, ..)`)
+/// and of nalgebra matrices.
 static METHODS: &[Rule] = &[
     unary!("exp", Out),
     unary!("exp2", Out),
@@ -138,6 +137,19 @@ static METHODS: &[Rule] = &[
     method("round", ZERO),
     method("trunc", ZERO),
     method("signum", ZERO),
+    // nalgebra matrices and vectors
+    method("transpose", &[vjp("vjp", &[])]),
+    method("dot", &[vjp("vjp_a", &[B]), vjp("vjp_b", &[X])]),
+    method("tr_mul", &[vjp("vjp_a", &[X, B]), vjp("vjp_b", &[X, B])]),
+    method("component_mul", &[vjp("vjp_a", &[B]), vjp("vjp_b", &[X])]),
+    method("component_div", &[vjp("vjp_a", &[B]), vjp("vjp_b", &[X, B])]),
+    unary!("sum", X),
+    unary!("mean", X),
+    method("norm", &[vjp("vjp", &[X, Out])]),
+    unary!("norm_squared", X),
+    // A column or row is read as an owned vector: `m.column(j)` borrows `m`.
+    by_rule("column", &[vjp("vjp", &[X, B]), Partial::NotReal]),
+    by_rule("row", &[vjp("vjp", &[X, B]), Partial::NotReal]),
 ];
 
 /// The rule of a method, by name.
@@ -145,8 +157,9 @@ pub fn method_rule(name: &str) -> Option<&'static Rule> {
     METHODS.iter().find(|r| r.name == name)
 }
 
-/// Every method with a rule, for error messages.
-pub fn method_names() -> impl Iterator<Item = &'static str> {
+/// Every method with a rule.
+#[cfg(test)]
+fn method_names() -> impl Iterator<Item = &'static str> {
     METHODS.iter().map(|r| r.name)
 }
 

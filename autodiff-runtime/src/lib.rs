@@ -10,11 +10,13 @@
 #![forbid(unsafe_code)]
 
 mod check;
+mod field;
 mod real;
 pub mod rules;
 mod tangent;
 
 pub use check::{check_grad, GradCheck, GradReport};
+pub use nalgebra;
 pub use real::Real;
 pub use tangent::{ArgTangents, NoTangent};
 

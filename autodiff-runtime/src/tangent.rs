@@ -1,5 +1,11 @@
 //! The vocabulary generated code uses besides the rules: zero and unit
-//! cotangents, branch tapes, and positional access to a gradient struct.
+//! cotangents, accumulation into an adjoint, branch tapes, and positional
+//! access to a gradient struct.
+
+use nalgebra::allocator::Allocator;
+use nalgebra::{DefaultAllocator, Dim};
+
+use crate::field::{Field, Mat};
 
 /// A value whose derivative has the same type and a known zero.
 ///
@@ -9,7 +15,7 @@
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a differentiable type",
     label = "this value is differentiated, but `{Self}` has no tangent type",
-    note = "differentiated values must be `f32`, `f64` or a generic `T: autodiff::Real`"
+    note = "differentiated values are `f32`, `f64`, a generic `T: autodiff::Real`, or nalgebra matrices and vectors of `f32`/`f64`"
 )]
 pub trait Tangent: Sized {
     /// The zero shaped like `self`.
@@ -80,7 +86,7 @@ pub trait Accumulate<C> {
     note = "add the parameter to the callee's `wrt(...)`, or pass a value that does not depend on the differentiated inputs"
 )]
 pub trait Cotangent {
-    /// The adjoint it starts (`Self` for every real type).
+    /// The adjoint it starts (`Self` for every differentiable type).
     type Adjoint;
     fn into_adjoint(self) -> Self::Adjoint;
 }
@@ -123,3 +129,39 @@ macro_rules! real_tangent {
 }
 
 real_tangent!(f32, f64);
+
+impl<T: Field, R: Dim, C: Dim> Tangent for Mat<T, R, C>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    fn zero_like(&self) -> Self {
+        let (r, c) = self.shape_generic();
+        Mat::zeros_generic(r, c)
+    }
+
+    /// A matrix output has no unit cotangent; its `_grad` does not exist.
+    fn one_like(&self) -> Self {
+        let (r, c) = self.shape_generic();
+        Mat::from_element_generic(r, c, T::ONE)
+    }
+}
+
+impl<T: Field, R: Dim, C: Dim> Accumulate<Mat<T, R, C>> for Mat<T, R, C>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    fn accumulate(&mut self, c: Mat<T, R, C>) {
+        *self += c;
+    }
+}
+
+impl<T: Field, R: Dim, C: Dim> Cotangent for Mat<T, R, C>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    type Adjoint = Self;
+    #[inline(always)]
+    fn into_adjoint(self) -> Self {
+        self
+    }
+}

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
@@ -73,6 +73,7 @@ impl Lowerer<'_> {
                         Op::Prim {
                             rule: &rules::NEG,
                             args: vec![x],
+                            by_ref: vec![false],
                             qualifier: None,
                         },
                         span,
@@ -110,10 +111,11 @@ impl Lowerer<'_> {
                 }
             }
             Expr::MethodCall(m) => {
-                let mut args = vec![self.expr_value(&m.receiver)];
-                args.extend(m.args.iter().map(|a| self.expr_value(a)));
-                let args: Vec<Value> = args.into_iter().collect::<Option<_>>()?;
-                self.method(&m.method, args, None, e)?
+                let receiver = self.expr_value(&m.receiver);
+                let (rest, rest_refs, _) = self.args(m.args.iter())?;
+                let args: Vec<Value> = std::iter::once(receiver?).chain(rest).collect();
+                let by_ref = std::iter::once(false).chain(rest_refs).collect();
+                self.method(&m.method, args, by_ref, None, e)?
             }
             Expr::Call(call) => return self.call(call),
             Expr::If(i) => return self.if_(i),
@@ -181,6 +183,7 @@ impl Lowerer<'_> {
                 Op::Prim {
                     rule,
                     args: vec![l, r],
+                    by_ref: vec![false; 2],
                     qualifier: None,
                 },
                 span,
@@ -206,10 +209,30 @@ impl Lowerer<'_> {
     }
 
     /// A method call on values: a rule, a passive method, or opaque.
+    /// Lowers call or method arguments; `&x` is lowered as `x` and remembered.
+    fn args<'e>(&mut self, exprs: impl Iterator<Item = &'e Expr>) -> Option<(Vec<Value>, Vec<bool>, Vec<Span>)> {
+        let mut values = Vec::new();
+        let mut by_ref = Vec::new();
+        let mut spans = Vec::new();
+        for a in exprs {
+            let (inner, r) = match a {
+                Expr::Reference(r) if r.mutability.is_none() => (&*r.expr, true),
+                other => (other, false),
+            };
+            values.push(self.expr_value(inner));
+            by_ref.push(r);
+            spans.push(a.span());
+        }
+        let values = values.into_iter().collect::<Option<_>>()?;
+        Some((values, by_ref, spans))
+    }
+
+    /// `args[0].name(args[1..])` or `qualifier::name(args)`.
     fn method(
         &mut self,
         name: &Ident,
         args: Vec<Value>,
+        by_ref: Vec<bool>,
         qualifier: Option<TokenStream>,
         origin: &Expr,
     ) -> Option<Value> {
@@ -220,9 +243,28 @@ impl Lowerer<'_> {
                 self.errors.push(origin, msg::arity(&method, rule.arity(), args.len()));
                 return None;
             }
-            return Some(self.emit1(Op::Prim { rule, args, qualifier }, span));
+            return Some(self.emit1(
+                Op::Prim {
+                    rule,
+                    args,
+                    by_ref,
+                    qualifier,
+                },
+                span,
+            ));
         }
-        let idents: Vec<Ident> = args.iter().map(|a| self.values[a.index()].ident.clone()).collect();
+        let idents: Vec<TokenStream> = args
+            .iter()
+            .zip(&by_ref)
+            .map(|(a, r)| {
+                let ident = &self.values[a.index()].ident;
+                if *r {
+                    quote!(&#ident)
+                } else {
+                    quote!(#ident)
+                }
+            })
+            .collect();
         let expr = match &qualifier {
             Some(q) => quote_spanned!(span=> #q::#name(#(#idents),*)),
             None => {
@@ -258,33 +300,15 @@ impl Lowerer<'_> {
         if path.segments.len() == 2 && callee.qself.is_none() {
             let ty = &path.segments[0].ident;
             if ty == "f32" || ty == "f64" || self.generics.contains(&ty.to_string()) {
-                let args: Vec<Value> = call
-                    .args
-                    .iter()
-                    .map(|a| self.expr_value(a))
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .collect::<Option<_>>()?;
+                let (args, by_ref, _) = self.args(call.args.iter())?;
                 let method = path.segments[1].ident.clone();
                 let origin = Expr::Call(call.clone());
                 return self
-                    .method(&method, args, Some(ty.to_token_stream()), &origin)
+                    .method(&method, args, by_ref, Some(ty.to_token_stream()), &origin)
                     .map(Binding::Value);
             }
         }
-        let mut args = Vec::new();
-        let mut by_ref = Vec::new();
-        let mut spans = Vec::new();
-        for a in &call.args {
-            let (inner, r) = match a {
-                Expr::Reference(r) if r.mutability.is_none() => (&*r.expr, true),
-                other => (other, false),
-            };
-            args.push(self.expr_value(inner));
-            by_ref.push(r);
-            spans.push(a.span());
-        }
-        let args: Vec<Value> = args.into_iter().collect::<Option<_>>()?;
+        let (args, by_ref, spans) = self.args(call.args.iter())?;
         Some(Binding::Value(self.emit1(
             Op::Call {
                 path: path.clone(),

@@ -32,7 +32,7 @@ use crate::args::Args;
 use crate::diagnostics::{self as msg, Errors};
 use crate::ir::{Func, Inst, Op, Param, Region, Value, ValueInfo};
 use expr::compound_op;
-pub use signature::{is_real_type, type_params};
+pub use signature::{is_differentiable_type, is_real_type, type_params};
 
 /// What a name is bound to.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,6 +137,7 @@ impl Lowerer<'_> {
         self.values.push(ValueInfo {
             ident: Func::value_ident(n, span),
             ty: None,
+            is_ref: false,
         });
         Value(n as u32)
     }

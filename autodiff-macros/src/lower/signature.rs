@@ -23,41 +23,49 @@ pub fn is_real_type(ty: &Type, generics: &HashSet<String>) -> bool {
     }
 }
 
+/// Whether a type is an nalgebra matrix or vector of reals: `DMatrix<f64>`,
+/// `SVector<f32, 3>`, `Matrix3<f64>`, ...
+pub fn is_matrix_type(ty: &Type, generics: &HashSet<String>) -> bool {
+    let Type::Path(p) = ty else { return false };
+    let Some(last) = p.path.segments.last() else {
+        return false;
+    };
+    let name = last.ident.to_string();
+    let known = matches!(
+        name.as_str(),
+        "DMatrix" | "DVector" | "RowDVector" | "SMatrix" | "SVector" | "OMatrix" | "OVector"
+    ) || ["Matrix", "Vector", "RowVector"].iter().any(|prefix| {
+        name.strip_prefix(prefix)
+            .is_some_and(|dims| !dims.is_empty() && dims.chars().all(|c| c.is_ascii_digit() || c == 'x'))
+    });
+    known
+        && matches!(&last.arguments, syn::PathArguments::AngleBracketed(a) if a.args.iter().any(|arg| matches!(arg, syn::GenericArgument::Type(t) if is_real_type(t, generics))))
+}
+
+/// Whether a parameter of this type can be differentiated: a real or a
+/// matrix of reals, by value or by reference.
+pub fn is_differentiable_type(ty: &Type, generics: &HashSet<String>) -> bool {
+    match ty {
+        Type::Reference(r) if r.mutability.is_none() => is_differentiable_type(&r.elem, generics),
+        _ => is_real_type(ty, generics) || is_matrix_type(ty, generics),
+    }
+}
+
 /// Whether a parameter type holds reals and so is differentiated by default:
-/// a real, or a reference, slice, array, `Vec` or nalgebra matrix of reals.
+/// a differentiable type, or a slice, array or `Vec` of reals (which are not
+/// supported yet, and say so).
 fn holds_reals(ty: &Type, generics: &HashSet<String>) -> bool {
-    if is_real_type(ty, generics) {
+    if is_differentiable_type(ty, generics) {
         return true;
     }
     match ty {
         Type::Reference(r) => holds_reals(&r.elem, generics),
         Type::Slice(s) => holds_reals(&s.elem, generics),
         Type::Array(a) => holds_reals(&a.elem, generics),
-        Type::Path(p) if p.qself.is_none() => {
-            let last = p.path.segments.last().expect("a path has a segment");
-            const CONTAINERS: &[&str] = &[
-                "Vec",
-                "DMatrix",
-                "DVector",
-                "RowDVector",
-                "SMatrix",
-                "SVector",
-                "Matrix",
-                "OMatrix",
-                "Vector",
-                "RowVector",
-                "MatrixView",
-                "VectorView",
-            ];
-            CONTAINERS.iter().any(|c| last.ident == c)
-                && match &last.arguments {
-                    syn::PathArguments::AngleBracketed(a) => a.args.iter().any(|arg| match arg {
-                        syn::GenericArgument::Type(t) => holds_reals(t, generics),
-                        _ => false,
-                    }),
-                    _ => false,
-                }
-        }
+        Type::Path(p) => p.path.segments.last().is_some_and(|last| {
+            last.ident == "Vec"
+                && matches!(&last.arguments, syn::PathArguments::AngleBracketed(a) if a.args.iter().any(|arg| matches!(arg, syn::GenericArgument::Type(t) if holds_reals(t, generics))))
+        }),
         _ => false,
     }
 }
@@ -106,7 +114,7 @@ impl Lowerer<'_> {
                 Some(wrt) => wrt.contains(&ident),
                 None => holds_reals(&ty, &self.generics),
             };
-            if differentiated && !is_real_type(&ty, &self.generics) {
+            if differentiated && !is_differentiable_type(&ty, &self.generics) {
                 let ty_tokens = ty.to_token_stream();
                 match &args.wrt {
                     Some(wrt) if !holds_reals(&ty, &self.generics) => {
@@ -119,6 +127,7 @@ impl Lowerer<'_> {
             }
             let value = self.new_value(ident.span());
             self.values[value.index()].ident = ident.clone();
+            self.values[value.index()].is_ref = matches!(ty, Type::Reference(_));
             self.bind(ident.to_string(), Binding::Value(value));
             params.push(Param {
                 ident,

@@ -4,6 +4,12 @@
 //! `jvp` and reverse rules `vjp*` side by side. Generated code reaches them as
 //! `::autodiff::__private::rules::NAME`.
 
+pub mod arith;
+pub mod matrix;
+pub mod reduce;
 pub mod scalar;
 
+pub use arith::{add, div, mul, neg, sub};
+pub use matrix::{column, component_div, component_mul, dot, row, tr_mul, transpose};
+pub use reduce::{mean, norm, norm_squared, sum};
 pub use scalar::*;

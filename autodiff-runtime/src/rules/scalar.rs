@@ -92,8 +92,14 @@ macro_rules! unary_rules {
 
                 /// Reverse rule: the input's cotangent `ct · deriv`.
                 #[inline(always)]
-                pub fn vjp<T: Real>(ct: T $(, $s: T)?) -> T {
-                    ct * deriv($($s)?)
+                pub fn vjp<T: Real>(ct: &T $(, $s: &T)?) -> T {
+                    *ct * deriv($(*$s)?)
+                }
+
+                /// Reverse rule, added into an adjoint.
+                #[inline(always)]
+                pub fn vjp_acc<T: Real>(acc: &mut T, ct: &T $(, $s: &T)?) {
+                    *acc += vjp(ct $(, $s)?);
                 }
             }
         )*
@@ -107,7 +113,7 @@ macro_rules! unary_rules {
                 deriv_at: |$x: f64| {
                     #[allow(unused_variables)]
                     let $y = $name::value($x);
-                    $name::vjp(1.0 $(, $s)?)
+                    $name::vjp(&1.0 $(, &$s)?)
                 },
                 deriv2_at: |$x: f64| {
                     #[allow(unused_variables)]
@@ -174,14 +180,26 @@ macro_rules! binary_rules {
 
                 /// Reverse rule for `a`: `ct · ∂y/∂a`.
                 #[inline(always)]
-                pub fn vjp_a<T: Real>(ct: T $(, $ra: T)*) -> T {
-                    ct * partial_a($($ra),*)
+                pub fn vjp_a<T: Real>(ct: &T $(, $ra: &T)*) -> T {
+                    *ct * partial_a($(*$ra),*)
                 }
 
                 /// Reverse rule for `b`: `ct · ∂y/∂b`.
                 #[inline(always)]
-                pub fn vjp_b<T: Real>(ct: T $(, $rb: T)*) -> T {
-                    ct * partial_b($($rb),*)
+                pub fn vjp_b<T: Real>(ct: &T $(, $rb: &T)*) -> T {
+                    *ct * partial_b($(*$rb),*)
+                }
+
+                /// [`vjp_a`], added into an adjoint.
+                #[inline(always)]
+                pub fn vjp_a_acc<T: Real>(acc: &mut T, ct: &T $(, $ra: &T)*) {
+                    *acc += vjp_a(ct $(, $ra)*);
+                }
+
+                /// [`vjp_b`], added into an adjoint.
+                #[inline(always)]
+                pub fn vjp_b_acc<T: Real>(acc: &mut T, ct: &T $(, $rb: &T)*) {
+                    *acc += vjp_b(ct $(, $rb)*);
                 }
             }
         )*
@@ -195,7 +213,7 @@ macro_rules! binary_rules {
                 partials_at: |$a: f64, $b: f64| {
                     #[allow(unused_variables)]
                     let $y = $name::value($a, $b);
-                    ($name::vjp_a(1.0 $(, $ra)*), $name::vjp_b(1.0 $(, $rb)*))
+                    ($name::vjp_a(&1.0 $(, &$ra)*), $name::vjp_b(&1.0 $(, &$rb)*))
                 },
                 jvp_at: |a, b, da, db| $name::jvp(a, b, da, db).1,
                 range_a: ($alo, $ahi),
@@ -267,19 +285,9 @@ unary_rules! {
     tanh(x) -> y = x.tanh(); d(y) = T::ONE - y * y, dd = c::<T>(-2.0) * y; on (-3.0, 3.0);
     /// `y = |x|`, `dy/dx = sign x` (0 at 0). Locally linear: `d²y/dx² = 0` almost everywhere.
     abs(x) -> y = x.abs(); d(x) = sign0(x), dd = T::ZERO; on (-3.0, 3.0), locally_linear;
-    /// `y = -x`, `dy/dx = -1`.
-    neg(x) -> y = -x; d() = -T::ONE, dd = T::ZERO; on (-3.0, 3.0), locally_linear;
 }
 
 binary_rules! {
-    /// `y = a + b`.
-    add(a, b) -> y = a + b; d_a() = T::ONE, d_b() = T::ONE; on (-3.0, 3.0), (-3.0, 3.0);
-    /// `y = a - b`.
-    sub(a, b) -> y = a - b; d_a() = T::ONE, d_b() = -T::ONE; on (-3.0, 3.0), (-3.0, 3.0);
-    /// `y = a · b`.
-    mul(a, b) -> y = a * b; d_a(b) = b, d_b(a) = a; on (-3.0, 3.0), (-3.0, 3.0);
-    /// `y = a / b`, `∂y/∂b = -a/b²`.
-    div(a, b) -> y = a / b; d_a(b) = b.recip(), d_b(a, b) = -a / (b * b); on (-3.0, 3.0), (0.3, 3.0);
     /// `y = aᵇ`, `∂y/∂a = b aᵇ⁻¹`, `∂y/∂b = y ln a`.
     powf(a, b) -> y = a.powf(b); d_a(a, b) = b * a.powf(b - T::ONE), d_b(a, y) = y * a.ln();
         on (0.2, 3.0), (-2.0, 2.0);
@@ -333,8 +341,14 @@ pub mod powi {
 
     /// Reverse rule for `x`: `ct · n xⁿ⁻¹`.
     #[inline(always)]
-    pub fn vjp_a<T: Real>(ct: T, x: T, n: i32) -> T {
-        ct * deriv(x, n)
+    pub fn vjp_a<T: Real>(ct: &T, x: &T, n: &i32) -> T {
+        *ct * deriv(*x, *n)
+    }
+
+    /// [`vjp_a`], added into an adjoint.
+    #[inline(always)]
+    pub fn vjp_a_acc<T: Real>(acc: &mut T, ct: &T, x: &T, n: &i32) {
+        *acc += vjp_a(ct, x, n);
     }
 }
 
@@ -356,20 +370,38 @@ pub mod mul_add {
 
     /// Reverse rule for `a`: `ct · b`.
     #[inline(always)]
-    pub fn vjp_a<T: Real>(ct: T, b: T) -> T {
-        ct * b
+    pub fn vjp_a<T: Real>(ct: &T, b: &T) -> T {
+        *ct * *b
     }
 
     /// Reverse rule for `b`: `ct · a`.
     #[inline(always)]
-    pub fn vjp_b<T: Real>(ct: T, a: T) -> T {
-        ct * a
+    pub fn vjp_b<T: Real>(ct: &T, a: &T) -> T {
+        *ct * *a
     }
 
     /// Reverse rule for `c`: `ct`.
     #[inline(always)]
-    pub fn vjp_c<T: Real>(ct: T) -> T {
-        ct
+    pub fn vjp_c<T: Real>(ct: &T) -> T {
+        *ct
+    }
+
+    /// [`vjp_a`], added into an adjoint.
+    #[inline(always)]
+    pub fn vjp_a_acc<T: Real>(acc: &mut T, ct: &T, b: &T) {
+        *acc += *ct * *b;
+    }
+
+    /// [`vjp_b`], added into an adjoint.
+    #[inline(always)]
+    pub fn vjp_b_acc<T: Real>(acc: &mut T, ct: &T, a: &T) {
+        *acc += *ct * *a;
+    }
+
+    /// [`vjp_c`], added into an adjoint.
+    #[inline(always)]
+    pub fn vjp_c_acc<T: Real>(acc: &mut T, ct: &T) {
+        *acc += *ct;
     }
 }
 
@@ -465,7 +497,7 @@ mod tests {
     #[test]
     fn binary_partials_match_finite_differences() {
         let table = binary_table();
-        assert!(table.len() >= 9);
+        assert!(table.len() >= 5);
         for rule in table {
             for a in points(rule.range_a) {
                 for b in points_with_phase(rule.range_b, 0.81) {
@@ -485,7 +517,7 @@ mod tests {
     fn powi_matches_finite_differences() {
         for n in [-3, -1, 0, 1, 2, 5] {
             for x in points((0.3, 2.5)) {
-                let d = powi::vjp_a(1.0, x, n);
+                let d = powi::vjp_a(&1.0, &x, &n);
                 let fd = diff(|x| powi::value(x, n), x);
                 assert!(close(d, fd, 1e-7), "powi({x}, {n})' = {d}, fd {fd}");
                 assert_eq!(powi::jvp(x, n, 2.0).1, 2.0 * d);
@@ -497,9 +529,9 @@ mod tests {
     fn mul_add_matches_finite_differences() {
         let (a, b, c) = (0.7, -1.3, 2.1);
         let f = |a: f64, b: f64, c: f64| mul_add::value(a, b, c);
-        assert!(close(mul_add::vjp_a(1.0, b), diff(|a| f(a, b, c), a), 1e-8));
-        assert!(close(mul_add::vjp_b(1.0, a), diff(|b| f(a, b, c), b), 1e-8));
-        assert!(close(mul_add::vjp_c(1.0), diff(|c| f(a, b, c), c), 1e-8));
+        assert!(close(mul_add::vjp_a(&1.0, &b), diff(|a| f(a, b, c), a), 1e-8));
+        assert!(close(mul_add::vjp_b(&1.0, &a), diff(|b| f(a, b, c), b), 1e-8));
+        assert!(close(mul_add::vjp_c(&1.0), diff(|c| f(a, b, c), c), 1e-8));
         let (_, t) = mul_add::jvp(a, b, c, 1.0, 2.0, 3.0);
         assert!(close(t, b + 2.0 * a + 3.0, 1e-12));
     }
@@ -525,10 +557,10 @@ mod tests {
 
     #[test]
     fn kinks_take_the_documented_subgradient() {
-        assert_eq!(abs::vjp(1.0, 0.0), 0.0);
-        assert_eq!(max::vjp_a(1.0, 1.0, 1.0), 1.0);
-        assert_eq!(max::vjp_b(1.0, 1.0, 1.0), 0.0);
-        assert_eq!(min::vjp_a(1.0, 1.0, 1.0), 1.0);
-        assert_eq!(min::vjp_b(1.0, 1.0, 1.0), 0.0);
+        assert_eq!(abs::vjp(&1.0, &0.0), 0.0);
+        assert_eq!(max::vjp_a(&1.0, &1.0, &1.0), 1.0);
+        assert_eq!(max::vjp_b(&1.0, &1.0, &1.0), 0.0);
+        assert_eq!(min::vjp_a(&1.0, &1.0, &1.0), 1.0);
+        assert_eq!(min::vjp_b(&1.0, &1.0, &1.0), 0.0);
     }
 }

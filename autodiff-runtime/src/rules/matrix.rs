@@ -1,0 +1,235 @@
+//! Methods of nalgebra matrices and vectors: `transpose`, `dot`, `tr_mul`,
+//! `component_mul`, `component_div`, `column`, `row`.
+//!
+//! Reverse rules take the output cotangent `ct` and the operands they read,
+//! by reference; the `_acc` forms add into an existing adjoint in place.
+
+use nalgebra::allocator::Allocator;
+use nalgebra::{DefaultAllocator, Dim};
+
+use crate::field::{add_scaled, gemm_nt, Field, Mat};
+
+/// `y = xᵀ`: `x̄ += ȳᵀ`.
+pub mod transpose {
+    use super::*;
+
+    /// `x̄ = ȳᵀ`.
+    pub fn vjp<T: Field, R: Dim, C: Dim>(ct: &Mat<T, C, R>) -> Mat<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C> + Allocator<C, R>,
+    {
+        ct.transpose()
+    }
+
+    /// `x̄ += ȳᵀ`, without a temporary.
+    pub fn vjp_acc<T: Field, R: Dim, C: Dim>(acc: &mut Mat<T, R, C>, ct: &Mat<T, C, R>)
+    where
+        DefaultAllocator: Allocator<R, C> + Allocator<C, R>,
+    {
+        for (j, mut column) in acc.column_iter_mut().enumerate() {
+            for (i, a) in column.iter_mut().enumerate() {
+                *a += ct[(j, i)];
+            }
+        }
+    }
+}
+
+/// `y = a · b` (a real): `ā += ȳ b`, `b̄ += ȳ a`.
+pub mod dot {
+    use super::*;
+
+    pub fn vjp_a<T: Field, R: Dim, C: Dim>(ct: &T, b: &Mat<T, R, C>) -> Mat<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        b * *ct
+    }
+
+    pub fn vjp_a_acc<T: Field, R: Dim, C: Dim>(acc: &mut Mat<T, R, C>, ct: &T, b: &Mat<T, R, C>)
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        add_scaled(acc, *ct, b);
+    }
+
+    pub use self::{vjp_a as vjp_b, vjp_a_acc as vjp_b_acc};
+}
+
+/// `y = aᵀ b`: `ā += b ȳᵀ`, `b̄ += a ȳ`.
+pub mod tr_mul {
+    use super::*;
+
+    pub fn vjp_a<T: Field, K: Dim, R: Dim, C: Dim>(
+        ct: &Mat<T, R, C>,
+        a: &Mat<T, K, R>,
+        b: &Mat<T, K, C>,
+    ) -> Mat<T, K, R>
+    where
+        DefaultAllocator: Allocator<K, R> + Allocator<K, C> + Allocator<R, C> + Allocator<C, R>,
+    {
+        let mut g = Mat::zeros_generic(a.shape_generic().0, a.shape_generic().1);
+        vjp_a_acc(&mut g, ct, a, b);
+        g
+    }
+
+    pub fn vjp_a_acc<T: Field, K: Dim, R: Dim, C: Dim>(
+        acc: &mut Mat<T, K, R>,
+        ct: &Mat<T, R, C>,
+        _a: &Mat<T, K, R>,
+        b: &Mat<T, K, C>,
+    ) where
+        DefaultAllocator: Allocator<K, R> + Allocator<K, C> + Allocator<R, C> + Allocator<C, R>,
+    {
+        gemm_nt(acc, b, ct, T::ONE);
+    }
+
+    pub fn vjp_b<T: Field, K: Dim, R: Dim, C: Dim>(
+        ct: &Mat<T, R, C>,
+        a: &Mat<T, K, R>,
+        b: &Mat<T, K, C>,
+    ) -> Mat<T, K, C>
+    where
+        DefaultAllocator: Allocator<K, R> + Allocator<K, C> + Allocator<R, C> + Allocator<C, R>,
+    {
+        let mut g = Mat::zeros_generic(b.shape_generic().0, b.shape_generic().1);
+        vjp_b_acc(&mut g, ct, a, b);
+        g
+    }
+
+    pub fn vjp_b_acc<T: Field, K: Dim, R: Dim, C: Dim>(
+        acc: &mut Mat<T, K, C>,
+        ct: &Mat<T, R, C>,
+        a: &Mat<T, K, R>,
+        _b: &Mat<T, K, C>,
+    ) where
+        DefaultAllocator: Allocator<K, R> + Allocator<K, C> + Allocator<R, C> + Allocator<C, R>,
+    {
+        acc.gemm(T::ONE, a, ct, T::ONE);
+    }
+}
+
+/// `y = a ⊙ b`: `ā += ȳ ⊙ b`, `b̄ += ȳ ⊙ a`.
+pub mod component_mul {
+    use super::*;
+
+    pub fn vjp_a<T: Field, R: Dim, C: Dim>(ct: &Mat<T, R, C>, b: &Mat<T, R, C>) -> Mat<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        ct.component_mul(b)
+    }
+
+    pub fn vjp_a_acc<T: Field, R: Dim, C: Dim>(acc: &mut Mat<T, R, C>, ct: &Mat<T, R, C>, b: &Mat<T, R, C>)
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        acc.zip_zip_apply(ct, b, |a, c, b| *a += c * b);
+    }
+
+    pub use self::{vjp_a as vjp_b, vjp_a_acc as vjp_b_acc};
+}
+
+/// `y = a ⊘ b`: `ā += ȳ ⊘ b`, `b̄ -= ȳ ⊙ a ⊘ b²`.
+pub mod component_div {
+    use super::*;
+
+    pub fn vjp_a<T: Field, R: Dim, C: Dim>(ct: &Mat<T, R, C>, b: &Mat<T, R, C>) -> Mat<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        ct.component_div(b)
+    }
+
+    pub fn vjp_a_acc<T: Field, R: Dim, C: Dim>(acc: &mut Mat<T, R, C>, ct: &Mat<T, R, C>, b: &Mat<T, R, C>)
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        acc.zip_zip_apply(ct, b, |a, c, b| *a += c / b);
+    }
+
+    pub fn vjp_b<T: Field, R: Dim, C: Dim>(ct: &Mat<T, R, C>, a: &Mat<T, R, C>, b: &Mat<T, R, C>) -> Mat<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        let mut g = ct.zip_map(a, |c, a| -c * a);
+        g.zip_apply(b, |g, b| *g /= b * b);
+        g
+    }
+
+    pub fn vjp_b_acc<T: Field, R: Dim, C: Dim>(
+        acc: &mut Mat<T, R, C>,
+        ct: &Mat<T, R, C>,
+        a: &Mat<T, R, C>,
+        b: &Mat<T, R, C>,
+    ) where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        *acc += vjp_b(ct, a, b);
+    }
+}
+
+/// `y = m.column(j)`, read as an owned vector: `m̄[:, j] += ȳ`.
+pub mod column {
+    use super::*;
+
+    pub fn value<T: Field, R: Dim, C: Dim>(m: &Mat<T, R, C>, j: &usize) -> Mat<T, R, nalgebra::U1>
+    where
+        DefaultAllocator: Allocator<R, C> + Allocator<R>,
+    {
+        m.column(*j).into_owned()
+    }
+
+    pub fn vjp<T: Field, R: Dim, C: Dim>(ct: &Mat<T, R, nalgebra::U1>, m: &Mat<T, R, C>, j: &usize) -> Mat<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C> + Allocator<R>,
+    {
+        let mut g = Mat::zeros_generic(m.shape_generic().0, m.shape_generic().1);
+        vjp_acc(&mut g, ct, m, j);
+        g
+    }
+
+    pub fn vjp_acc<T: Field, R: Dim, C: Dim>(
+        acc: &mut Mat<T, R, C>,
+        ct: &Mat<T, R, nalgebra::U1>,
+        _m: &Mat<T, R, C>,
+        j: &usize,
+    ) where
+        DefaultAllocator: Allocator<R, C> + Allocator<R>,
+    {
+        let mut column = acc.column_mut(*j);
+        column += ct;
+    }
+}
+
+/// `y = m.row(i)`, read as an owned row vector: `m̄[i, :] += ȳ`.
+pub mod row {
+    use super::*;
+
+    pub fn value<T: Field, R: Dim, C: Dim>(m: &Mat<T, R, C>, i: &usize) -> Mat<T, nalgebra::U1, C>
+    where
+        DefaultAllocator: Allocator<R, C> + Allocator<nalgebra::U1, C>,
+    {
+        m.row(*i).into_owned()
+    }
+
+    pub fn vjp<T: Field, R: Dim, C: Dim>(ct: &Mat<T, nalgebra::U1, C>, m: &Mat<T, R, C>, i: &usize) -> Mat<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C> + Allocator<nalgebra::U1, C>,
+    {
+        let mut g = Mat::zeros_generic(m.shape_generic().0, m.shape_generic().1);
+        vjp_acc(&mut g, ct, m, i);
+        g
+    }
+
+    pub fn vjp_acc<T: Field, R: Dim, C: Dim>(
+        acc: &mut Mat<T, R, C>,
+        ct: &Mat<T, nalgebra::U1, C>,
+        _m: &Mat<T, R, C>,
+        i: &usize,
+    ) where
+        DefaultAllocator: Allocator<R, C> + Allocator<nalgebra::U1, C>,
+    {
+        let mut row = acc.row_mut(*i);
+        row += ct;
+    }
+}
