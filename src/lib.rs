@@ -90,9 +90,17 @@ pub use autodiff_runtime as runtime;
 pub use autodiff_runtime::nalgebra;
 pub use autodiff_runtime::{check_grad, GradCheck, GradReport, Real};
 
-/// What most users import: the attribute, [`Real`] and the checker.
+/// What most users import: the attribute, [`Real`], the checker, the
+/// activations (as methods: `z.relu()`) and the functions of whole matrices
+/// with their companions (`mse` and `mse_vjp`, ...), which differentiable
+/// bodies call by name.
 pub mod prelude {
     pub use crate::{check_grad, differentiable, GradCheck, Real};
+    pub use autodiff_runtime::rules::loss::{
+        add_bias, add_bias_vjp, log_softmax, log_softmax_vjp, logsumexp, logsumexp_vjp, mse, mse_vjp, softmax,
+        softmax_cross_entropy, softmax_cross_entropy_vjp, softmax_vjp,
+    };
+    pub use autodiff_runtime::Activation;
 }
 
 /// The README's examples, compiled and run as doc tests.

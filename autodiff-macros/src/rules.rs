@@ -27,7 +27,8 @@ pub enum Partial {
     },
     /// The derivative is zero almost everywhere (`floor`, `signum`): nothing to emit.
     Zero,
-    /// The argument is not a real (the exponent of `powi`).
+    /// The argument is not differentiated: not a real (the exponent of
+    /// `powi`), or a parameter of the function (the slope of `leaky_relu`).
     NotReal,
 }
 
@@ -137,6 +138,14 @@ static METHODS: &[Rule] = &[
     method("round", ZERO),
     method("trunc", ZERO),
     method("signum", ZERO),
+    // activations, element-wise on reals and matrices (`Activation` methods)
+    unary!("relu", X),
+    unary!("sigmoid", Out),
+    unary!("softplus", X),
+    unary!("silu", X),
+    unary!("gelu", X),
+    method("leaky_relu", &[vjp("vjp_a", &[X, B]), Partial::NotReal]),
+    method("elu", &[vjp("vjp_a", &[X, B]), Partial::NotReal]),
     // nalgebra matrices and vectors
     method("transpose", &[vjp("vjp", &[])]),
     method("dot", &[vjp("vjp_a", &[B]), vjp("vjp_b", &[X])]),

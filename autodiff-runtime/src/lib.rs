@@ -18,6 +18,7 @@ mod tangent;
 pub use check::{check_grad, GradCheck, GradReport};
 pub use nalgebra;
 pub use real::Real;
+pub use rules::activation::Activation;
 pub use tangent::{ArgTangents, NoTangent};
 
 /// What generated code names. Not a stable API.

@@ -31,6 +31,7 @@ macro_rules! real_trait {
             const EPSILON: Self;
             const LN_2: Self;
             const LN_10: Self;
+            const NEG_INFINITY: Self;
 
             /// The nearest value of this type (an `as` conversion).
             fn from_f64(x: f64) -> Self;
@@ -38,6 +39,8 @@ macro_rules! real_trait {
             fn to_f64(self) -> f64;
             /// `x^n` for an integer `n`.
             fn powi(self, n: i32) -> Self;
+            /// Neither infinite nor NaN.
+            fn is_finite_value(self) -> bool;
             $(fn $name(self $(, $arg: Self)*) -> Self;)*
         }
 
@@ -51,6 +54,7 @@ macro_rules! real_trait {
             const EPSILON: Self = $t::EPSILON;
             const LN_2: Self = core::$t::consts::LN_2;
             const LN_10: Self = core::$t::consts::LN_10;
+            const NEG_INFINITY: Self = $t::NEG_INFINITY;
 
             #[inline(always)]
             fn from_f64(x: f64) -> Self {
@@ -63,6 +67,10 @@ macro_rules! real_trait {
             #[inline(always)]
             fn powi(self, n: i32) -> Self {
                 $t::powi(self, n)
+            }
+            #[inline(always)]
+            fn is_finite_value(self) -> bool {
+                $t::is_finite(self)
             }
             $(
                 #[inline(always)]

@@ -32,6 +32,8 @@ impl Lowerer<'_> {
                 self.emit1(Op::Const(p.to_token_stream()), span)
             }
             Expr::Paren(p) => return self.expr(&p.expr),
+            // Rules borrow their operands anyway: `w * &h` is `w * h`.
+            Expr::Reference(r) if r.mutability.is_none() => return self.expr(&r.expr),
             Expr::Group(g) => return self.expr(&g.expr),
             Expr::Block(b) if b.label.is_none() => return self.block(&b.block),
             Expr::Tuple(t) => {

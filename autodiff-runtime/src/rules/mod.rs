@@ -4,11 +4,15 @@
 //! `jvp` and reverse rules `vjp*` side by side. Generated code reaches them as
 //! `::autodiff::__private::rules::NAME`.
 
+pub mod activation;
 pub mod arith;
+pub mod loss;
 pub mod matrix;
+pub mod pointwise;
 pub mod reduce;
 pub mod scalar;
 
+pub use activation::{elu, gelu, leaky_relu, relu, sigmoid, silu, softplus};
 pub use arith::{add, div, mul, neg, sub};
 pub use matrix::{column, component_div, component_mul, dot, row, tr_mul, transpose};
 pub use reduce::{mean, norm, norm_squared, sum};

@@ -12,24 +12,9 @@
 //! (`exp` keeps `y`, `sin` keeps `x`), and `dd`, the derivative of `d` with
 //! respect to that operand, which second-order code needs.
 
+use super::pointwise::unary_rules;
+pub use super::pointwise::UnaryEntry;
 use crate::Real;
-
-/// A unary rule as data, for the rule checker.
-#[doc(hidden)]
-pub struct UnaryEntry {
-    pub name: &'static str,
-    pub value: fn(f64) -> f64,
-    /// `dy/dx` at `x`, computed by the reverse rule with cotangent 1.
-    pub deriv_at: fn(f64) -> f64,
-    /// `d²y/dx²` at `x`, computed from the rule's `deriv2`.
-    pub deriv2_at: fn(f64) -> f64,
-    /// `(value, tangent)` of the forward rule for tangent 1 at `x`, in `f32`.
-    pub jvp_f32: fn(f32) -> (f32, f32),
-    /// Sample range, inside the domain and away from kinks.
-    pub range: (f64, f64),
-    /// Whether the second derivative is zero almost everywhere (locally linear).
-    pub locally_linear: bool,
-}
 
 /// A binary rule as data, for the rule checker.
 #[doc(hidden)]
@@ -42,96 +27,6 @@ pub struct BinaryEntry {
     pub jvp_at: fn(f64, f64, f64, f64) -> f64,
     pub range_a: (f64, f64),
     pub range_b: (f64, f64),
-}
-
-/// Declares unary rules.
-///
-/// `exp(x) -> y = x.exp(); d(y) = y, dd = 1;` declares the value, the
-/// derivative `d` as a function of the operands it reads (`x`, `y` or none:
-/// the reverse pass saves exactly those), and `dd`, the derivative of `d`
-/// with respect to its operand, used by second-order code.
-macro_rules! unary_rules {
-    ($(
-        $(#[doc = $doc:literal])*
-        $name:ident($x:ident) -> $y:ident = $value:expr;
-            d($($s:ident)?) = $d:expr, dd = $dd:expr;
-            on ($lo:expr, $hi:expr) $(, $linear:ident)?;
-    )*) => {
-        $(
-            $(#[doc = $doc])*
-            pub mod $name {
-                #[allow(unused_imports)]
-                use super::*;
-
-                /// The primal value.
-                #[inline(always)]
-                pub fn value<T: Real>($x: T) -> T {
-                    $value
-                }
-
-                /// The derivative, as a function of the operand the rule reads.
-                #[inline(always)]
-                pub fn deriv<T: Real>($($s: T)?) -> T {
-                    $d
-                }
-
-                /// The derivative of [`deriv`] with respect to its operand.
-                #[inline(always)]
-                #[allow(unused_variables)]
-                pub fn deriv2<T: Real>($($s: T)?) -> T {
-                    $dd
-                }
-
-                /// Forward rule: the value and the tangent `deriv · dx`.
-                #[inline(always)]
-                #[allow(unused_variables)]
-                pub fn jvp<T: Real>($x: T, dx: T) -> (T, T) {
-                    let $y = value($x);
-                    ($y, dx * deriv($($s)?))
-                }
-
-                /// Reverse rule: the input's cotangent `ct · deriv`.
-                #[inline(always)]
-                pub fn vjp<T: Real>(ct: &T $(, $s: &T)?) -> T {
-                    *ct * deriv($(*$s)?)
-                }
-
-                /// Reverse rule, added into an adjoint.
-                #[inline(always)]
-                pub fn vjp_acc<T: Real>(acc: &mut T, ct: &T $(, $s: &T)?) {
-                    *acc += vjp(ct $(, $s)?);
-                }
-            }
-        )*
-
-        /// Every unary rule, for the checker.
-        #[doc(hidden)]
-        pub fn unary_table() -> Vec<UnaryEntry> {
-            vec![$(UnaryEntry {
-                name: stringify!($name),
-                value: $name::value::<f64>,
-                deriv_at: |$x: f64| {
-                    #[allow(unused_variables)]
-                    let $y = $name::value($x);
-                    $name::vjp(&1.0 $(, &$s)?)
-                },
-                deriv2_at: |$x: f64| {
-                    #[allow(unused_variables)]
-                    let $y = $name::value($x);
-                    // Chain rule through the read operand s: d/dx deriv(s(x)) = deriv2(s) · ds/dx.
-                    $name::deriv2::<f64>($($s)?) * unary_rules!(@ds_dx $name $($s)?)
-                },
-                jvp_f32: |x: f32| $name::jvp(x, 1.0),
-                range: ($lo, $hi),
-                locally_linear: unary_rules!(@linear $($linear)?),
-            }),*]
-        }
-    };
-    (@ds_dx $name:ident x) => { 1.0 };
-    (@ds_dx $name:ident $y:ident) => { $name::deriv($y) };
-    (@ds_dx $name:ident) => { 0.0 };
-    (@linear) => { false };
-    (@linear locally_linear) => { true };
 }
 
 /// Declares binary rules.

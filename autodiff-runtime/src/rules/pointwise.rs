@@ -1,0 +1,185 @@
+//! Element-wise unary rules: the scalar functions (`exp`, `sin`, ...) and the
+//! activations, applied to a real or to every element of a matrix.
+//!
+//! A rule states its derivative `d` once, as a scalar function of the
+//! operand it reads; [`Pointwise`] applies it to reals and matrices alike, so
+//! rustc picks the element-wise loop or the scalar expression by type.
+
+use nalgebra::allocator::Allocator;
+use nalgebra::{DefaultAllocator, Dim};
+
+use crate::field::{Field, Mat};
+use crate::Real;
+
+/// A real or a matrix of reals, seen element by element.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no element-wise rules",
+    note = "element-wise functions apply to `f32`, `f64` and nalgebra matrices of them"
+)]
+pub trait Pointwise: Sized {
+    type Elem: Real;
+    /// `f` applied to every element.
+    fn map_elems(&self, f: impl FnMut(Self::Elem) -> Self::Elem) -> Self;
+    /// `f` applied to pairs of elements of `self` and `other` (same shape).
+    fn zip_map_elems(&self, other: &Self, f: impl FnMut(Self::Elem, Self::Elem) -> Self::Elem) -> Self;
+    /// `f(self_i, a_i)` for every element, in place.
+    fn zip_apply_elems(&mut self, a: &Self, f: impl FnMut(&mut Self::Elem, Self::Elem));
+    /// `f(self_i, a_i, b_i)` for every element, in place.
+    fn zip_zip_apply_elems(&mut self, a: &Self, b: &Self, f: impl FnMut(&mut Self::Elem, Self::Elem, Self::Elem));
+}
+
+impl<T: Real> Pointwise for T {
+    type Elem = T;
+    #[inline(always)]
+    fn map_elems(&self, mut f: impl FnMut(T) -> T) -> T {
+        f(*self)
+    }
+    #[inline(always)]
+    fn zip_map_elems(&self, other: &T, mut f: impl FnMut(T, T) -> T) -> T {
+        f(*self, *other)
+    }
+    #[inline(always)]
+    fn zip_apply_elems(&mut self, a: &T, mut f: impl FnMut(&mut T, T)) {
+        f(self, *a)
+    }
+    #[inline(always)]
+    fn zip_zip_apply_elems(&mut self, a: &T, b: &T, mut f: impl FnMut(&mut T, T, T)) {
+        f(self, *a, *b)
+    }
+}
+
+impl<T: Field, R: Dim, C: Dim> Pointwise for Mat<T, R, C>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    type Elem = T;
+    #[inline]
+    fn map_elems(&self, f: impl FnMut(T) -> T) -> Self {
+        self.map(f)
+    }
+    #[inline]
+    fn zip_map_elems(&self, other: &Self, f: impl FnMut(T, T) -> T) -> Self {
+        self.zip_map(other, f)
+    }
+    #[inline]
+    fn zip_apply_elems(&mut self, a: &Self, f: impl FnMut(&mut T, T)) {
+        self.zip_apply(a, f)
+    }
+    #[inline]
+    fn zip_zip_apply_elems(&mut self, a: &Self, b: &Self, f: impl FnMut(&mut T, T, T)) {
+        self.zip_zip_apply(a, b, f)
+    }
+}
+
+/// A unary rule as data, for the rule checker.
+#[doc(hidden)]
+pub struct UnaryEntry {
+    pub name: &'static str,
+    pub value: fn(f64) -> f64,
+    /// `dy/dx` at `x`, computed by the reverse rule with cotangent 1.
+    pub deriv_at: fn(f64) -> f64,
+    /// `d²y/dx²` at `x`, computed from the rule's `deriv2`.
+    pub deriv2_at: fn(f64) -> f64,
+    /// `(value, tangent)` of the forward rule for tangent 1 at `x`, in `f32`.
+    pub jvp_f32: fn(f32) -> (f32, f32),
+    /// Sample range, inside the domain and away from kinks.
+    pub range: (f64, f64),
+    /// Whether the second derivative is zero almost everywhere (locally linear).
+    pub locally_linear: bool,
+}
+
+/// Declares unary rules.
+///
+/// `exp(x) -> y = x.exp(); d(y) = y, dd = 1;` declares the value, the
+/// derivative `d` as a function of the operands it reads (`x`, `y` or none:
+/// the reverse pass saves exactly those), and `dd`, the derivative of `d`
+/// with respect to its operand, used by second-order code.
+macro_rules! unary_rules {
+    ($(
+        $(#[doc = $doc:literal])*
+        $name:ident($x:ident) -> $y:ident = $value:expr;
+            d($($s:ident)?) = $d:expr, dd = $dd:expr;
+            on ($lo:expr, $hi:expr) $(, $linear:ident)?;
+    )*) => {
+        $(
+            $(#[doc = $doc])*
+            pub mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                /// The primal value.
+                #[inline(always)]
+                pub fn value<T: Real>($x: T) -> T {
+                    $value
+                }
+
+                /// The derivative, as a function of the operand the rule reads.
+                #[inline(always)]
+                pub fn deriv<T: Real>($($s: T)?) -> T {
+                    $d
+                }
+
+                /// The derivative of [`deriv`] with respect to its operand.
+                #[inline(always)]
+                #[allow(unused_variables)]
+                pub fn deriv2<T: Real>($($s: T)?) -> T {
+                    $dd
+                }
+
+                /// Forward rule: the value and the tangent `deriv · dx`.
+                #[inline(always)]
+                #[allow(unused_variables)]
+                pub fn jvp<T: Real>($x: T, dx: T) -> (T, T) {
+                    let $y = value($x);
+                    ($y, dx * deriv($($s)?))
+                }
+
+                /// Reverse rule: the input's cotangent `ct · deriv`, element-wise.
+                #[inline(always)]
+                pub fn vjp<P: $crate::rules::pointwise::Pointwise>(ct: &P $(, $s: &P)?) -> P {
+                    unary_rules!(@vjp ct $(, $s)?)
+                }
+
+                /// Reverse rule, added into an adjoint in place.
+                #[inline(always)]
+                pub fn vjp_acc<P: $crate::rules::pointwise::Pointwise>(acc: &mut P, ct: &P $(, $s: &P)?) {
+                    unary_rules!(@vjp_acc acc, ct $(, $s)?)
+                }
+            }
+        )*
+
+        /// Every rule of this file, for the checker.
+        #[doc(hidden)]
+        pub fn unary_table() -> Vec<UnaryEntry> {
+            vec![$(UnaryEntry {
+                name: stringify!($name),
+                value: $name::value::<f64>,
+                deriv_at: |$x: f64| {
+                    #[allow(unused_variables)]
+                    let $y = $name::value($x);
+                    $name::vjp(&1.0 $(, &$s)?)
+                },
+                deriv2_at: |$x: f64| {
+                    #[allow(unused_variables)]
+                    let $y = $name::value($x);
+                    // Chain rule through the read operand s: d/dx deriv(s(x)) = deriv2(s) · ds/dx.
+                    $name::deriv2::<f64>($($s)?) * unary_rules!(@ds_dx $name $($s)?)
+                },
+                jvp_f32: |x: f32| $name::jvp(x, 1.0),
+                range: ($lo, $hi),
+                locally_linear: unary_rules!(@linear $($linear)?),
+            }),*]
+        }
+    };
+    (@vjp $ct:ident, $s:ident) => { $ct.zip_map_elems($s, |c, s| c * deriv(s)) };
+    (@vjp $ct:ident) => { $ct.map_elems(|c| c * deriv()) };
+    (@vjp_acc $acc:ident, $ct:ident, $s:ident) => { $acc.zip_zip_apply_elems($ct, $s, |a, c, s| *a += c * deriv(s)) };
+    (@vjp_acc $acc:ident, $ct:ident) => { $acc.zip_apply_elems($ct, |a, c| *a += c * deriv()) };
+    (@ds_dx $name:ident x) => { 1.0 };
+    (@ds_dx $name:ident $y:ident) => { $name::deriv($y) };
+    (@ds_dx $name:ident) => { 0.0 };
+    (@linear) => { false };
+    (@linear locally_linear) => { true };
+}
+
+pub(crate) use unary_rules;
