@@ -11,11 +11,13 @@
 
 mod check;
 mod field;
+pub mod kernel;
 mod real;
 pub mod rules;
 mod tangent;
 
 pub use check::{check_grad, GradCheck, GradReport};
+pub use field::{gemm_nt, gemm_tn};
 pub use nalgebra;
 pub use real::Real;
 pub use rules::activation::Activation;
