@@ -96,6 +96,7 @@ pub use autodiff_runtime::{check_grad, GradCheck, GradReport, Real};
 /// bodies call by name.
 pub mod prelude {
     pub use crate::{check_grad, differentiable, GradCheck, Real};
+    pub use autodiff_runtime::rules::activation::functions::{gelu, relu, sigmoid, silu, softplus};
     pub use autodiff_runtime::rules::loss::{
         add_bias, add_bias_vjp, log_softmax, log_softmax_vjp, logsumexp, logsumexp_vjp, mse, mse_vjp, softmax,
         softmax_cross_entropy, softmax_cross_entropy_vjp, softmax_vjp,

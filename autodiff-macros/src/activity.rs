@@ -42,7 +42,7 @@ impl Activity {
 pub fn differentiable_arg(op: &Op, i: usize) -> bool {
     match op {
         Op::Prim { rule, .. } => matches!(rule.partials[i], Partial::Vjp { .. }),
-        Op::Call { .. } | Op::Opaque { .. } => true,
+        Op::Call { .. } | Op::Opaque { .. } | Op::Map { .. } => true,
         Op::Const(_) | Op::Passive { .. } | Op::If { .. } => false,
     }
 }
@@ -122,6 +122,11 @@ fn backward(a: &mut Activity, region: &Region) {
                     a.useful[v.index()] |= useful && differentiable_arg(op, i);
                     a.live[v.index()] |= live;
                 }
+                if let Op::Map { captures, .. } = op {
+                    for v in captures {
+                        a.live[v.index()] |= live;
+                    }
+                }
             }
         }
     }
@@ -145,6 +150,13 @@ fn report_opaque(a: &Activity, region: &Region, errors: &mut Errors) {
             } => {
                 report_opaque(a, then_region, errors);
                 report_opaque(a, else_region, errors);
+            }
+            // The scalar function's own errors, and outer values it may not read.
+            Op::Map { scalar, captures, .. } if inst.results.iter().any(|r| a.live(*r)) => {
+                analyse(scalar, errors);
+                if captures.iter().any(|c| a.varied(*c)) && inst.results.iter().any(|r| a.active(*r)) {
+                    errors.push_at(inst.span, msg::map_capture());
+                }
             }
             _ => {}
         }

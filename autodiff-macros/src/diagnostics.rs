@@ -19,6 +19,11 @@ impl Errors {
         self.0.push(syn::Error::new_spanned(tokens, message));
     }
 
+    /// An error at a span.
+    pub fn push_at(&mut self, span: proc_macro2::Span, message: impl Display) {
+        self.0.push(syn::Error::new(span, message));
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -145,6 +150,16 @@ pub fn float_cast() -> String {
 
 pub fn no_rule_expr() -> String {
     format!("this expression has no derivative rule, but a differentiated value flows through it into the result; {CUSTOM_RULE}")
+}
+
+pub fn map_closure(arity: usize) -> String {
+    format!(
+        "the function of `map`/`zip_map` must be a closure of {arity} named parameter(s) whose body is scalar code (`|v| v.max(0.0)`), or the path of a scalar function (`relu`, `f64::exp`)"
+    )
+}
+
+pub fn map_capture() -> String {
+    "this `map` closure reads a differentiated value from outside it; pass that value in with `zip_map`, or compute the product outside the `map`".into()
 }
 
 pub fn arity(name: &str, expected: usize, found: usize) -> String {

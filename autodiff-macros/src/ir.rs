@@ -16,7 +16,7 @@
 use std::fmt;
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, ToTokens};
+use quote::ToTokens;
 use syn::Ident;
 
 use crate::rules::Rule;
@@ -128,6 +128,15 @@ pub enum Op {
         then_region: Region,
         else_region: Region,
     },
+    /// `x.map(f)` (one argument) or `a.zip_map(&b, f)` (two) with a scalar
+    /// function `f`, differentiated element-wise through `scalar`, the IR of
+    /// `f`'s body. `captures` are the outer values `f` reads, which must not
+    /// be differentiated.
+    Map {
+        scalar: Box<Func>,
+        args: Vec<Value>,
+        captures: Vec<Value>,
+    },
 }
 
 /// Why an [`Op::Opaque`] has no rule, for its error message.
@@ -146,7 +155,11 @@ impl Op {
     pub fn args(&self) -> &[Value] {
         match self {
             Op::Const(_) => &[],
-            Op::Prim { args, .. } | Op::Call { args, .. } | Op::Passive { args, .. } | Op::Opaque { args, .. } => args,
+            Op::Prim { args, .. }
+            | Op::Call { args, .. }
+            | Op::Passive { args, .. }
+            | Op::Opaque { args, .. }
+            | Op::Map { args, .. } => args,
             Op::If { cond, .. } => std::slice::from_ref(cond),
         }
     }
@@ -159,11 +172,6 @@ impl Func {
 
     pub fn ident(&self, v: Value) -> &Ident {
         &self.values[v.index()].ident
-    }
-
-    /// The reserved name of the `n`-th value.
-    pub fn value_ident(n: usize, span: Span) -> Ident {
-        format_ident!("__ad_v{}", n, span = span)
     }
 
     /// Checks the invariants listed in the module documentation.
@@ -274,6 +282,12 @@ fn write_region(f: &mut fmt::Formatter<'_>, region: &Region, depth: usize) -> fm
             }
             Op::Passive { expr, args } => writeln!(f, "{pad}{results} = passive `{expr}` {}", list(args))?,
             Op::Opaque { expr, args, .. } => writeln!(f, "{pad}{results} = opaque `{expr}` {}", list(args))?,
+            Op::Map { scalar, args, .. } => {
+                writeln!(f, "{pad}{results} = map {} with", list(args))?;
+                for line in scalar.to_string().lines() {
+                    writeln!(f, "{pad}  {line}")?;
+                }
+            }
             Op::If {
                 cond,
                 then_region,
@@ -304,12 +318,12 @@ mod tests {
     fn func(insts: Vec<Inst>, output: u32, values: usize) -> Func {
         let values = (0..values)
             .map(|n| ValueInfo {
-                ident: Func::value_ident(n, Span::call_site()),
+                ident: quote::format_ident!("__ad_v{}", n),
                 ty: None,
                 is_ref: false,
             })
             .collect();
-        let x = Func::value_ident(0, Span::call_site());
+        let x = quote::format_ident!("x");
         Func {
             params: vec![Param {
                 ident: x,

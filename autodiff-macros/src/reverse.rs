@@ -48,6 +48,7 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> Sweeps {
     let mut consts = HashMap::new();
     collect_consts(&func.body, &mut consts);
     let mut cx = Reverse {
+        krate: krate.to_token_stream(),
         func,
         act,
         private,
@@ -105,6 +106,8 @@ fn adj_ident(v: Value) -> Ident {
 }
 
 struct Reverse<'a> {
+    /// The facade's path, for the sweeps of nested scalar functions.
+    krate: TokenStream,
     func: &'a Func,
     act: &'a Activity,
     private: TokenStream,
@@ -184,6 +187,14 @@ impl Reverse<'_> {
                     }
                     self.mark_needed(then_region);
                     self.mark_needed(else_region);
+                }
+                // The reverse rule runs the scalar function again per element.
+                Op::Map { args, captures, .. } => {
+                    for &v in args.iter().chain(captures) {
+                        if !self.consts.contains_key(&v) {
+                            self.needed.insert(Saved::Value(v));
+                        }
+                    }
                 }
                 Op::Const(_) | Op::Passive { .. } | Op::Opaque { .. } => {}
             }
@@ -348,6 +359,20 @@ impl Reverse<'_> {
                     quote_spanned!(span=> let #result = #path(#(#a),*);)
                 }
             }
+            Op::Map { scalar, args, .. } => {
+                let sweeps = self.scalar_sweeps(scalar);
+                let (forward, output) = (&sweeps.forward, &sweeps.output);
+                let params = scalar.params.iter().map(|p| &p.ident);
+                let recv = f.ident(args[0]);
+                let call = match args.get(1) {
+                    None => quote_spanned!(span=> #recv.map(|#(#params),*| { #forward #output })),
+                    Some(&b) => {
+                        let b = self.borrow(b);
+                        quote_spanned!(span=> #recv.zip_map(#b, |#(#params),*| { #forward #output }))
+                    }
+                };
+                quote_spanned!(span=> let #result = #call;)
+            }
             Op::If {
                 cond,
                 then_region,
@@ -488,8 +513,67 @@ impl Reverse<'_> {
                     let else_arm = self.reverse_arm(inst, else_region, quote!(Else));
                     out.extend(quote!(match #tape { #then_arm #else_arm }));
                 }
+                Op::Map { scalar, args, .. } => {
+                    if !self.declared.contains(&result) {
+                        continue;
+                    }
+                    self.reverse_map(scalar, args, result, span, out);
+                }
                 Op::Const(_) | Op::Passive { .. } | Op::Opaque { .. } => {}
             }
+        }
+    }
+
+    /// The sweeps of a `map`'s scalar function, whose reverse reads `__ad_ct`.
+    fn scalar_sweeps(&self, scalar: &Func) -> Sweeps {
+        let act = crate::activity::analyse(scalar, &mut crate::diagnostics::Errors::default());
+        let krate: syn::Path = syn::parse2(self.krate.clone()).expect("a path");
+        transform(scalar, &act, &krate)
+    }
+
+    /// The adjoints of a `map`'s operands: per element, the scalar function's
+    /// forward and reverse sweeps seeded with that element's cotangent.
+    ///
+    /// `x̄ += ȳ.zip_map(&x, |ct, v| f'(v) ct)`, in place where nalgebra can.
+    fn reverse_map(&mut self, scalar: &Func, args: &[Value], result: Value, span: Span, out: &mut TokenStream) {
+        let sweeps = self.scalar_sweeps(scalar);
+        let Sweeps {
+            forward,
+            reverse,
+            grads,
+            ..
+        } = &sweeps;
+        let params: Vec<&Ident> = scalar.params.iter().map(|p| &p.ident).collect();
+        let ct = adj_ident(result);
+        let operands: Vec<TokenStream> = args.iter().map(|a| self.borrow(*a)).collect();
+        for (k, &arg) in args.iter().enumerate() {
+            if !self.act.active(arg) {
+                continue;
+            }
+            let grad = &grads[k].1;
+            let body = quote!({ #forward #reverse #grad });
+            let adj = adj_ident(arg);
+            let first = !self.declared.contains(&arg);
+            self.declared.insert(arg);
+            let x = &operands[0];
+            // Local names are interpolated with the call site's hygiene, as the
+            // scalar sweeps that read them are; a name written inside
+            // `quote_spanned!` would take the user's span and, inside a
+            // `macro_rules!` expansion, resolve to another binding.
+            let (seed, acc) = (format_ident!("__ad_ct"), format_ident!("__ad_acc"));
+            let code = match (operands.get(1), first) {
+                (None, true) => quote_spanned!(span=> let mut #adj = #ct.zip_map(#x, |#seed, #(#params),*| #body);),
+                (None, false) => quote_spanned!(span=>
+                    #adj.zip_zip_apply(&#ct, #x, |#acc, #seed, #(#params),*| *#acc += #body);
+                ),
+                (Some(y), true) => {
+                    quote_spanned!(span=> let mut #adj = #ct.zip_zip_map(#x, #y, |#seed, #(#params),*| #body);)
+                }
+                (Some(y), false) => {
+                    quote_spanned!(span=> #adj += #ct.zip_zip_map(#x, #y, |#seed, #(#params),*| #body);)
+                }
+            };
+            out.extend(code);
         }
     }
 

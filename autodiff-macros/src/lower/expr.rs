@@ -112,6 +112,7 @@ impl Lowerer<'_> {
                     )
                 }
             }
+            Expr::MethodCall(m) if super::map::is_map(m) => self.map(m)?,
             Expr::MethodCall(m) => {
                 let receiver = self.expr_value(&m.receiver);
                 let (rest, rest_refs, _) = self.args(m.args.iter())?;
@@ -439,7 +440,7 @@ impl Lowerer<'_> {
         (!failed).then(|| (e.to_token_stream(), args))
     }
 
-    fn binding_tokens(&self, b: &Binding) -> TokenStream {
+    pub(super) fn binding_tokens(&self, b: &Binding) -> TokenStream {
         match b {
             Binding::Value(v) => self.values[v.index()].ident.to_token_stream(),
             Binding::Tuple(items) => {

@@ -20,6 +20,7 @@
 //! ```
 
 mod expr;
+mod map;
 mod signature;
 
 use std::collections::{HashMap, HashSet};
@@ -114,6 +115,11 @@ struct Lowerer<'a> {
     items: Vec<syn::Item>,
     generics: HashSet<String>,
     errors: &'a mut Errors,
+    /// Prefix of value names: `__ad_` for a function, `__ad_m{N}_` inside a
+    /// `map` closure, so that a closure's values never shadow captured ones.
+    prefix: String,
+    /// How many `map` closures were lowered, to name the next one.
+    closures: usize,
 }
 
 impl<'a> Lowerer<'a> {
@@ -125,6 +131,8 @@ impl<'a> Lowerer<'a> {
             items: Vec::new(),
             generics: type_params(item),
             errors,
+            prefix: "__ad_".into(),
+            closures: 0,
         }
     }
 }
@@ -135,7 +143,7 @@ impl Lowerer<'_> {
     fn new_value(&mut self, span: Span) -> Value {
         let n = self.values.len();
         self.values.push(ValueInfo {
-            ident: Func::value_ident(n, span),
+            ident: quote::format_ident!("{}v{}", self.prefix, n, span = span),
             ty: None,
             is_ref: false,
         });

@@ -238,3 +238,32 @@ mod tests {
         assert_eq!(softplus::value(800.0), 800.0);
     }
 }
+
+/// The activations as scalar functions, for `z.map(relu)` and scalar code.
+pub mod functions {
+    use super::Activation;
+    use crate::Real;
+
+    macro_rules! scalar_functions {
+        ($($(#[doc = $doc:literal])* $name:ident;)*) => {$(
+            $(#[doc = $doc])*
+            #[inline(always)]
+            pub fn $name<T: Real>(x: T) -> T {
+                Activation::$name(&x)
+            }
+        )*};
+    }
+
+    scalar_functions! {
+        /// `max(x, 0)`.
+        relu;
+        /// `1 / (1 + e⁻ˣ)`.
+        sigmoid;
+        /// `ln(1 + eˣ)`.
+        softplus;
+        /// The tanh form of GELU.
+        gelu;
+        /// `x · sigmoid(x)`.
+        silu;
+    }
+}

@@ -11,7 +11,8 @@
 #![allow(clippy::type_complexity)]
 
 use nalgebra::allocator::Allocator;
-use nalgebra::{DefaultAllocator, Dim, U1};
+use nalgebra::storage::Storage;
+use nalgebra::{DefaultAllocator, Dim, Vector, U1};
 
 use crate::field::{Field, Mat};
 use crate::tangent::{ArgTangents, NoTangent};
@@ -51,7 +52,7 @@ macro_rules! grad_struct {
 /// let b = DVector::from_vec(vec![10.0, 20.0]);
 /// assert_eq!(add_bias(&z, &b), DMatrix::from_row_slice(2, 2, &[11.0, 12.0, 23.0, 24.0]));
 /// ```
-pub fn add_bias<T: Field, R: Dim, C: Dim>(z: &Mat<T, R, C>, b: &Mat<T, R, U1>) -> Mat<T, R, C>
+pub fn add_bias<T: Field, R: Dim, C: Dim, S: Storage<T, R>>(z: &Mat<T, R, C>, b: &Vector<T, R, S>) -> Mat<T, R, C>
 where
     DefaultAllocator: Allocator<R, C> + Allocator<R>,
 {
@@ -68,9 +69,9 @@ grad_struct! {
 }
 
 /// [`add_bias`] and its pullback: `z̄ = ȳ`, `b̄ = Σ_columns ȳ`.
-pub fn add_bias_vjp<T: Field, R: Dim, C: Dim>(
+pub fn add_bias_vjp<T: Field, R: Dim, C: Dim, S: Storage<T, R>>(
     z: &Mat<T, R, C>,
-    b: &Mat<T, R, U1>,
+    b: &Vector<T, R, S>,
 ) -> (
     Mat<T, R, C>,
     impl FnOnce(Mat<T, R, C>) -> AddBiasGrad<Mat<T, R, C>, Mat<T, R, U1>>,
@@ -267,17 +268,19 @@ grad_struct! {
 }
 
 /// [`softmax_cross_entropy`] and its pullback: `z̄ = ȳ (softmax(z) - onehot) / batch`.
-pub fn softmax_cross_entropy_vjp<'a, T: Field, R: Dim, C: Dim>(
+pub fn softmax_cross_entropy_vjp<T: Field, R: Dim, C: Dim>(
     logits: &Mat<T, R, C>,
-    labels: &'a [usize],
-) -> (T, impl FnOnce(T) -> SoftmaxCrossEntropyGrad<Mat<T, R, C>> + 'a)
+    labels: &[usize],
+) -> (T, impl FnOnce(T) -> SoftmaxCrossEntropyGrad<Mat<T, R, C>>)
 where
     DefaultAllocator: Allocator<R, C>,
 {
     let (value, mut probs) = softmax_cross_entropy_parts(logits, labels);
+    // The pullback owns what it reads, so that it outlives the caller's locals.
+    let labels = labels.to_vec();
     (value, move |ct: T| {
         let scale = ct / <T as Real>::from_f64(labels.len() as f64);
-        for (mut column, &label) in probs.column_iter_mut().zip(labels) {
+        for (mut column, &label) in probs.column_iter_mut().zip(&labels) {
             column[label] -= T::ONE;
             column *= scale;
         }
