@@ -89,7 +89,7 @@ cases! {
     add_sub_neg(a: (3, 4), b: (3, 4)) = (a + b - &(-a * 2.0)).norm();
     scale(a: (3, 4), s: (1, 1)) = (a * s.sum() + &(a / s.mean()) * 2.0 - s.norm() * a).norm_squared();
     transpose(a: (3, 4), b: (3, 4)) = (a.transpose() * b).sum() + (a * b.transpose()).mean();
-    dot(a: (5, 1), b: (5, 1)) = a.dot(b) * a.dot(&a);
+    dot(a: (5, 1), b: (5, 1)) = a.dot(b) * a.dot(a);
     tr_mul(a: (4, 3), b: (4, 5)) = a.tr_mul(b).norm_squared();
     tr_mul_strided(a: (9, 7), b: (9, 8)) = a.tr_mul(b).norm_squared();
     component(a: (3, 4), b: (3, 4)) = a.component_mul(b).sum() + a.component_div(&(b.component_mul(b) + b * 0.0 + DMatrix::from_element(3, 4, 1.0))).sum();
@@ -220,7 +220,7 @@ fn matrix_output_pullback() {
     check(
         |m| layer(&m[0], &x, &b).dot(&ct),
         |m| vec![layer_vjp(&m[0], &x, &b).1(ct.clone()).w],
-        &[w.clone()],
+        std::slice::from_ref(&w),
         1e-6,
     );
     assert_eq!(g.b.len(), 4);
