@@ -108,6 +108,11 @@ cases! {
         s.component_mul(&s).sum() + l.sum() * 0.1 + logsumexp(z)
     };
     losses(p: (3, 5), t: (3, 5)) = mse(p, t) + softmax_cross_entropy(p, &[0, 1, 2, 1, 0]) * 0.5;
+    constructors(a: (3, 4), s: (1, 1)) = {
+        let x = s.sum();
+        let filled = DMatrix::from_element(3, 4, x * 2.0) + DMatrix::zeros(3, 4) + DMatrix::identity(3, 4);
+        a.component_mul(&filled).sum() + DVector::from_element(3, x).norm_squared()
+    };
     branch_on_matrix(a: (3, 4), b: (3, 4)) = {
         let s = a.sum();
         let m = if s > 0.0 { a.component_mul(b) } else { a - b };
@@ -254,4 +259,30 @@ fn shape_mismatch_panics_with_nalgebras_message() {
 
 fn cases_matmul_small(a: &DMatrix<f64>, b: &DMatrix<f64>) -> (f64, matmul_small::FGrad) {
     matmul_small::f_grad(a, b)
+}
+
+/// Slices and `Vec`s of reals are parameters whose gradient is a `Vec`.
+#[differentiable]
+fn from_slices(x: &[f64], v: Vec<f64>, w: &DMatrix<f64>) -> f64 {
+    let a = DVector::from_column_slice(x);
+    let b = DMatrix::from_column_slice(2, 2, &v);
+    (w * a).norm_squared() + b.sum() * b.norm()
+}
+
+#[differentiable(wrt(x))]
+fn unused_slice(x: &[f64], y: f64) -> f64 {
+    y * 2.0
+}
+
+#[test]
+fn slices_and_vecs() {
+    let (x, v, w) = (vec![0.3, -0.2, 0.5], vec![0.1, 0.7, -0.4, 0.2], data(1, 2, 3));
+    assert_eq!(from_slices_grad(&x, v.clone(), &w).0, from_slices(&x, v.clone(), &w));
+    let f = |p: &[f64]| from_slices(&p[..3], p[3..].to_vec(), &w);
+    let grad = |p: &[f64]| {
+        let g = from_slices_grad(&p[..3], p[3..].to_vec(), &w).1;
+        [g.x, g.v].concat()
+    };
+    check_grad(f, grad, &[x.clone(), v.clone()].concat()).unwrap();
+    assert_eq!(unused_slice_grad(&x, 1.0).1.x, vec![0.0; 3]);
 }

@@ -139,6 +139,7 @@ fn report_opaque(a: &Activity, region: &Region, errors: &mut Errors) {
                 let message = match what {
                     Opaque::Method(name) => msg::no_rule_method(name),
                     Opaque::FloatCast => msg::float_cast(),
+                    Opaque::Index => msg::index(),
                     Opaque::Expr => msg::no_rule_expr(),
                 };
                 errors.push(origin, message);

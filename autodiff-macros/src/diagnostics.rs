@@ -148,6 +148,10 @@ pub fn float_cast() -> String {
     "casting a differentiated value with `as` is not supported; keep one float type in the function (casts of integers such as `i as f64` are fine)".into()
 }
 
+pub fn index() -> String {
+    "indexing a differentiated value (`x[i]`, `m[(i, j)]`) is not supported yet; read a slice as a vector (`DVector::from_column_slice(x)`) and use vector operations, or leave the parameter out of `wrt(...)` to use it as data".into()
+}
+
 pub fn no_rule_expr() -> String {
     format!("this expression has no derivative rule, but a differentiated value flows through it into the result; {CUSTOM_RULE}")
 }

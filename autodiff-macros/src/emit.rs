@@ -111,12 +111,17 @@ impl GradStruct {
     }
 }
 
-/// The owned type of a parameter's gradient: `&DMatrix<f64>` → `DMatrix<f64>`.
-fn owned(ty: &Type) -> &Type {
+/// The owned type of a parameter's gradient: `&DMatrix<f64>` → `DMatrix<f64>`,
+/// `&[f64]` → `Vec<f64>`.
+fn owned(ty: &Type) -> Type {
     match ty {
         Type::Reference(r) => owned(&r.elem),
         Type::Paren(p) => owned(&p.elem),
-        _ => ty,
+        Type::Slice(s) => {
+            let elem = &s.elem;
+            syn::parse_quote!(::std::vec::Vec<#elem>)
+        }
+        _ => ty.clone(),
     }
 }
 

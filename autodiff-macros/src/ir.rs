@@ -146,6 +146,8 @@ pub enum Opaque {
     Method(String),
     /// `x as f32` / `x as f64` of a differentiated value.
     FloatCast,
+    /// `x[i]` of a differentiated value.
+    Index,
     /// Any other expression (indexing, a field, an array, ...).
     Expr,
 }

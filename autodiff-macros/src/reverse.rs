@@ -76,7 +76,7 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> Sweeps {
                 adj_ident(p.value).to_token_stream()
             } else {
                 let value = cx.borrow(p.value);
-                quote!(#private::zero_like(#value))
+                quote!(#private::zero_grad(#value))
             };
             (p.ident.clone(), grad)
         })

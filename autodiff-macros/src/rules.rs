@@ -156,6 +156,19 @@ static METHODS: &[Rule] = &[
     unary!("mean", X),
     method("norm", &[vjp("vjp", &[X, Out])]),
     unary!("norm_squared", X),
+    // `DMatrix::from_element(r, c, x)`, `DVector::from_element(n, x)`,
+    // `SMatrix::from_element(x)`: every element is `x`, so `x̄ = Σ ȳ`.
+    method("from_element", &[Partial::NotReal, Partial::NotReal, vjp("vjp", &[])]),
+    method("from_element", &[Partial::NotReal, vjp("vjp", &[])]),
+    method("from_element", &[vjp("vjp", &[])]),
+    // `DVector::from_column_slice(x)`, `DMatrix::from_column_slice(r, c, x)`,
+    // `DVector::from_vec(v)`: a slice or `Vec` parameter read as a matrix.
+    method("from_column_slice", &[vjp("vjp", &[])]),
+    method(
+        "from_column_slice",
+        &[Partial::NotReal, Partial::NotReal, vjp("vjp", &[])],
+    ),
+    method("from_vec", &[vjp("vjp", &[])]),
     // A column or row is read as an owned vector: `m.column(j)` borrows `m`.
     by_rule("column", &[vjp("vjp", &[X, B]), Partial::NotReal]),
     by_rule("row", &[vjp("vjp", &[X, B]), Partial::NotReal]),
@@ -164,6 +177,26 @@ static METHODS: &[Rule] = &[
 /// The rule of a method, by name.
 pub fn method_rule(name: &str) -> Option<&'static Rule> {
     METHODS.iter().find(|r| r.name == name)
+}
+
+/// The rule of a method called with `arity` arguments (receiver included):
+/// `DMatrix::from_element(r, c, x)` and `SMatrix::from_element(x)` differ.
+pub fn method_rule_with_arity(name: &str, arity: usize) -> Option<&'static Rule> {
+    METHODS
+        .iter()
+        .find(|r| r.name == name && r.arity() == arity)
+        .or_else(|| method_rule(name))
+}
+
+/// nalgebra types whose constructors (`from_element`) have rules.
+pub fn is_matrix_type_name(name: &str) -> bool {
+    matches!(
+        name,
+        "DMatrix" | "DVector" | "RowDVector" | "SMatrix" | "SVector" | "OMatrix" | "OVector"
+    ) || ["Matrix", "Vector", "RowVector"].iter().any(|prefix| {
+        name.strip_prefix(prefix)
+            .is_some_and(|dims| !dims.is_empty() && dims.chars().all(|c| c.is_ascii_digit() || c == 'x'))
+    })
 }
 
 /// Every method with a rule.
@@ -211,10 +244,11 @@ mod tests {
     }
 
     #[test]
-    fn names_are_unique() {
-        let mut names: Vec<_> = method_names().collect();
+    fn names_and_arities_are_unique() {
+        let mut names: Vec<_> = METHODS.iter().map(|r| (r.name, r.arity())).collect();
         names.sort();
         names.dedup();
         assert_eq!(names.len(), METHODS.len());
+        assert!(method_names().count() == METHODS.len());
     }
 }

@@ -165,3 +165,54 @@ where
         self
     }
 }
+
+/// A slice or `Vec` of reals: its gradient is a `Vec`.
+impl<T: Field> Tangent for Vec<T> {
+    fn zero_like(&self) -> Self {
+        vec![T::ZERO; self.len()]
+    }
+    fn one_like(&self) -> Self {
+        vec![T::ONE; self.len()]
+    }
+}
+
+impl<T: Field> Accumulate<Vec<T>> for Vec<T> {
+    fn accumulate(&mut self, c: Vec<T>) {
+        assert_eq!(self.len(), c.len(), "accumulate: gradients of different lengths");
+        self.iter_mut().zip(c).for_each(|(a, c)| *a += c);
+    }
+}
+
+impl<T: Field> Cotangent for Vec<T> {
+    type Adjoint = Self;
+    fn into_adjoint(self) -> Self {
+        self
+    }
+}
+
+/// The zero gradient of a parameter, in its owned type: a real or a matrix
+/// for itself, a `Vec` for a slice.
+pub trait ZeroGrad {
+    type Grad;
+    fn zero_grad(&self) -> Self::Grad;
+}
+
+impl<T: Tangent> ZeroGrad for T {
+    type Grad = T;
+    fn zero_grad(&self) -> T {
+        self.zero_like()
+    }
+}
+
+impl<T: Field> ZeroGrad for [T] {
+    type Grad = Vec<T>;
+    fn zero_grad(&self) -> Vec<T> {
+        vec![T::ZERO; self.len()]
+    }
+}
+
+/// The zero gradient of a parameter.
+#[inline(always)]
+pub fn zero_grad<P: ZeroGrad + ?Sized>(p: &P) -> P::Grad {
+    p.zero_grad()
+}

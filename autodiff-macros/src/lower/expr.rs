@@ -122,12 +122,10 @@ impl Lowerer<'_> {
             }
             Expr::Call(call) => return self.call(call),
             Expr::If(i) => return self.if_(i),
-            Expr::Index(_)
-            | Expr::Array(_)
-            | Expr::Repeat(_)
-            | Expr::Reference(_)
-            | Expr::Struct(_)
-            | Expr::Range(_) => self.opaque_expr(e, Opaque::Expr)?,
+            Expr::Index(_) => self.opaque_expr(e, Opaque::Index)?,
+            Expr::Array(_) | Expr::Repeat(_) | Expr::Reference(_) | Expr::Struct(_) | Expr::Range(_) => {
+                self.opaque_expr(e, Opaque::Expr)?
+            }
             other => {
                 self.unsupported(other);
                 return None;
@@ -241,7 +239,7 @@ impl Lowerer<'_> {
     ) -> Option<Value> {
         let method = name.to_string();
         let span = origin.span();
-        if let Some(rule) = rules::method_rule(&method) {
+        if let Some(rule) = rules::method_rule_with_arity(&method, args.len()) {
             if rule.arity() != args.len() {
                 self.errors.push(origin, msg::arity(&method, rule.arity(), args.len()));
                 return None;
@@ -302,12 +300,17 @@ impl Lowerer<'_> {
         // `f64::sin(x)`, `T::max(a, b)`: a method of a real type in path form.
         if path.segments.len() == 2 && callee.qself.is_none() {
             let ty = &path.segments[0].ident;
-            if ty == "f32" || ty == "f64" || self.generics.contains(&ty.to_string()) {
+            let constructor = rules::is_matrix_type_name(&ty.to_string())
+                && ["from_element", "from_column_slice", "from_vec"]
+                    .iter()
+                    .any(|c| path.segments[1].ident == c);
+            if ty == "f32" || ty == "f64" || self.generics.contains(&ty.to_string()) || constructor {
                 let (args, by_ref, _) = self.args(call.args.iter())?;
                 let method = path.segments[1].ident.clone();
                 let origin = Expr::Call(call.clone());
+                let qualifier = path.segments[0].to_token_stream();
                 return self
-                    .method(&method, args, by_ref, Some(ty.to_token_stream()), &origin)
+                    .method(&method, args, by_ref, Some(qualifier), &origin)
                     .map(Binding::Value);
             }
         }

@@ -42,13 +42,22 @@ pub fn is_matrix_type(ty: &Type, generics: &HashSet<String>) -> bool {
         && matches!(&last.arguments, syn::PathArguments::AngleBracketed(a) if a.args.iter().any(|arg| matches!(arg, syn::GenericArgument::Type(t) if is_real_type(t, generics))))
 }
 
-/// Whether a parameter of this type can be differentiated: a real or a
-/// matrix of reals, by value or by reference.
+/// Whether a parameter of this type can be differentiated: a real, a matrix
+/// of reals, a slice or `Vec` of reals, by value or by reference.
 pub fn is_differentiable_type(ty: &Type, generics: &HashSet<String>) -> bool {
     match ty {
-        Type::Reference(r) if r.mutability.is_none() => is_differentiable_type(&r.elem, generics),
-        _ => is_real_type(ty, generics) || is_matrix_type(ty, generics),
+        Type::Reference(r) if r.mutability.is_none() => match &*r.elem {
+            Type::Slice(s) => is_real_type(&s.elem, generics),
+            elem => is_differentiable_type(elem, generics),
+        },
+        _ => is_real_type(ty, generics) || is_matrix_type(ty, generics) || is_real_vec(ty, generics),
     }
+}
+
+/// `Vec<f64>` and the like.
+fn is_real_vec(ty: &Type, generics: &HashSet<String>) -> bool {
+    matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|last| last.ident == "Vec"
+        && matches!(&last.arguments, syn::PathArguments::AngleBracketed(a) if a.args.iter().any(|arg| matches!(arg, syn::GenericArgument::Type(t) if is_real_type(t, generics))))))
 }
 
 /// Whether a parameter type holds reals and so is differentiated by default:

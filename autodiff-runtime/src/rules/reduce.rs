@@ -52,3 +52,48 @@ reduction!(
     /// `y = ‖x‖²`: `x̄ += 2 ȳ x`.
     norm_squared, |ct, x| |acc: &mut Mat<T, R, C>| add_scaled(acc, *ct * <T as crate::Real>::from_f64(2.0), x)
 );
+
+/// `y = M::from_element(.., x)`, every element `x`: `x̄ += Σ ȳ`.
+pub mod from_element {
+    use super::*;
+
+    pub fn vjp<T: Field, R: Dim, C: Dim>(ct: &Mat<T, R, C>) -> T
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        ct.sum()
+    }
+
+    pub fn vjp_acc<T: Field, R: Dim, C: Dim>(acc: &mut T, ct: &Mat<T, R, C>)
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        *acc += ct.sum();
+    }
+}
+
+/// `y = DVector::from_column_slice(x)` (or `DMatrix::from_column_slice(r, c, x)`,
+/// `DVector::from_vec(x)`): the elements of `x` in column-major order, so
+/// `x̄ += ȳ`'s elements in that order.
+pub mod from_column_slice {
+    use super::*;
+
+    pub fn vjp<T: Field, R: Dim, C: Dim>(ct: &Mat<T, R, C>) -> Vec<T>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        ct.as_slice().to_vec()
+    }
+
+    pub fn vjp_acc<T: Field, R: Dim, C: Dim>(acc: &mut Vec<T>, ct: &Mat<T, R, C>)
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        acc.iter_mut().zip(ct.iter()).for_each(|(a, c)| *a += *c);
+    }
+}
+
+/// `DVector::from_vec(x)`: as [`from_column_slice`].
+pub mod from_vec {
+    pub use super::from_column_slice::{vjp, vjp_acc};
+}
