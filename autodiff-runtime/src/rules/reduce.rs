@@ -85,7 +85,7 @@ pub mod from_column_slice {
         ct.as_slice().to_vec()
     }
 
-    pub fn vjp_acc<T: Field, R: Dim, C: Dim>(acc: &mut Vec<T>, ct: &Mat<T, R, C>)
+    pub fn vjp_acc<T: Field, R: Dim, C: Dim>(acc: &mut [T], ct: &Mat<T, R, C>)
     where
         DefaultAllocator: Allocator<R, C>,
     {
