@@ -285,5 +285,8 @@ fn slices_and_vecs() {
         [g.x, g.v].concat()
     };
     check_grad(f, grad, &[x.clone(), v.clone()].concat()).unwrap();
-    assert_eq!(unused_slice_grad(&x, 1.0), (unused_slice(&x, 1.0), UnusedSliceGrad { x: vec![0.0; 3] }));
+    assert_eq!(
+        unused_slice_grad(&x, 1.0),
+        (unused_slice(&x, 1.0), UnusedSliceGrad { x: vec![0.0; 3] })
+    );
 }
