@@ -108,6 +108,12 @@ cases! {
         s.component_mul(&s).sum() + l.sum() * 0.1 + logsumexp(z)
     };
     losses(p: (3, 5), t: (3, 5)) = mse(p, t) + softmax_cross_entropy(p, &[0, 1, 2, 1, 0]) * 0.5;
+    owned_and_scaled(a: (3, 4), s: (1, 1)) = {
+        let c = a.clone();
+        let t = s.sum();
+        (c.scale(t) + a.add_scalar(t * 0.5)).norm_squared() + a.clone().into_owned().sum()
+    };
+    row_and_column_sums(a: (3, 4), b: (3, 4)) = a.column_sum().norm_squared() + a.row_sum().dot(&b.row_sum());
     constructors(a: (3, 4), s: (1, 1)) = {
         let x = s.sum();
         let filled = DMatrix::from_element(3, 4, x * 2.0) + DMatrix::zeros(3, 4) + DMatrix::identity(3, 4);

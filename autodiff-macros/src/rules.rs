@@ -156,6 +156,12 @@ static METHODS: &[Rule] = &[
     unary!("mean", X),
     method("norm", &[vjp("vjp", &[X, Out])]),
     unary!("norm_squared", X),
+    method("clone", &[vjp("vjp", &[])]),
+    method("into_owned", &[vjp("vjp", &[])]),
+    method("scale", &[vjp("vjp_a", &[X, B]), vjp("vjp_b", &[X, B])]),
+    method("add_scalar", &[vjp("vjp_a", &[]), vjp("vjp_b", &[])]),
+    unary!("column_sum", X),
+    unary!("row_sum", X),
     // `DMatrix::from_element(r, c, x)`, `DVector::from_element(n, x)`,
     // `SMatrix::from_element(x)`: every element is `x`, so `x̄ = Σ ȳ`.
     method("from_element", &[Partial::NotReal, Partial::NotReal, vjp("vjp", &[])]),

@@ -233,3 +233,85 @@ pub mod row {
         row += ct;
     }
 }
+
+/// `y = x.clone()` (or `x.into_owned()`): `x̄ += ȳ`.
+pub mod clone {
+    pub use crate::rules::arith::add::{vjp_a as vjp, vjp_a_acc as vjp_acc};
+}
+
+/// `y = x.into_owned()`: as [`clone`].
+pub mod into_owned {
+    pub use super::clone::{vjp, vjp_acc};
+}
+
+/// `y = m.scale(s) = m s`: the rules of the product [`crate::rules::mul`].
+pub mod scale {
+    pub use crate::rules::arith::mul::{vjp_a, vjp_a_acc, vjp_b, vjp_b_acc};
+}
+
+/// `y = m.add_scalar(s)`, `s` added to every element: `m̄ += ȳ`, `s̄ += Σ ȳ`.
+pub mod add_scalar {
+    use super::*;
+
+    pub use crate::rules::arith::add::{vjp_a, vjp_a_acc};
+
+    pub fn vjp_b<T: Field, R: Dim, C: Dim>(ct: &Mat<T, R, C>) -> T
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        ct.sum()
+    }
+
+    pub fn vjp_b_acc<T: Field, R: Dim, C: Dim>(acc: &mut T, ct: &Mat<T, R, C>)
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        *acc += ct.sum();
+    }
+}
+
+/// `y = m.column_sum()`, the sum of the columns (a column vector): `m̄[:, j] += ȳ` for every `j`.
+pub mod column_sum {
+    use super::*;
+
+    pub fn vjp<T: Field, R: Dim, C: Dim>(ct: &Mat<T, R, nalgebra::U1>, m: &Mat<T, R, C>) -> Mat<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C> + Allocator<R>,
+    {
+        let mut g = Mat::zeros_generic(m.shape_generic().0, m.shape_generic().1);
+        vjp_acc(&mut g, ct, m);
+        g
+    }
+
+    pub fn vjp_acc<T: Field, R: Dim, C: Dim>(acc: &mut Mat<T, R, C>, ct: &Mat<T, R, nalgebra::U1>, _m: &Mat<T, R, C>)
+    where
+        DefaultAllocator: Allocator<R, C> + Allocator<R>,
+    {
+        for mut column in acc.column_iter_mut() {
+            column += ct;
+        }
+    }
+}
+
+/// `y = m.row_sum()`, the sum of the rows (a row vector): `m̄[i, :] += ȳ` for every `i`.
+pub mod row_sum {
+    use super::*;
+
+    pub fn vjp<T: Field, R: Dim, C: Dim>(ct: &Mat<T, nalgebra::U1, C>, m: &Mat<T, R, C>) -> Mat<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C> + Allocator<nalgebra::U1, C>,
+    {
+        let mut g = Mat::zeros_generic(m.shape_generic().0, m.shape_generic().1);
+        vjp_acc(&mut g, ct, m);
+        g
+    }
+
+    pub fn vjp_acc<T: Field, R: Dim, C: Dim>(acc: &mut Mat<T, R, C>, ct: &Mat<T, nalgebra::U1, C>, _m: &Mat<T, R, C>)
+    where
+        DefaultAllocator: Allocator<R, C> + Allocator<nalgebra::U1, C>,
+    {
+        for mut row in acc.row_iter_mut() {
+            row += ct;
+        }
+    }
+}

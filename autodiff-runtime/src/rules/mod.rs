@@ -14,6 +14,9 @@ pub mod scalar;
 
 pub use activation::{elu, gelu, leaky_relu, relu, sigmoid, silu, softplus};
 pub use arith::{add, div, mul, neg, sub};
-pub use matrix::{column, component_div, component_mul, dot, row, tr_mul, transpose};
+pub use matrix::{
+    add_scalar, clone, column, column_sum, component_div, component_mul, dot, into_owned, row, row_sum, scale, tr_mul,
+    transpose,
+};
 pub use reduce::{from_column_slice, from_element, from_vec, mean, norm, norm_squared, sum};
 pub use scalar::*;
