@@ -1,0 +1,39 @@
+//! A network written the way a nalgebra user writes it, without the
+//! project's idioms: references, a closure with a branch for the activation,
+//! `map` for squares, integer casts, scalar-matrix products.
+
+use autodiff::nalgebra::{DMatrix, DVector};
+use autodiff::prelude::*;
+
+#[differentiable(wrt(w1, b1, w2))]
+fn user_net(w1: &DMatrix<f64>, b1: &DVector<f64>, w2: &DMatrix<f64>, x: &DMatrix<f64>, y: &DMatrix<f64>) -> f64 {
+    let z1 = w1 * x;
+    let a1 = add_bias(&z1, b1).map(|v| if v > 0.0 { v } else { 0.01 * v });
+    let z2 = w2 * &a1;
+    let err = &z2 - y;
+    let reg = 0.5 * (w1.norm_squared() + w2.norm_squared());
+    let n = x.ncols() as f64;
+    let data_loss = err.map(|e| e * e).sum() / n;
+    data_loss + 1e-3 * reg + (2.0 * &a1).mean()
+}
+
+#[test]
+fn user_network() {
+    let w1 = DMatrix::from_fn(5, 3, |i, j| 0.2 * ((i * 3 + j) as f64).sin());
+    let b1 = DVector::from_fn(5, |i, _| 0.1 * i as f64 - 0.2);
+    let w2 = DMatrix::from_fn(2, 5, |i, j| 0.3 * ((i * 5 + j) as f64).cos());
+    let x = DMatrix::from_fn(3, 4, |i, j| 0.5 * ((i + 2 * j) as f64).sin());
+    let y = DMatrix::from_fn(2, 4, |i, j| 0.1 * (i + j) as f64);
+    let (v, g) = user_net_grad(&w1, &b1, &w2, &x, &y);
+    assert_eq!(v, user_net(&w1, &b1, &w2, &x, &y));
+    let f = |p: &[f64]| user_net(&DMatrix::from_column_slice(5, 3, p), &b1, &w2, &x, &y);
+    let gr = |p: &[f64]| {
+        user_net_grad(&DMatrix::from_column_slice(5, 3, p), &b1, &w2, &x, &y)
+            .1
+            .w1
+            .as_slice()
+            .to_vec()
+    };
+    check_grad(f, gr, w1.as_slice()).unwrap();
+    let _ = g;
+}
