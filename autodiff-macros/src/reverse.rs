@@ -315,11 +315,12 @@ impl Reverse<'_> {
                 qualifier,
             } => {
                 let name = Ident::new(rule.name, span);
+                let module = Ident::new(rule.module(), span);
                 let value = match rule.spelling {
                     Spelling::Rule => {
-                        let private = &self.private;
+                        let private = respan(&self.private, span);
                         let operands = args.iter().map(|a| self.borrow(*a));
-                        quote_spanned!(span=> #private::rules::#name::value(#(#operands),*))
+                        quote_spanned!(span=> #private::rules::#module::value(#(#operands),*))
                     }
                     Spelling::Method => {
                         let a: Vec<TokenStream> = args
@@ -435,7 +436,7 @@ impl Reverse<'_> {
                         continue; // a zero adjoint propagates nothing
                     }
                     let ct = adj_ident(result);
-                    let module = Ident::new(rule.name, span);
+                    let module = Ident::new(rule.module(), span);
                     for (i, &arg) in args.iter().enumerate() {
                         let Partial::Vjp { func, reads } = rule.partials[i] else {
                             continue;
@@ -453,6 +454,9 @@ impl Reverse<'_> {
                             .collect();
                         // The first contribution starts the adjoint; later ones add in place.
                         let adj = adj_ident(arg);
+                        // Spanned at the user's expression, so that a missing rule
+                        // for these types is reported there.
+                        let private = respan(&private, span);
                         let rule = quote_spanned!(span=> #private::rules::#module);
                         if self.declared.insert(arg) {
                             out.extend(quote_spanned!(span=> let mut #adj = #rule::#func(&#ct #(, #reads)*);));

@@ -46,8 +46,10 @@ pub enum Spelling {
 /// One primitive.
 #[derive(Debug)]
 pub struct Rule {
-    /// The runtime module, and the method name for [`Spelling::Method`].
+    /// The method name for [`Spelling::Method`], and the runtime module.
     pub name: &'static str,
+    /// The runtime module, where it is not `name`.
+    pub module: Option<&'static str>,
     pub spelling: Spelling,
     /// One entry per argument, receiver first.
     pub partials: &'static [Partial],
@@ -56,6 +58,11 @@ pub struct Rule {
 impl Rule {
     pub fn arity(&self) -> usize {
         self.partials.len()
+    }
+
+    /// The runtime module that holds the rule.
+    pub fn module(&self) -> &'static str {
+        self.module.unwrap_or(self.name)
     }
 }
 
@@ -78,6 +85,7 @@ macro_rules! unary {
 const fn method(name: &'static str, partials: &'static [Partial]) -> Rule {
     Rule {
         name,
+        module: None,
         spelling: Spelling::Method,
         partials,
     }
@@ -86,6 +94,7 @@ const fn method(name: &'static str, partials: &'static [Partial]) -> Rule {
 const fn by_rule(name: &'static str, partials: &'static [Partial]) -> Rule {
     Rule {
         name,
+        module: None,
         spelling: Spelling::Rule,
         partials,
     }
@@ -106,7 +115,12 @@ pub static NEG: Rule = by_rule("neg", &[vjp("vjp", &[])]);
 /// Methods of `f32`/`f64` (callable as `x.name(..)` or `f64::name(x, ..)`)
 /// and of nalgebra matrices.
 static METHODS: &[Rule] = &[
-    unary!("exp", Out),
+    // Reals only: on a square matrix, `m.exp()` is nalgebra's matrix
+    // exponential, not an element-wise function, and has no rule.
+    Rule {
+        module: Some("exp_of_real"),
+        ..unary!("exp", Out)
+    },
     unary!("exp2", Out),
     unary!("exp_m1", Out),
     unary!("ln", X),

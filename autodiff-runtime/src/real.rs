@@ -13,6 +13,10 @@ use crate::tangent::{Accumulate, Cotangent, Tangent};
 macro_rules! real_trait {
     ($($name:ident($($arg:ident),*)),* $(,)?) => {
         /// A real scalar: `f32` or `f64`.
+        #[diagnostic::on_unimplemented(
+            message = "`{Self}` is not a real scalar",
+            note = "this rule applies to `f32` and `f64` only; for a function applied to every element of a matrix, write `m.map(f64::exp)` (`m.exp()` of a square matrix is nalgebra's matrix exponential, which has no rule)"
+        )]
         ///
         /// The methods mirror the inherent float methods of `std`, so a rule
         /// written as `x.sin()` reads the same for both widths and for generic

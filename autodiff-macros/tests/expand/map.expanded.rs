@@ -89,7 +89,7 @@ fn f_grad(a: &DMatrix<f64>) -> (f64, FGrad) {
                     += {
                         let __ad_m1_v2 = f64::exp(__ad_x0);
                         let mut __ad_d2 = __ad_ct;
-                        let mut __ad_d1 = ::autodiff::__private::rules::exp::vjp(
+                        let mut __ad_d1 = ::autodiff::__private::rules::exp_of_real::vjp(
                             &__ad_d2,
                             &__ad_m1_v2,
                         );
@@ -177,7 +177,7 @@ fn f_vjp<'__ad>(
                             += {
                                 let __ad_m1_v2 = f64::exp(__ad_x0);
                                 let mut __ad_d2 = __ad_ct;
-                                let mut __ad_d1 = ::autodiff::__private::rules::exp::vjp(
+                                let mut __ad_d1 = ::autodiff::__private::rules::exp_of_real::vjp(
                                     &__ad_d2,
                                     &__ad_m1_v2,
                                 );

@@ -199,6 +199,25 @@ binary_rules! {
         on (-3.0, 3.0), (-3.0, 3.0);
 }
 
+/// `eˣ` of a real only. Generated code calls this for `x.exp()`: on a square
+/// nalgebra matrix, `exp` is the matrix exponential, whose rule is not the
+/// element-wise one, so a matrix is refused here at compile time.
+pub mod exp_of_real {
+    use crate::Real;
+
+    /// Reverse rule: `ct · y`.
+    #[inline(always)]
+    pub fn vjp<T: Real>(ct: &T, y: &T) -> T {
+        super::exp::vjp(ct, y)
+    }
+
+    /// [`vjp`], added into an adjoint.
+    #[inline(always)]
+    pub fn vjp_acc<T: Real>(acc: &mut T, ct: &T, y: &T) {
+        super::exp::vjp_acc(acc, ct, y)
+    }
+}
+
 /// `1` where the condition holds, else `0`: the derivative of a selection.
 #[inline(always)]
 fn pick<T: Real>(taken: bool) -> T {
