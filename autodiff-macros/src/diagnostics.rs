@@ -166,10 +166,6 @@ pub fn map_capture() -> String {
     "this `map` closure reads a differentiated value from outside it; pass that value in with `zip_map`, or compute the product outside the `map`".into()
 }
 
-pub fn arity(name: &str, expected: usize, found: usize) -> String {
-    format!("`{name}` takes {expected} argument(s) here, found {found}")
-}
-
 pub fn effect_statement() -> String {
     "a call whose result is discarded is not supported: the derivative can only follow values; bind the result with `let`".into()
 }

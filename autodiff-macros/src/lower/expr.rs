@@ -239,11 +239,9 @@ impl Lowerer<'_> {
     ) -> Option<Value> {
         let method = name.to_string();
         let span = origin.span();
+        // A method of the same name with another arity is another function
+        // (`m.max()`, the largest element, is not `a.max(b)`): it has no rule.
         if let Some(rule) = rules::method_rule_with_arity(&method, args.len()) {
-            if rule.arity() != args.len() {
-                self.errors.push(origin, msg::arity(&method, rule.arity(), args.len()));
-                return None;
-            }
             return Some(self.emit1(
                 Op::Prim {
                     rule,
