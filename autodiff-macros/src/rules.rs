@@ -202,10 +202,7 @@ pub fn method_rule(name: &str) -> Option<&'static Rule> {
 /// The rule of a method called with `arity` arguments (receiver included):
 /// `DMatrix::from_element(r, c, x)` and `SMatrix::from_element(x)` differ.
 pub fn method_rule_with_arity(name: &str, arity: usize) -> Option<&'static Rule> {
-    METHODS
-        .iter()
-        .find(|r| r.name == name && r.arity() == arity)
-        .or_else(|| method_rule(name))
+    METHODS.iter().find(|r| r.name == name && r.arity() == arity)
 }
 
 /// nalgebra types whose constructors (`from_element`) have rules.
