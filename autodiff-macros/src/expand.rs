@@ -13,7 +13,21 @@ use crate::emit::{self, GradStruct};
 use crate::{activity, lower, reverse};
 
 pub fn expand(attr: TokenStream, input: TokenStream) -> TokenStream {
-    match generate(attr, input.clone()) {
+    // A bug in the macro must not take down the user's build with a panic:
+    // it becomes a compile error next to the unchanged function.
+    let generated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| generate(attr, input.clone())));
+    let generated = generated.unwrap_or_else(|panic| {
+        let detail = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(syn::Error::new(
+            proc_macro2::Span::call_site(),
+            msg::ir_invariant(&detail),
+        ))
+    });
+    match generated {
         Ok(generated) => quote!(#input #generated),
         Err(error) => {
             let errors = error.to_compile_error();

@@ -196,6 +196,16 @@ impl Func {
     /// Verifies `region`, leaving its values in `scope`.
     fn verify_region(&self, region: &Region, defined: &mut [bool], scope: &mut Vec<Value>) -> Result<(), String> {
         for inst in &region.insts {
+            if let Op::Prim { rule, args, .. } = &inst.op {
+                if args.len() != rule.arity() {
+                    return Err(format!(
+                        "`{}` has {} arguments for arity {}",
+                        rule.name,
+                        args.len(),
+                        rule.arity()
+                    ));
+                }
+            }
             for a in inst.op.args() {
                 if !scope.contains(a) {
                     return Err(format!("{a} is used before its definition or outside its region"));
