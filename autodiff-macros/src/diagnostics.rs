@@ -211,7 +211,5 @@ pub fn unknown_option() -> String {
 }
 
 pub fn ir_invariant(detail: &str) -> String {
-    format!(
-        "internal error: the macro produced invalid IR ({detail}); please report this with the function that caused it"
-    )
+    format!("internal error in `#[differentiable]` ({detail}); please report it with the function that caused it")
 }
