@@ -43,6 +43,8 @@ pub fn differentiable_arg(op: &Op, i: usize) -> bool {
     match op {
         Op::Prim { rule, .. } => matches!(rule.partials[i], Partial::Vjp { .. }),
         Op::Call { .. } | Op::Opaque { .. } | Op::Map { .. } => true,
+        // The bounds of a loop carry no derivative; its initial values do.
+        Op::For { .. } => i >= 2,
         Op::Const(_) | Op::Passive { .. } | Op::If { .. } => false,
     }
 }
@@ -80,6 +82,30 @@ fn vary(a: &mut Activity, region: &Region) {
                 }
                 continue;
             }
+            // A carried value varies if its initial value or the body's update
+            // does: iterate to the fixpoint (it grows, so it ends).
+            Op::For { args, body } => {
+                for (k, p) in body.params[1..].iter().enumerate() {
+                    a.varied[p.index()] = a.varied(args[2 + k]);
+                }
+                loop {
+                    vary(a, body);
+                    let mut changed = false;
+                    for (k, p) in body.params[1..].iter().enumerate() {
+                        if a.varied(body.yields[k]) && !a.varied(*p) {
+                            a.varied[p.index()] = true;
+                            changed = true;
+                        }
+                    }
+                    if !changed {
+                        break;
+                    }
+                }
+                for (k, r) in inst.results.iter().enumerate() {
+                    a.varied[r.index()] = a.varied(body.params[1 + k]);
+                }
+                continue;
+            }
             op => op
                 .args()
                 .iter()
@@ -113,6 +139,39 @@ fn backward(a: &mut Activity, region: &Region) {
                     backward(a, else_region);
                 }
             }
+            // Needed at the end of an iteration if needed after the loop or at
+            // the start of the next one: iterate to the fixpoint.
+            Op::For { args, body } => {
+                if !inst.results.iter().any(|r| a.live(*r)) {
+                    continue;
+                }
+                for (k, r) in inst.results.iter().enumerate() {
+                    a.useful[body.yields[k].index()] |= a.useful[r.index()];
+                    a.live[body.yields[k].index()] |= a.live(*r);
+                }
+                loop {
+                    backward(a, body);
+                    let mut changed = false;
+                    for (k, p) in body.params[1..].iter().enumerate() {
+                        let y = body.yields[k].index();
+                        let (useful, live) = (a.useful[p.index()], a.live(*p));
+                        if (useful && !a.useful[y]) || (live && !a.live[y]) {
+                            a.useful[y] |= useful;
+                            a.live[y] |= live;
+                            changed = true;
+                        }
+                    }
+                    if !changed {
+                        break;
+                    }
+                }
+                a.live[args[0].index()] = true;
+                a.live[args[1].index()] = true;
+                for (k, p) in body.params[1..].iter().enumerate() {
+                    a.useful[args[2 + k].index()] |= a.useful[p.index()];
+                    a.live[args[2 + k].index()] |= a.live(*p);
+                }
+            }
             op => {
                 let (useful, live) = inst
                     .results
@@ -139,7 +198,6 @@ fn report_opaque(a: &Activity, region: &Region, errors: &mut Errors) {
                 let message = match what {
                     Opaque::Method(name) => msg::no_rule_method(name),
                     Opaque::FloatCast => msg::float_cast(),
-                    Opaque::Index => msg::index(),
                     Opaque::Expr => msg::no_rule_expr(),
                 };
                 errors.push(origin, message);
@@ -152,6 +210,7 @@ fn report_opaque(a: &Activity, region: &Region, errors: &mut Errors) {
                 report_opaque(a, then_region, errors);
                 report_opaque(a, else_region, errors);
             }
+            Op::For { body, .. } => report_opaque(a, body, errors),
             // The scalar function's own errors, and outer values it may not read.
             Op::Map { scalar, captures, .. } if inst.results.iter().any(|r| a.live(*r)) => {
                 analyse(scalar, errors);

@@ -56,7 +56,19 @@ pub fn closure() -> String {
 }
 
 pub fn loop_(keyword: &str) -> String {
-    format!("`{keyword}` loops are not supported yet; write the iterations out, or {CUSTOM_RULE}")
+    format!("`{keyword}` loops are not supported yet; write a `for i in start..end` loop, or {CUSTOM_RULE}")
+}
+
+pub fn break_continue() -> String {
+    "`break` and `continue` are not supported yet; loop over the range you need, and guard the body with `if`".into()
+}
+
+pub fn loop_label() -> String {
+    "labeled loops are not supported; `break` and `continue` are not supported yet either".into()
+}
+
+pub fn loop_range() -> String {
+    "only `for i in start..end` is supported (a half-open range of integers); iterate over indices and read elements with `x[i]`".into()
 }
 
 pub fn match_() -> String {
@@ -146,10 +158,6 @@ pub fn no_rule_method(name: &str) -> String {
 
 pub fn float_cast() -> String {
     "casting a differentiated value with `as` is not supported; keep one float type in the function (casts of integers such as `i as f64` are fine)".into()
-}
-
-pub fn index() -> String {
-    "indexing a differentiated value (`x[i]`, `m[(i, j)]`) is not supported yet; read a slice as a vector (`DVector::from_column_slice(x)`) and use vector operations, or leave the parameter out of `wrt(...)` to use it as data".into()
 }
 
 pub fn no_rule_expr() -> String {

@@ -75,6 +75,9 @@ pub struct Func {
 /// A straight-line list of instructions; the yields are its results.
 #[derive(Debug, Clone, Default)]
 pub struct Region {
+    /// Values defined on entry (a loop body's induction variable and
+    /// carried values); empty for a function body or an `if` arm.
+    pub params: Vec<Value>,
     pub insts: Vec<Inst>,
     pub yields: Vec<Value>,
 }
@@ -137,6 +140,12 @@ pub enum Op {
         args: Vec<Value>,
         captures: Vec<Value>,
     },
+    /// `for i in start..end { body }`. `args` are `start`, `end`, then the
+    /// initial values of the locals the body assigns (carried values);
+    /// `body.params` are `i` then the carried values at the start of an
+    /// iteration, `body.yields` the carried values at its end, and the
+    /// results the carried values after the loop.
+    For { args: Vec<Value>, body: Region },
 }
 
 /// Why an [`Op::Opaque`] has no rule, for its error message.
@@ -146,8 +155,6 @@ pub enum Opaque {
     Method(String),
     /// `x as f32` / `x as f64` of a differentiated value.
     FloatCast,
-    /// `x[i]` of a differentiated value.
-    Index,
     /// Any other expression (indexing, a field, an array, ...).
     Expr,
 }
@@ -161,7 +168,8 @@ impl Op {
             | Op::Call { args, .. }
             | Op::Passive { args, .. }
             | Op::Opaque { args, .. }
-            | Op::Map { args, .. } => args,
+            | Op::Map { args, .. }
+            | Op::For { args, .. } => args,
             Op::If { cond, .. } => std::slice::from_ref(cond),
         }
     }
@@ -231,6 +239,21 @@ impl Func {
                     scope.truncate(depth);
                 }
             }
+            if let Op::For { args, body } = &inst.op {
+                let carried = args.len() - 2;
+                if body.params.len() != carried + 1 || body.yields.len() != carried || inst.results.len() != carried {
+                    return Err(format!(
+                        "a loop carries {carried} values with mismatched parameters, yields or results"
+                    ));
+                }
+                let depth = scope.len();
+                for &p in &body.params {
+                    define(defined, p)?;
+                    scope.push(p);
+                }
+                self.verify_region(body, defined, scope)?;
+                scope.truncate(depth);
+            }
             for &r in &inst.results {
                 define(defined, r)?;
                 scope.push(r);
@@ -294,6 +317,21 @@ fn write_region(f: &mut fmt::Formatter<'_>, region: &Region, depth: usize) -> fm
             }
             Op::Passive { expr, args } => writeln!(f, "{pad}{results} = passive `{expr}` {}", list(args))?,
             Op::Opaque { expr, args, .. } => writeln!(f, "{pad}{results} = opaque `{expr}` {}", list(args))?,
+            Op::For { args, body } => {
+                writeln!(
+                    f,
+                    "{pad}{results} = for {} in {}..{} carrying ({}) {{",
+                    list(&body.params[..1]),
+                    args[0],
+                    args[1],
+                    list(&args[2..])
+                )?;
+                if body.params.len() > 1 {
+                    writeln!(f, "{pad}  params {}", list(&body.params[1..]))?;
+                }
+                write_region(f, body, depth + 1)?;
+                writeln!(f, "{pad}}}")?;
+            }
             Op::Map { scalar, args, .. } => {
                 writeln!(f, "{pad}{results} = map {} with", list(args))?;
                 for line in scalar.to_string().lines() {
@@ -344,6 +382,7 @@ mod tests {
                 differentiated: true,
             }],
             body: Region {
+                params: Vec::new(),
                 insts,
                 yields: Vec::new(),
             },
@@ -373,6 +412,7 @@ mod tests {
     #[test]
     fn accepts_structured_ssa() {
         let arm = |v: u32| Region {
+            params: Vec::new(),
             insts: vec![inst(&[v], mul(0, 0))],
             yields: vec![Value(v)],
         };
@@ -411,6 +451,7 @@ mod tests {
     #[test]
     fn rejects_use_of_an_arm_value_after_the_if() {
         let arm = |v: u32| Region {
+            params: Vec::new(),
             insts: vec![inst(&[v], mul(0, 0))],
             yields: vec![Value(v)],
         };
@@ -438,6 +479,7 @@ mod tests {
         let f = func(vec![inst(&[1], mul(0, 0)), inst(&[1], mul(0, 0))], 1, 2);
         assert!(f.verify().unwrap_err().contains("defined twice"));
         let arm = Region {
+            params: Vec::new(),
             insts: Vec::new(),
             yields: vec![],
         };

@@ -188,6 +188,17 @@ impl Reverse<'_> {
                     self.mark_needed(then_region);
                     self.mark_needed(else_region);
                 }
+                // A loop records, per iteration, what its body's reverse reads; its
+                // carried values start their adjoints from zero when unread after it.
+                Op::For { args, body } => {
+                    self.needed.insert(Saved::Tape(inst.results[0]));
+                    for &v in args[..2].iter().chain(&inst.results).chain(&self.outer_targets(inst)) {
+                        if !self.consts.contains_key(&v) {
+                            self.needed.insert(Saved::Value(v));
+                        }
+                    }
+                    self.mark_needed(body);
+                }
                 // The reverse rule runs the scalar function again per element.
                 Op::Map { args, captures, .. } => {
                     for &v in args.iter().chain(captures) {
@@ -203,17 +214,19 @@ impl Reverse<'_> {
 
     /// Values defined outside an `if` whose adjoints its arms add to.
     fn outer_targets(&self, inst: &Inst) -> Vec<Value> {
-        let Op::If {
-            then_region,
-            else_region,
-            ..
-        } = &inst.op
-        else {
-            return Vec::new();
+        let regions: Vec<&Region> = match &inst.op {
+            Op::If {
+                then_region,
+                else_region,
+                ..
+            } => vec![then_region, else_region],
+            Op::For { body, .. } => vec![body],
+            _ => return Vec::new(),
         };
         let mut targets = Vec::new();
         let mut inner = HashSet::new();
-        for arm in [then_region, else_region] {
+        for arm in regions {
+            inner.extend(arm.params.iter().copied());
             for (k, r) in inst.results.iter().enumerate() {
                 if self.act.active(*r) {
                     targets.push(arm.yields[k]);
@@ -247,6 +260,15 @@ impl Reverse<'_> {
                     }
                     self.targets(arm, targets, defined);
                 }
+            } else if let Op::For { args, body } = &inst.op {
+                defined.extend(body.params.iter().copied());
+                for (k, r) in inst.results.iter().enumerate() {
+                    if self.act.active(*r) {
+                        targets.push(body.yields[k]);
+                        targets.push(args[2 + k]);
+                    }
+                }
+                self.targets(body, targets, defined);
             } else {
                 let op = &inst.op;
                 targets.extend(
@@ -262,7 +284,12 @@ impl Reverse<'_> {
 
     /// The saved items defined at the top level of `region`, in order.
     fn saved_in(&self, region: &Region) -> Vec<Saved> {
-        let mut saved = Vec::new();
+        let mut saved: Vec<Saved> = region
+            .params
+            .iter()
+            .map(|p| Saved::Value(*p))
+            .filter(|s| self.needed.contains(s))
+            .collect();
         for inst in &region.insts {
             for &r in &inst.results {
                 if self.needed.contains(&Saved::Value(r)) {
@@ -360,6 +387,7 @@ impl Reverse<'_> {
                     quote_spanned!(span=> let #result = #path(#(#a),*);)
                 }
             }
+            Op::For { args, body } => self.forward_loop(inst, args, body),
             Op::Map { scalar, args, .. } => {
                 let sweeps = self.scalar_sweeps(scalar);
                 let (forward, output) = (&sweeps.forward, &sweeps.output);
@@ -509,7 +537,7 @@ impl Reverse<'_> {
                     for v in self.outer_targets(inst) {
                         if self.declared.insert(v) {
                             let (adj, value) = (adj_ident(v), self.borrow(v));
-                            out.extend(quote!(let mut #adj = #private::zero_like(#value);));
+                            out.extend(quote!(let mut #adj = #private::zero_grad(#value);));
                         }
                     }
                     let tape = self.saved_ident(Saved::Tape(result));
@@ -523,7 +551,146 @@ impl Reverse<'_> {
                     }
                     self.reverse_map(scalar, args, result, span, out);
                 }
+                Op::For { args, body } => {
+                    if inst.results.iter().any(|r| self.declared.contains(r)) {
+                        self.reverse_loop(inst, args, body, out);
+                    }
+                }
                 Op::Const(_) | Op::Passive { .. } | Op::Opaque { .. } => {}
+            }
+        }
+    }
+
+    /// The tape entry of a region's saved items; one also yielded is copied.
+    fn tape_entry(&self, region: &Region) -> TokenStream {
+        let saved = self.saved_in(region).into_iter().map(|s| {
+            let ident = self.saved_ident(s);
+            match s {
+                Saved::Value(v) if region.yields.contains(&v) => quote!(::core::clone::Clone::clone(&#ident)),
+                _ => ident.to_token_stream(),
+            }
+        });
+        quote!((#(#saved,)*))
+    }
+
+    /// The pattern that binds a region's saved items from its tape entry.
+    fn tape_pattern(&self, region: &Region) -> TokenStream {
+        let saved = self.saved_in(region).into_iter().map(|s| self.saved_ident(s));
+        quote!((#(#saved,)*))
+    }
+
+    /// The carried state of a loop, one local per carried value.
+    fn loop_state(inst: &Inst, prefix: &str) -> Vec<Ident> {
+        (0..inst.results.len())
+            .map(|k| format_ident!("__ad_{}{}_{}", prefix, inst.results[0].0, k))
+            .collect()
+    }
+
+    /// `for i in start..end { body }`, recording per iteration what the
+    /// reverse sweep of the body reads:
+    ///
+    /// ```text
+    /// let mut __ad_c5_0 = init;  let mut __ad_tape5 = Vec::new();
+    /// for i in start..end { let p = __ad_c5_0; <body>; __ad_tape5.push((saved..)); __ad_c5_0 = y; }
+    /// let r = __ad_c5_0;
+    /// ```
+    fn forward_loop(&self, inst: &Inst, args: &[Value], body: &Region) -> TokenStream {
+        let f = self.func;
+        let state = Self::loop_state(inst, "c");
+        let inits = args[2..].iter().map(|v| f.ident(*v));
+        let (start, end) = (f.ident(args[0]), f.ident(args[1]));
+        let i = f.ident(body.params[0]);
+        let params = body.params[1..].iter().map(|v| f.ident(*v));
+        let yields = body.yields.iter().map(|v| f.ident(*v));
+        let results = inst.results.iter().map(|v| f.ident(*v));
+        let code = self.forward(body);
+        let record = self.needed.contains(&Saved::Tape(inst.results[0])).then(|| {
+            let tape = self.saved_ident(Saved::Tape(inst.results[0]));
+            let entry = self.tape_entry(body);
+            (
+                quote!(let mut #tape = ::std::vec::Vec::new();),
+                quote!(#tape.push(#entry);),
+            )
+        });
+        let (declare, push) = record.unzip();
+        let state2 = state.clone();
+        let state3 = state.clone();
+        quote! {
+            #(let mut #state = #inits;)*
+            #declare
+            for #i in #start..#end {
+                #(let #params = #state2;)*
+                #code
+                #push
+                #(#state3 = #yields;)*
+            }
+            #(let #results = #state;)*
+        }
+    }
+
+    /// The reverse of a loop: its iterations backwards, from the tape, with
+    /// the adjoints of the carried values passed from one to the previous.
+    fn reverse_loop(&mut self, inst: &Inst, args: &[Value], body: &Region, out: &mut TokenStream) {
+        let private = self.private.clone();
+        for v in self.outer_targets(inst) {
+            if self.declared.insert(v) {
+                let (adj, value) = (adj_ident(v), self.borrow(v));
+                out.extend(quote!(let mut #adj = #private::zero_grad(#value);));
+            }
+        }
+        let state = Self::loop_state(inst, "a");
+        let active: Vec<usize> = (0..inst.results.len())
+            .filter(|&k| self.act.active(inst.results[k]))
+            .collect();
+        for &k in &active {
+            let (a, r) = (&state[k], inst.results[k]);
+            let start = if self.declared.contains(&r) {
+                adj_ident(r).to_token_stream()
+            } else {
+                let value = self.borrow(r);
+                quote!(#private::zero_grad(#value))
+            };
+            out.extend(quote!(let mut #a = #start;));
+        }
+        // One iteration's reverse, with the adjoints of its yields seeded.
+        let outer = self.declared.clone();
+        let mut iteration = TokenStream::new();
+        for &k in &active {
+            let y = body.yields[k];
+            if self.act.active(y) {
+                let a = &state[k];
+                self.contribute(y, quote!(#a), &mut iteration);
+            }
+        }
+        self.reverse(body, &mut iteration);
+        // The adjoints of the carried values at the start of the iteration
+        // become those at the end of the previous one.
+        let mut zeros = TokenStream::new();
+        for &k in &active {
+            let (a, p) = (&state[k], body.params[1 + k]);
+            if self.declared.contains(&p) {
+                let adj = adj_ident(p);
+                iteration.extend(quote!(#a = #adj;));
+            } else {
+                let zero = format_ident!("__ad_zero{}", k);
+                zeros.extend(quote!(let #zero = #private::zero_grad(&#a);));
+                iteration.extend(quote!(#a = #zero;));
+            }
+        }
+        self.declared = outer;
+        let tape = self.saved_ident(Saved::Tape(inst.results[0]));
+        let pattern = self.tape_pattern(body);
+        out.extend(quote! {
+            for #pattern in #tape.into_iter().rev() {
+                #zeros
+                #iteration
+            }
+        });
+        for &k in &active {
+            let init = args[2 + k];
+            if self.act.active(init) {
+                let a = &state[k];
+                self.contribute(init, quote!(#a), out);
             }
         }
     }

@@ -111,6 +111,8 @@ pub static MUL: Rule = by_rule("mul", &[vjp("vjp_a", &[X, B]), vjp("vjp_b", &[X,
 pub static DIV: Rule = by_rule("div", &[vjp("vjp_a", &[X, B]), vjp("vjp_b", &[X, B])]);
 /// `-a`.
 pub static NEG: Rule = by_rule("neg", &[vjp("vjp", &[])]);
+/// `x[i]`, `m[(i, j)]`: the reverse rule adds into one element of `x̄`.
+pub static INDEX: Rule = by_rule("index", &[vjp("vjp", &[X, B]), Partial::NotReal]);
 
 /// Methods of `f32`/`f64` (callable as `x.name(..)` or `f64::name(x, ..)`)
 /// and of nalgebra matrices.
@@ -247,7 +249,7 @@ mod tests {
 
     #[test]
     fn reads_name_existing_operands() {
-        for rule in METHODS.iter().chain([&ADD, &SUB, &MUL, &DIV, &NEG]) {
+        for rule in METHODS.iter().chain([&ADD, &SUB, &MUL, &DIV, &NEG, &INDEX]) {
             for p in rule.partials {
                 if let Partial::Vjp { reads, .. } = p {
                     for r in *reads {

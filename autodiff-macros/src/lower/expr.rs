@@ -122,7 +122,20 @@ impl Lowerer<'_> {
             }
             Expr::Call(call) => return self.call(call),
             Expr::If(i) => return self.if_(i),
-            Expr::Index(_) => self.opaque_expr(e, Opaque::Index)?,
+            Expr::Index(i) => {
+                let base = self.expr_value(&i.expr);
+                let index = self.passive_expr(&i.index);
+                self.emit1(
+                    Op::Prim {
+                        rule: &rules::INDEX,
+                        args: vec![base?, index?],
+                        by_ref: vec![false; 2],
+                        qualifier: None,
+                    },
+                    span,
+                )
+            }
+            Expr::ForLoop(f) => return self.for_loop(f),
             Expr::Array(_) | Expr::Repeat(_) | Expr::Reference(_) | Expr::Struct(_) | Expr::Range(_) => {
                 self.opaque_expr(e, Opaque::Expr)?
             }
@@ -147,7 +160,7 @@ impl Lowerer<'_> {
             Expr::Async(_) | Expr::Await(_) => msg::async_(),
             Expr::Return(_) => msg::early_return(),
             Expr::Let(_) => msg::if_let(),
-            Expr::Break(_) | Expr::Continue(_) => msg::loop_("loop"),
+            Expr::Break(_) | Expr::Continue(_) => msg::break_continue(),
             Expr::Try(_) => msg::unsupported_expr("the `?` operator"),
             Expr::Assign(_) => msg::unsupported_expr("an assignment used as a value"),
             Expr::Block(_) => msg::unsupported_expr("a labeled block"),
@@ -163,7 +176,7 @@ impl Lowerer<'_> {
         result
     }
 
-    fn block_in_scope(&mut self, block: &syn::Block) -> Option<Binding> {
+    pub(super) fn block_in_scope(&mut self, block: &syn::Block) -> Option<Binding> {
         match block.stmts.split_last() {
             Some((Stmt::Expr(tail, None), init)) => {
                 init.iter().for_each(|s| self.stmt(s));
@@ -372,10 +385,12 @@ impl Lowerer<'_> {
             Op::If {
                 cond,
                 then_region: Region {
+                    params: Vec::new(),
                     insts: then_region,
                     yields: then_yields,
                 },
                 else_region: Region {
+                    params: Vec::new(),
                     insts: else_region,
                     yields: else_yields,
                 },
@@ -408,7 +423,7 @@ impl Lowerer<'_> {
 
     /// An expression without derivative (a condition, a comparison), emitted
     /// as written with its locals renamed.
-    fn passive_expr(&mut self, e: &Expr) -> Option<Value> {
+    pub(super) fn passive_expr(&mut self, e: &Expr) -> Option<Value> {
         let (expr, args) = self.rename(e)?;
         Some(self.emit1(Op::Passive { expr, args }, e.span()))
     }

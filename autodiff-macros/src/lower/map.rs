@@ -99,6 +99,7 @@ impl Lowerer<'_> {
         let scalar = Func {
             params: inner_params,
             body: Region {
+                params: Vec::new(),
                 insts,
                 yields: Vec::new(),
             },

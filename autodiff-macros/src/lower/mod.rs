@@ -20,6 +20,7 @@
 //! ```
 
 mod expr;
+mod loops;
 mod map;
 mod signature;
 
@@ -87,6 +88,7 @@ pub fn lower(item: &ItemFn, args: &Args, errors: &mut Errors) -> Option<Func> {
         return None;
     }
     let body = Region {
+        params: Vec::new(),
         insts,
         yields: Vec::new(),
     };

@@ -44,8 +44,8 @@ fn f_grad(x: f64, y: f64) -> (f64, FGrad) {
     let mut __ad_d9 = ::autodiff::__private::rules::div::vjp_a(&__ad_d10, &__ad_v9, &y);
     let mut __ad_d1 = ::autodiff::__private::rules::div::vjp_b(&__ad_d10, &__ad_v9, &y);
     let mut __ad_d8 = ::autodiff::__private::rules::exp_of_real::vjp(&__ad_d9, &__ad_v9);
-    let mut __ad_d0 = ::autodiff::__private::zero_like(&x);
-    let mut __ad_d2 = ::autodiff::__private::zero_like(&__ad_v2);
+    let mut __ad_d0 = ::autodiff::__private::zero_grad(&x);
+    let mut __ad_d2 = ::autodiff::__private::zero_grad(&__ad_v2);
     match __ad_tape8 {
         ::autodiff::__private::Branch::Then(()) => {
             let mut __ad_d5 = __ad_d8;
@@ -101,8 +101,8 @@ fn f_vjp(x: f64, y: f64) -> (f64, impl ::core::ops::FnOnce(f64) -> FGrad) {
                 &__ad_d9,
                 &__ad_v9,
             );
-            let mut __ad_d0 = ::autodiff::__private::zero_like(&x);
-            let mut __ad_d2 = ::autodiff::__private::zero_like(&__ad_v2);
+            let mut __ad_d0 = ::autodiff::__private::zero_grad(&x);
+            let mut __ad_d2 = ::autodiff::__private::zero_grad(&__ad_v2);
             match __ad_tape8 {
                 ::autodiff::__private::Branch::Then(()) => {
                     let mut __ad_d5 = __ad_d8;

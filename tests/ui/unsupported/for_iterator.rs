@@ -1,10 +1,10 @@
 use autodiff::differentiable;
 
 #[differentiable]
-fn f(x: f64, n: usize) -> f64 {
+fn f(x: f64, xs: &[f64]) -> f64 {
     let mut s = x;
-    for _ in 0..n {
-        s = s * x;
+    for v in xs.iter() {
+        s = s * v;
     }
     s
 }

@@ -1,0 +1,152 @@
+//! `for i in a..b { .. }`: the body becomes a region whose parameters are the
+//! induction variable and the locals the body assigns (carried values), and
+//! whose yields are those locals at the end of an iteration.
+//!
+//! Before/after: `let mut s = 0.0; for i in 0..n { s += x[i] * x[i]; }` becomes
+//!
+//! ```text
+//! v4 = for v5 in v2..v3 carrying (v1) {
+//!   params v6
+//!   v7 = index v0, v5
+//!   ..
+//!   yield v9
+//! }
+//! ```
+
+use std::collections::HashMap;
+
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::{Expr, ExprForLoop, Pat, RangeLimits};
+
+use super::{Binding, Lowerer};
+use crate::diagnostics as msg;
+use crate::ir::{Op, Region};
+
+impl Lowerer<'_> {
+    pub(super) fn for_loop(&mut self, f: &ExprForLoop) -> Option<Binding> {
+        let span = f.span();
+        if let Some(label) = &f.label {
+            self.errors.push(label, msg::loop_label());
+            return None;
+        }
+        let mut range = &*f.expr;
+        while let Expr::Paren(p) = range {
+            range = &p.expr;
+        }
+        let (start, end) = match range {
+            Expr::Range(r) if matches!(r.limits, RangeLimits::HalfOpen(_)) && r.start.is_some() && r.end.is_some() => {
+                (r.start.as_deref().expect("checked"), r.end.as_deref().expect("checked"))
+            }
+            other => {
+                self.errors.push(other, msg::loop_range());
+                return None;
+            }
+        };
+        let var = match &*f.pat {
+            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.to_string()),
+            Pat::Wild(_) => None,
+            other => {
+                self.errors.push(other, msg::pattern());
+                return None;
+            }
+        };
+        let start = self.passive_expr(start);
+        let end = self.passive_expr(end);
+
+        // The locals the body assigns that live outside it are carried.
+        let mut assigned = Assigned(Vec::new());
+        assigned.visit_block(&f.body);
+        let mut carried: Vec<(usize, String)> = Vec::new();
+        for name in assigned.0 {
+            let depth = self.scopes.iter().rposition(|s| s.contains_key(&name));
+            if let Some(depth) = depth {
+                if !carried.iter().any(|(_, n)| *n == name) {
+                    carried.push((depth, name));
+                }
+            }
+        }
+
+        let before = self.scopes.clone();
+        self.regions.push(Vec::new());
+        let induction = self.new_value(span);
+        let mut params = vec![induction];
+        let mut inits = Vec::new();
+        for (depth, name) in &carried {
+            let binding = self.scopes[*depth][name].clone();
+            let mut leaves = Vec::new();
+            binding.leaves(&mut leaves);
+            let fresh: Vec<_> = leaves.iter().map(|_| self.new_value(span)).collect();
+            inits.extend(leaves);
+            params.extend(fresh.iter().copied());
+            let rebuilt = binding.rebuild(&mut fresh.into_iter());
+            self.scopes[*depth].insert(name.clone(), rebuilt);
+        }
+        self.scopes.push(HashMap::new());
+        if let Some(var) = var {
+            self.bind(var, Binding::Value(induction));
+        }
+        self.block_in_scope(&f.body);
+        self.scopes.pop();
+        let mut yields = Vec::new();
+        let mut shapes_agree = true;
+        for (depth, name) in &carried {
+            let now = &self.scopes[*depth][name];
+            shapes_agree &= now.same_shape(&before[*depth][name]);
+            now.leaves(&mut yields);
+        }
+        let insts = self.regions.pop().expect("pushed above");
+        self.scopes = before;
+        if !shapes_agree {
+            self.errors.push_at(span, msg::shape_mismatch());
+            return None;
+        }
+        let (start, end) = (start?, end?);
+        let count = yields.len();
+        let mut args = vec![start, end];
+        args.extend(inits);
+        let body = Region { params, insts, yields };
+        let results = self.emit(Op::For { args, body }, span, count);
+        let mut results = results.into_iter();
+        for (depth, name) in carried {
+            let rebuilt = self.scopes[depth][&name].rebuild(&mut results);
+            self.scopes[depth].insert(name, rebuilt);
+        }
+        Some(Binding::unit())
+    }
+}
+
+/// The names a block assigns (`s = ..`, `s += ..`, `t.0 = ..`), closures excepted.
+struct Assigned(Vec<String>);
+
+impl<'a> Visit<'a> for Assigned {
+    fn visit_expr(&mut self, e: &'a Expr) {
+        let target = match e {
+            Expr::Assign(a) => Some(&*a.left),
+            Expr::Binary(b) if super::expr::compound_op(&b.op).is_some() => Some(&*b.left),
+            _ => None,
+        };
+        if let Some(target) = target {
+            collect_roots(target, &mut self.0);
+        }
+        if !matches!(e, Expr::Closure(_)) {
+            syn::visit::visit_expr(self, e);
+        }
+    }
+}
+
+/// The local names an assignment target writes.
+fn collect_roots(target: &Expr, out: &mut Vec<String>) {
+    match target {
+        Expr::Path(p) => {
+            if let Some(ident) = p.path.get_ident() {
+                out.push(ident.to_string());
+            }
+        }
+        Expr::Field(f) => collect_roots(&f.base, out),
+        Expr::Tuple(t) => t.elems.iter().for_each(|e| collect_roots(e, out)),
+        Expr::Paren(p) => collect_roots(&p.expr, out),
+        Expr::Index(i) => collect_roots(&i.expr, out),
+        _ => {}
+    }
+}

@@ -1,0 +1,88 @@
+//! `for` loops over index ranges, with carried locals, indexing, branches
+//! and nested loops, checked against finite differences; W1 (extended
+//! Rosenbrock) against WORKLOADS.md's reference values.
+
+mod common;
+
+use autodiff::nalgebra::DMatrix;
+use autodiff::prelude::*;
+
+/// W1: the extended Rosenbrock function, in loop-and-index Rust.
+#[differentiable]
+fn rosenbrock(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() - 1 {
+        let t = x[i + 1] - x[i] * x[i];
+        let u = 1.0 - x[i];
+        s += 100.0 * t * t + u * u;
+    }
+    s
+}
+
+#[test]
+fn w1_matches_the_reference_values_and_finite_differences() {
+    let x: Vec<f64> = (0..1000).map(|k| 0.3 * (0.7 * k as f64).sin() + 1.0).collect();
+    let (value, g) = rosenbrock_grad(&x);
+    assert_eq!(value, rosenbrock(&x));
+    let (sum, abs) = g.x.iter().fold((0.0, 0.0), |(s, a), v| (s + v, a + v.abs()));
+    // WORKLOADS.md: 9063.649812, 31197.76509, 79200.59029
+    assert!((value - 9063.649812).abs() < 1e-5, "{value}");
+    assert!((sum - 31197.76509).abs() < 1e-4, "{sum}");
+    assert!((abs - 79200.59029).abs() < 1e-4, "{abs}");
+    let small = &x[..12];
+    check_grad(rosenbrock, |p: &[f64]| rosenbrock_grad(p).1.x, small).unwrap();
+}
+
+#[differentiable(wrt(x, w))]
+fn carried_and_branches(x: &[f64], w: f64, n: usize) -> f64 {
+    let mut acc = w;
+    let mut pair = (0.0, 1.0);
+    for i in 0..n {
+        let v = x[i % x.len()];
+        if v > 0.0 {
+            acc = acc * v + w;
+        } else {
+            acc -= v.exp();
+        }
+        pair = (pair.0 + acc.sin(), pair.1 * 0.9);
+    }
+    acc + pair.0 * pair.1
+}
+
+#[test]
+fn carried_locals_tuples_and_branches_in_loops() {
+    let x = [0.3, -0.4, 0.8, -0.1];
+    for n in [0, 1, 5, 9] {
+        let f = |p: &[f64]| carried_and_branches(&p[..4], p[4], n);
+        let g = |p: &[f64]| {
+            let g = carried_and_branches_grad(&p[..4], p[4], n).1;
+            [g.x, vec![g.w]].concat()
+        };
+        check_grad(f, g, &[x.as_slice(), &[0.7]].concat()).unwrap();
+    }
+}
+
+#[differentiable]
+fn nested(m: &DMatrix<f64>, v: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for i in 0..m.nrows() {
+        let mut row = 0.0;
+        for j in 0..m.ncols() {
+            row += m[(i, j)] * v[j];
+        }
+        total += row.tanh();
+    }
+    total
+}
+
+#[test]
+fn nested_loops_over_a_matrix() {
+    let m = DMatrix::from_fn(3, 4, |i, j| 0.3 * ((i * 4 + j) as f64).sin());
+    let v = [0.5, -0.2, 0.9, 0.1];
+    let f = |p: &[f64]| nested(&DMatrix::from_column_slice(3, 4, &p[..12]), &p[12..]);
+    let g = |p: &[f64]| {
+        let g = nested_grad(&DMatrix::from_column_slice(3, 4, &p[..12]), &p[12..]).1;
+        [g.m.as_slice(), &g.v].concat()
+    };
+    check_grad(f, g, &[m.as_slice(), &v].concat()).unwrap();
+}

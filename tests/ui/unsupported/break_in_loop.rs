@@ -1,0 +1,15 @@
+use autodiff::differentiable;
+
+#[differentiable]
+fn f(x: f64, n: usize) -> f64 {
+    let mut s = x;
+    for _ in 0..n {
+        if s > 10.0 {
+            break;
+        }
+        s = s * x;
+    }
+    s
+}
+
+fn main() {}
