@@ -47,12 +47,16 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> Sweeps {
     let private = quote!(#krate::__private);
     let mut consts = HashMap::new();
     collect_consts(&func.body, &mut consts);
+    let mut recomputable = HashMap::new();
+    collect_recomputable(&func.body, act, &mut recomputable);
     let mut cx = Reverse {
         krate: krate.to_token_stream(),
         func,
         act,
         private,
         consts,
+        recomputable,
+        recompute: HashSet::new(),
         needed: HashSet::new(),
         declared: HashSet::new(),
     };
@@ -113,6 +117,10 @@ struct Reverse<'a> {
     private: TokenStream,
     /// Constants, written again where the reverse sweep reads them rather than saved.
     consts: HashMap<Value, TokenStream>,
+    /// Instructions whose values may be recomputed in the reverse sweep.
+    recomputable: HashMap<Value, Inst>,
+    /// The values the reverse sweep recomputes (inside arms and loop bodies).
+    recompute: HashSet<Value>,
     /// What the reverse sweep reads.
     needed: HashSet<Saved>,
     /// Values whose adjoint is declared and in scope at this point of the reverse sweep.
@@ -164,9 +172,7 @@ impl Reverse<'_> {
                                         Operand::Arg(j) => args[*j],
                                         Operand::Out => inst.results[0],
                                     };
-                                    if !self.consts.contains_key(&v) {
-                                        self.needed.insert(Saved::Value(v));
-                                    }
+                                    self.need(v);
                                 }
                             }
                         }
@@ -183,7 +189,7 @@ impl Reverse<'_> {
                     self.needed.insert(Saved::Tape(inst.results[0]));
                     // An adjoint the arms add to is started at zero before them.
                     for v in self.outer_targets(inst) {
-                        self.needed.insert(Saved::Value(v));
+                        self.need(v);
                     }
                     self.mark_needed(then_region);
                     self.mark_needed(else_region);
@@ -192,24 +198,55 @@ impl Reverse<'_> {
                 // carried values start their adjoints from zero when unread after it.
                 Op::For { args, body } => {
                     self.needed.insert(Saved::Tape(inst.results[0]));
-                    for &v in args[..2].iter().chain(&inst.results).chain(&self.outer_targets(inst)) {
-                        if !self.consts.contains_key(&v) {
-                            self.needed.insert(Saved::Value(v));
-                        }
+                    for v in args[..2]
+                        .iter()
+                        .chain(&inst.results)
+                        .copied()
+                        .chain(self.outer_targets(inst))
+                    {
+                        self.need(v);
                     }
                     self.mark_needed(body);
                 }
                 // The reverse rule runs the scalar function again per element.
                 Op::Map { args, captures, .. } => {
                     for &v in args.iter().chain(captures) {
-                        if !self.consts.contains_key(&v) {
-                            self.needed.insert(Saved::Value(v));
-                        }
+                        self.need(v);
                     }
                 }
                 Op::Const(_) | Op::Passive { .. } | Op::Opaque { .. } => {}
             }
         }
+    }
+
+    /// Makes `v` available to the reverse sweep: written again if a constant,
+    /// recomputed if cheap (with its operands made available in turn), saved
+    /// otherwise.
+    fn need(&mut self, v: Value) {
+        if self.consts.contains_key(&v) || self.recompute.contains(&v) {
+            return;
+        }
+        match self.recomputable.get(&v).map(|inst| inst.op.args().to_vec()) {
+            Some(operands) => {
+                self.recompute.insert(v);
+                for o in operands {
+                    self.need(o);
+                }
+            }
+            None => {
+                self.needed.insert(Saved::Value(v));
+            }
+        }
+    }
+
+    /// The forward code of the values of `region` that its reverse recomputes.
+    fn recomputed_in(&self, region: &Region) -> TokenStream {
+        region
+            .insts
+            .iter()
+            .filter(|i| i.results.first().is_some_and(|r| self.recompute.contains(r)))
+            .map(|i| self.forward_inst(i))
+            .collect()
     }
 
     /// Values defined outside an `if` whose adjoints its arms add to.
@@ -654,7 +691,7 @@ impl Reverse<'_> {
         }
         // One iteration's reverse, with the adjoints of its yields seeded.
         let outer = self.declared.clone();
-        let mut iteration = TokenStream::new();
+        let mut iteration = self.recomputed_in(body);
         for &k in &active {
             let y = body.yields[k];
             if self.act.active(y) {
@@ -750,7 +787,7 @@ impl Reverse<'_> {
 
     fn reverse_arm(&mut self, inst: &Inst, region: &Region, variant: TokenStream) -> TokenStream {
         let outer = self.declared.clone();
-        let mut body = TokenStream::new();
+        let mut body = self.recomputed_in(region);
         for (k, r) in inst.results.iter().enumerate() {
             let y = region.yields[k];
             if self.declared.contains(r) && self.act.active(y) {
@@ -780,8 +817,65 @@ fn collect_consts(region: &Region, consts: &mut HashMap<Value, TokenStream>) {
                 collect_consts(then_region, consts);
                 collect_consts(else_region, consts);
             }
+            Op::For { body, .. } => collect_consts(body, consts),
             _ => {}
         }
+    }
+}
+
+/// The instructions whose values the reverse sweep recomputes rather than
+/// saves: element reads `x[i]`, and arithmetic on values that carry no
+/// derivative (index arithmetic such as `i + 1`). Both cost less to redo than
+/// to store per iteration, and read only values the reverse sweep has.
+fn collect_recomputable(region: &Region, act: &Activity, out: &mut HashMap<Value, Inst>) {
+    for inst in &region.insts {
+        match &inst.op {
+            Op::Prim { rule, .. }
+                if std::ptr::eq(*rule, &crate::rules::INDEX)
+                    || (!act.varied(inst.results[0])
+                        && [&crate::rules::ADD, &crate::rules::SUB, &crate::rules::MUL]
+                            .iter()
+                            .any(|r| std::ptr::eq(*rule, *r))) =>
+            {
+                out.insert(inst.results[0], inst.clone());
+            }
+            // Index arithmetic and comparisons, as long as they call nothing.
+            Op::Passive { expr, .. } if calls_nothing(expr) => {
+                out.insert(inst.results[0], inst.clone());
+            }
+            Op::If {
+                then_region,
+                else_region,
+                ..
+            } => {
+                collect_recomputable(then_region, act, out);
+                collect_recomputable(else_region, act, out);
+            }
+            Op::For { body, .. } => collect_recomputable(body, act, out),
+            _ => {}
+        }
+    }
+}
+
+/// Whether an expression emitted as written calls no function or method (so
+/// that evaluating it again is cheap and cannot have effects).
+fn calls_nothing(expr: &TokenStream) -> bool {
+    struct Calls(bool);
+    impl<'a> syn::visit::Visit<'a> for Calls {
+        fn visit_expr(&mut self, e: &'a syn::Expr) {
+            if matches!(e, syn::Expr::Call(_) | syn::Expr::MethodCall(_) | syn::Expr::Macro(_)) {
+                self.0 = true;
+            }
+            syn::visit::visit_expr(self, e);
+        }
+    }
+    match syn::parse2::<syn::Expr>(expr.clone()) {
+        Ok(e) => {
+            let mut calls = Calls(false);
+            syn::visit::Visit::visit_expr(&mut calls, &e);
+            !calls.0
+        }
+        Err(_) => false,
     }
 }
 

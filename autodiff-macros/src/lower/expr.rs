@@ -424,6 +424,16 @@ impl Lowerer<'_> {
     /// An expression without derivative (a condition, a comparison), emitted
     /// as written with its locals renamed.
     pub(super) fn passive_expr(&mut self, e: &Expr) -> Option<Value> {
+        // A bare local is itself, not a copy of itself.
+        let mut bare = e;
+        while let Expr::Paren(p) = bare {
+            bare = &p.expr;
+        }
+        if let Expr::Path(p) = bare {
+            if let Some(Binding::Value(v)) = p.path.get_ident().and_then(|i| self.lookup(&i.to_string())) {
+                return Some(*v);
+            }
+        }
         let (expr, args) = self.rename(e)?;
         Some(self.emit1(Op::Passive { expr, args }, e.span()))
     }
