@@ -627,7 +627,7 @@ impl Reverse<'_> {
     /// reverse sweep of the body reads:
     ///
     /// ```text
-    /// let mut __ad_c5_0 = init;  let mut __ad_tape5 = Vec::new();
+    /// let mut __ad_c5_0 = init;  let mut __ad_tape5 = Vec::with_capacity(end - start);
     /// for i in start..end { let p = __ad_c5_0; <body>; __ad_tape5.push((saved..)); __ad_c5_0 = y; }
     /// let r = __ad_c5_0;
     /// ```
@@ -644,10 +644,11 @@ impl Reverse<'_> {
         let record = self.needed.contains(&Saved::Tape(inst.results[0])).then(|| {
             let tape = self.saved_ident(Saved::Tape(inst.results[0]));
             let entry = self.tape_entry(body);
-            (
-                quote!(let mut #tape = ::std::vec::Vec::new();),
-                quote!(#tape.push(#entry);),
-            )
+            // One entry per iteration, allocated once.
+            let declare = quote! {
+                let mut #tape = ::std::vec::Vec::with_capacity(::core::iter::Iterator::size_hint(&(#start..#end)).0);
+            };
+            (declare, quote!(#tape.push(#entry);))
         });
         let (declare, push) = record.unzip();
         let state2 = state.clone();

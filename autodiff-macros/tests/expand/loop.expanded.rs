@@ -28,7 +28,9 @@ fn rosenbrock_grad(x: &[f64]) -> (f64, RosenbrockGrad) {
     let __ad_v2 = 0;
     let __ad_v3 = x.len() - 1;
     let mut __ad_c21_0 = __ad_v1;
-    let mut __ad_tape21 = ::std::vec::Vec::new();
+    let mut __ad_tape21 = ::std::vec::Vec::with_capacity(
+        ::core::iter::Iterator::size_hint(&(__ad_v2..__ad_v3)).0,
+    );
     for __ad_v4 in __ad_v2..__ad_v3 {
         let __ad_v5 = __ad_c21_0;
         let __ad_v6 = __ad_v4 + 1;
@@ -140,7 +142,9 @@ fn rosenbrock_vjp<'__ad>(
     let __ad_v2 = 0;
     let __ad_v3 = x.len() - 1;
     let mut __ad_c21_0 = __ad_v1;
-    let mut __ad_tape21 = ::std::vec::Vec::new();
+    let mut __ad_tape21 = ::std::vec::Vec::with_capacity(
+        ::core::iter::Iterator::size_hint(&(__ad_v2..__ad_v3)).0,
+    );
     for __ad_v4 in __ad_v2..__ad_v3 {
         let __ad_v5 = __ad_c21_0;
         let __ad_v6 = __ad_v4 + 1;

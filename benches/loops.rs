@@ -1,0 +1,54 @@
+//! W1 (extended Rosenbrock, n = 1000) in loop-and-index Rust: the objective,
+//! the generated gradient and a hand-written one, in the same run.
+//!
+//! `cargo bench --bench loops && python3 benches/ratios.py`
+
+use autodiff::prelude::*;
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+
+#[differentiable]
+fn rosenbrock(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() - 1 {
+        let t = x[i + 1] - x[i] * x[i];
+        let u = 1.0 - x[i];
+        s += 100.0 * t * t + u * u;
+    }
+    s
+}
+
+/// The gradient by hand, in one pass.
+fn rosenbrock_hand(x: &[f64]) -> (f64, Vec<f64>) {
+    let mut value = 0.0;
+    let mut g = vec![0.0; x.len()];
+    for i in 0..x.len() - 1 {
+        let t = x[i + 1] - x[i] * x[i];
+        let u = 1.0 - x[i];
+        value += 100.0 * t * t + u * u;
+        g[i] += -400.0 * t * x[i] - 2.0 * u;
+        g[i + 1] += 200.0 * t;
+    }
+    (value, g)
+}
+
+fn bench(c: &mut Criterion) {
+    let x: Vec<f64> = (0..1000).map(|k| 0.3 * (0.7 * k as f64).sin() + 1.0).collect();
+    let (v, g) = rosenbrock_grad(&x);
+    let (hv, hg) = rosenbrock_hand(&x);
+    assert!((v - hv).abs() < 1e-9 && g.x.iter().zip(&hg).all(|(a, b)| (a - b).abs() < 1e-9));
+    let mut group = c.benchmark_group("w1_rosenbrock");
+    group.bench_function("objective", |b| b.iter(|| rosenbrock(black_box(&x))));
+    group.bench_function("generated", |b| b.iter(|| rosenbrock_grad(black_box(&x))));
+    group.bench_function("hand", |b| b.iter(|| rosenbrock_hand(black_box(&x))));
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(60)
+        .warm_up_time(std::time::Duration::from_millis(500))
+        .measurement_time(std::time::Duration::from_secs(2));
+    targets = bench
+}
+criterion_main!(benches);
