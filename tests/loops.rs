@@ -86,3 +86,27 @@ fn nested_loops_over_a_matrix() {
     };
     check_grad(f, g, &[m.as_slice(), &v].concat()).unwrap();
 }
+
+#[differentiable]
+fn ranges(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in (0..x.len()).rev() {
+        s = s * 0.5 + x[i];
+    }
+    for i in (0..x.len()).step_by(2) {
+        s += x[i] * x[i];
+    }
+    for i in 1..=2 {
+        s = s.sin() + x[i];
+    }
+    for _ in 0..0 {
+        s = s * 100.0;
+    }
+    s
+}
+
+#[test]
+fn reversed_stepped_inclusive_and_empty_ranges() {
+    let x = [0.3, -0.4, 0.8, -0.1, 0.6];
+    check_grad(ranges, |p: &[f64]| ranges_grad(p).1.x, &x).unwrap();
+}

@@ -43,8 +43,8 @@ pub fn differentiable_arg(op: &Op, i: usize) -> bool {
     match op {
         Op::Prim { rule, .. } => matches!(rule.partials[i], Partial::Vjp { .. }),
         Op::Call { .. } | Op::Opaque { .. } | Op::Map { .. } => true,
-        // The bounds of a loop carry no derivative; its initial values do.
-        Op::For { .. } => i >= 2,
+        // The iterator of a loop carries no derivative; its initial values do.
+        Op::For { .. } => i >= 1,
         Op::Const(_) | Op::Passive { .. } | Op::If { .. } => false,
     }
 }
@@ -86,7 +86,7 @@ fn vary(a: &mut Activity, region: &Region) {
             // does: iterate to the fixpoint (it grows, so it ends).
             Op::For { args, body } => {
                 for (k, p) in body.params[1..].iter().enumerate() {
-                    a.varied[p.index()] = a.varied(args[2 + k]);
+                    a.varied[p.index()] = a.varied(args[1 + k]);
                 }
                 loop {
                     vary(a, body);
@@ -166,10 +166,9 @@ fn backward(a: &mut Activity, region: &Region) {
                     }
                 }
                 a.live[args[0].index()] = true;
-                a.live[args[1].index()] = true;
                 for (k, p) in body.params[1..].iter().enumerate() {
-                    a.useful[args[2 + k].index()] |= a.useful[p.index()];
-                    a.live[args[2 + k].index()] |= a.live(*p);
+                    a.useful[args[1 + k].index()] |= a.useful[p.index()];
+                    a.live[args[1 + k].index()] |= a.live(*p);
                 }
             }
             op => {

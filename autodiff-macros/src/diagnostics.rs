@@ -68,7 +68,7 @@ pub fn loop_label() -> String {
 }
 
 pub fn loop_range() -> String {
-    "only `for i in start..end` is supported (a half-open range of integers); iterate over indices and read elements with `x[i]`".into()
+    "only loops over ranges of integers are supported (`a..b`, `a..=b`, with `.rev()`, `.step_by(k)`, `.skip(k)`, `.take(k)`); iterate over indices and read elements with `x[i]`".into()
 }
 
 pub fn match_() -> String {

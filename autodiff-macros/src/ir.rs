@@ -140,8 +140,9 @@ pub enum Op {
         args: Vec<Value>,
         captures: Vec<Value>,
     },
-    /// `for i in start..end { body }`. `args` are `start`, `end`, then the
-    /// initial values of the locals the body assigns (carried values);
+    /// `for i in iter { body }` over a range of integers. `args` are the
+    /// iterator, then the initial values of the locals the body assigns
+    /// (carried values);
     /// `body.params` are `i` then the carried values at the start of an
     /// iteration, `body.yields` the carried values at its end, and the
     /// results the carried values after the loop.
@@ -240,7 +241,7 @@ impl Func {
                 }
             }
             if let Op::For { args, body } = &inst.op {
-                let carried = args.len() - 2;
+                let carried = args.len() - 1;
                 if body.params.len() != carried + 1 || body.yields.len() != carried || inst.results.len() != carried {
                     return Err(format!(
                         "a loop carries {carried} values with mismatched parameters, yields or results"
@@ -320,11 +321,10 @@ fn write_region(f: &mut fmt::Formatter<'_>, region: &Region, depth: usize) -> fm
             Op::For { args, body } => {
                 writeln!(
                     f,
-                    "{pad}{results} = for {} in {}..{} carrying ({}) {{",
+                    "{pad}{results} = for {} in {} carrying ({}) {{",
                     list(&body.params[..1]),
                     args[0],
-                    args[1],
-                    list(&args[2..])
+                    list(&args[1..])
                 )?;
                 if body.params.len() > 1 {
                     writeln!(f, "{pad}  params {}", list(&body.params[1..]))?;

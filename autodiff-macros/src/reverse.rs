@@ -194,16 +194,12 @@ impl Reverse<'_> {
                     self.mark_needed(then_region);
                     self.mark_needed(else_region);
                 }
-                // A loop records, per iteration, what its body's reverse reads; its
-                // carried values start their adjoints from zero when unread after it.
-                Op::For { args, body } => {
+                // A loop records, per iteration, what its body's reverse reads (the
+                // tape also counts the iterations); its carried values start their
+                // adjoints from zero when unread after it.
+                Op::For { body, .. } => {
                     self.needed.insert(Saved::Tape(inst.results[0]));
-                    for v in args[..2]
-                        .iter()
-                        .chain(&inst.results)
-                        .copied()
-                        .chain(self.outer_targets(inst))
-                    {
+                    for v in inst.results.iter().copied().chain(self.outer_targets(inst)) {
                         self.need(v);
                     }
                     self.mark_needed(body);
@@ -302,7 +298,7 @@ impl Reverse<'_> {
                 for (k, r) in inst.results.iter().enumerate() {
                     if self.act.active(*r) {
                         targets.push(body.yields[k]);
-                        targets.push(args[2 + k]);
+                        targets.push(args[1 + k]);
                     }
                 }
                 self.targets(body, targets, defined);
@@ -623,19 +619,19 @@ impl Reverse<'_> {
             .collect()
     }
 
-    /// `for i in start..end { body }`, recording per iteration what the
+    /// `for i in iter { body }`, recording per iteration what the
     /// reverse sweep of the body reads:
     ///
     /// ```text
-    /// let mut __ad_c5_0 = init;  let mut __ad_tape5 = Vec::with_capacity(end - start);
-    /// for i in start..end { let p = __ad_c5_0; <body>; __ad_tape5.push((saved..)); __ad_c5_0 = y; }
+    /// let mut __ad_c5_0 = init;  let mut __ad_tape5 = Vec::with_capacity(iter.len());
+    /// for i in iter { let p = __ad_c5_0; <body>; __ad_tape5.push((saved..)); __ad_c5_0 = y; }
     /// let r = __ad_c5_0;
     /// ```
     fn forward_loop(&self, inst: &Inst, args: &[Value], body: &Region) -> TokenStream {
         let f = self.func;
         let state = Self::loop_state(inst, "c");
-        let inits = args[2..].iter().map(|v| f.ident(*v));
-        let (start, end) = (f.ident(args[0]), f.ident(args[1]));
+        let inits = args[1..].iter().map(|v| f.ident(*v));
+        let iter = f.ident(args[0]);
         let i = f.ident(body.params[0]);
         let params = body.params[1..].iter().map(|v| f.ident(*v));
         let yields = body.yields.iter().map(|v| f.ident(*v));
@@ -646,7 +642,7 @@ impl Reverse<'_> {
             let entry = self.tape_entry(body);
             // One entry per iteration, allocated once.
             let declare = quote! {
-                let mut #tape = ::std::vec::Vec::with_capacity(::core::iter::Iterator::size_hint(&(#start..#end)).0);
+                let mut #tape = ::std::vec::Vec::with_capacity(::core::iter::Iterator::size_hint(&#iter).0);
             };
             (declare, quote!(#tape.push(#entry);))
         });
@@ -656,7 +652,7 @@ impl Reverse<'_> {
         quote! {
             #(let mut #state = #inits;)*
             #declare
-            for #i in #start..#end {
+            for #i in #iter {
                 #(let #params = #state2;)*
                 #code
                 #push
@@ -725,7 +721,7 @@ impl Reverse<'_> {
             }
         });
         for &k in &active {
-            let init = args[2 + k];
+            let init = args[1 + k];
             if self.act.active(init) {
                 let a = &state[k];
                 self.contribute(init, quote!(#a), out);

@@ -1,11 +1,11 @@
-//! `for i in a..b { .. }`: the body becomes a region whose parameters are the
+//! `for i in a..b { .. }` (also `a..=b`, `.rev()`, `.step_by(k)`): the body becomes a region whose parameters are the
 //! induction variable and the locals the body assigns (carried values), and
 //! whose yields are those locals at the end of an iteration.
 //!
 //! Before/after: `let mut s = 0.0; for i in 0..n { s += x[i] * x[i]; }` becomes
 //!
 //! ```text
-//! v4 = for v5 in v2..v3 carrying (v1) {
+//! v4 = for v5 in v3 carrying (v1) {
 //!   params v6
 //!   v7 = index v0, v5
 //!   ..
@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use syn::spanned::Spanned;
 use syn::visit::Visit;
-use syn::{Expr, ExprForLoop, Pat, RangeLimits};
+use syn::{Expr, ExprForLoop, Pat};
 
 use super::{Binding, Lowerer};
 use crate::diagnostics as msg;
@@ -30,19 +30,10 @@ impl Lowerer<'_> {
             self.errors.push(label, msg::loop_label());
             return None;
         }
-        let mut range = &*f.expr;
-        while let Expr::Paren(p) = range {
-            range = &p.expr;
+        if !is_integer_range(&f.expr) {
+            self.errors.push(&f.expr, msg::loop_range());
+            return None;
         }
-        let (start, end) = match range {
-            Expr::Range(r) if matches!(r.limits, RangeLimits::HalfOpen(_)) && r.start.is_some() && r.end.is_some() => {
-                (r.start.as_deref().expect("checked"), r.end.as_deref().expect("checked"))
-            }
-            other => {
-                self.errors.push(other, msg::loop_range());
-                return None;
-            }
-        };
         let var = match &*f.pat {
             Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.to_string()),
             Pat::Wild(_) => None,
@@ -51,8 +42,7 @@ impl Lowerer<'_> {
                 return None;
             }
         };
-        let start = self.passive_expr(start);
-        let end = self.passive_expr(end);
+        let iter = self.passive_expr(&f.expr);
 
         // The locals the body assigns that live outside it are carried.
         let mut assigned = Assigned(Vec::new());
@@ -101,9 +91,8 @@ impl Lowerer<'_> {
             self.errors.push_at(span, msg::shape_mismatch());
             return None;
         }
-        let (start, end) = (start?, end?);
         let count = yields.len();
-        let mut args = vec![start, end];
+        let mut args = vec![iter?];
         args.extend(inits);
         let body = Region { params, insts, yields };
         let results = self.emit(Op::For { args, body }, span, count);
@@ -113,6 +102,20 @@ impl Lowerer<'_> {
             self.scopes[depth].insert(name, rebuilt);
         }
         Some(Binding::unit())
+    }
+}
+
+/// `a..b`, `a..=b`, and those with `.rev()`, `.step_by(k)`, `.skip(k)`,
+/// `.take(k)`: iterators over integers that the reverse sweep can replay
+/// from its tape.
+fn is_integer_range(e: &Expr) -> bool {
+    match e {
+        Expr::Range(r) => r.start.is_some() && r.end.is_some(),
+        Expr::Paren(p) => is_integer_range(&p.expr),
+        Expr::MethodCall(m) => {
+            ["rev", "step_by", "skip", "take"].iter().any(|n| m.method == n) && is_integer_range(&m.receiver)
+        }
+        _ => false,
     }
 }
 

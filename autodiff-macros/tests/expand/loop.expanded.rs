@@ -25,113 +25,112 @@ impl ::autodiff::__private::ArgTangents for RosenbrockGrad {
 #[allow(dead_code, unused_mut, unused_variables, clippy::all)]
 fn rosenbrock_grad(x: &[f64]) -> (f64, RosenbrockGrad) {
     let __ad_v1 = 0.0;
-    let __ad_v2 = 0;
-    let __ad_v3 = x.len() - 1;
-    let mut __ad_c21_0 = __ad_v1;
-    let mut __ad_tape21 = ::std::vec::Vec::with_capacity(
-        ::core::iter::Iterator::size_hint(&(__ad_v2..__ad_v3)).0,
+    let __ad_v2 = 0..x.len() - 1;
+    let mut __ad_c20_0 = __ad_v1;
+    let mut __ad_tape20 = ::std::vec::Vec::with_capacity(
+        ::core::iter::Iterator::size_hint(&__ad_v2).0,
     );
-    for __ad_v4 in __ad_v2..__ad_v3 {
-        let __ad_v5 = __ad_c21_0;
-        let __ad_v6 = __ad_v4 + 1;
-        let __ad_v7 = ::autodiff::__private::rules::index::value(x, &__ad_v6);
-        let __ad_v8 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
-        let __ad_v9 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
-        let __ad_v10 = ::autodiff::__private::rules::mul::value(&__ad_v8, &__ad_v9);
-        let __ad_v11 = ::autodiff::__private::rules::sub::value(&__ad_v7, &__ad_v10);
-        let __ad_v12 = 1.0;
-        let __ad_v13 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
-        let __ad_v14 = ::autodiff::__private::rules::sub::value(&1.0, &__ad_v13);
-        let __ad_v15 = 100.0;
-        let __ad_v16 = ::autodiff::__private::rules::mul::value(&100.0, &__ad_v11);
-        let __ad_v17 = ::autodiff::__private::rules::mul::value(&__ad_v16, &__ad_v11);
-        let __ad_v18 = ::autodiff::__private::rules::mul::value(&__ad_v14, &__ad_v14);
-        let __ad_v19 = ::autodiff::__private::rules::add::value(&__ad_v17, &__ad_v18);
-        let __ad_v20 = ::autodiff::__private::rules::add::value(&__ad_v5, &__ad_v19);
-        __ad_tape21.push((__ad_v4, __ad_v11, __ad_v14, __ad_v16));
-        __ad_c21_0 = __ad_v20;
+    for __ad_v3 in __ad_v2 {
+        let __ad_v4 = __ad_c20_0;
+        let __ad_v5 = __ad_v3 + 1;
+        let __ad_v6 = ::autodiff::__private::rules::index::value(x, &__ad_v5);
+        let __ad_v7 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
+        let __ad_v8 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
+        let __ad_v9 = ::autodiff::__private::rules::mul::value(&__ad_v7, &__ad_v8);
+        let __ad_v10 = ::autodiff::__private::rules::sub::value(&__ad_v6, &__ad_v9);
+        let __ad_v11 = 1.0;
+        let __ad_v12 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
+        let __ad_v13 = ::autodiff::__private::rules::sub::value(&1.0, &__ad_v12);
+        let __ad_v14 = 100.0;
+        let __ad_v15 = ::autodiff::__private::rules::mul::value(&100.0, &__ad_v10);
+        let __ad_v16 = ::autodiff::__private::rules::mul::value(&__ad_v15, &__ad_v10);
+        let __ad_v17 = ::autodiff::__private::rules::mul::value(&__ad_v13, &__ad_v13);
+        let __ad_v18 = ::autodiff::__private::rules::add::value(&__ad_v16, &__ad_v17);
+        let __ad_v19 = ::autodiff::__private::rules::add::value(&__ad_v4, &__ad_v18);
+        __ad_tape20.push((__ad_v3, __ad_v10, __ad_v13, __ad_v15));
+        __ad_c20_0 = __ad_v19;
     }
-    let __ad_v21 = __ad_c21_0;
-    let __ad_ct = ::autodiff::__private::one_like(&__ad_v21);
-    let mut __ad_d21 = __ad_ct;
+    let __ad_v20 = __ad_c20_0;
+    let __ad_ct = ::autodiff::__private::one_like(&__ad_v20);
+    let mut __ad_d20 = __ad_ct;
     let mut __ad_d0 = ::autodiff::__private::zero_grad(x);
-    let mut __ad_a21_0 = __ad_d21;
-    for (__ad_v4, __ad_v11, __ad_v14, __ad_v16) in __ad_tape21.into_iter().rev() {
-        let __ad_v6 = __ad_v4 + 1;
-        let __ad_v8 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
-        let __ad_v9 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
-        let mut __ad_d20 = __ad_a21_0;
-        let mut __ad_d5 = ::autodiff::__private::rules::add::vjp_a(&__ad_d20);
-        let mut __ad_d19 = ::autodiff::__private::rules::add::vjp_b(&__ad_d20);
-        let mut __ad_d17 = ::autodiff::__private::rules::add::vjp_a(&__ad_d19);
+    let mut __ad_a20_0 = __ad_d20;
+    for (__ad_v3, __ad_v10, __ad_v13, __ad_v15) in __ad_tape20.into_iter().rev() {
+        let __ad_v5 = __ad_v3 + 1;
+        let __ad_v7 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
+        let __ad_v8 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
+        let mut __ad_d19 = __ad_a20_0;
+        let mut __ad_d4 = ::autodiff::__private::rules::add::vjp_a(&__ad_d19);
         let mut __ad_d18 = ::autodiff::__private::rules::add::vjp_b(&__ad_d19);
-        let mut __ad_d14 = ::autodiff::__private::rules::mul::vjp_a(
-            &__ad_d18,
-            &__ad_v14,
-            &__ad_v14,
+        let mut __ad_d16 = ::autodiff::__private::rules::add::vjp_a(&__ad_d18);
+        let mut __ad_d17 = ::autodiff::__private::rules::add::vjp_b(&__ad_d18);
+        let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_a(
+            &__ad_d17,
+            &__ad_v13,
+            &__ad_v13,
         );
         ::autodiff::__private::rules::mul::vjp_b_acc(
-            &mut __ad_d14,
-            &__ad_d18,
-            &__ad_v14,
-            &__ad_v14,
-        );
-        let mut __ad_d16 = ::autodiff::__private::rules::mul::vjp_a(
+            &mut __ad_d13,
             &__ad_d17,
-            &__ad_v16,
-            &__ad_v11,
+            &__ad_v13,
+            &__ad_v13,
         );
-        let mut __ad_d11 = ::autodiff::__private::rules::mul::vjp_b(
-            &__ad_d17,
-            &__ad_v16,
-            &__ad_v11,
-        );
-        ::autodiff::__private::rules::mul::vjp_b_acc(
-            &mut __ad_d11,
+        let mut __ad_d15 = ::autodiff::__private::rules::mul::vjp_a(
             &__ad_d16,
+            &__ad_v15,
+            &__ad_v10,
+        );
+        let mut __ad_d10 = ::autodiff::__private::rules::mul::vjp_b(
+            &__ad_d16,
+            &__ad_v15,
+            &__ad_v10,
+        );
+        ::autodiff::__private::rules::mul::vjp_b_acc(
+            &mut __ad_d10,
+            &__ad_d15,
             &100.0,
-            &__ad_v11,
+            &__ad_v10,
         );
-        let mut __ad_d13 = ::autodiff::__private::rules::sub::vjp_b(&__ad_d14);
+        let mut __ad_d12 = ::autodiff::__private::rules::sub::vjp_b(&__ad_d13);
         ::autodiff::__private::rules::index::vjp_acc(
             &mut __ad_d0,
-            &__ad_d13,
+            &__ad_d12,
             x,
-            &__ad_v4,
+            &__ad_v3,
         );
-        let mut __ad_d7 = ::autodiff::__private::rules::sub::vjp_a(&__ad_d11);
-        let mut __ad_d10 = ::autodiff::__private::rules::sub::vjp_b(&__ad_d11);
-        let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_a(
-            &__ad_d10,
-            &__ad_v8,
-            &__ad_v9,
-        );
-        let mut __ad_d9 = ::autodiff::__private::rules::mul::vjp_b(
-            &__ad_d10,
-            &__ad_v8,
-            &__ad_v9,
-        );
-        ::autodiff::__private::rules::index::vjp_acc(
-            &mut __ad_d0,
+        let mut __ad_d6 = ::autodiff::__private::rules::sub::vjp_a(&__ad_d10);
+        let mut __ad_d9 = ::autodiff::__private::rules::sub::vjp_b(&__ad_d10);
+        let mut __ad_d7 = ::autodiff::__private::rules::mul::vjp_a(
             &__ad_d9,
-            x,
-            &__ad_v4,
+            &__ad_v7,
+            &__ad_v8,
+        );
+        let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_b(
+            &__ad_d9,
+            &__ad_v7,
+            &__ad_v8,
         );
         ::autodiff::__private::rules::index::vjp_acc(
             &mut __ad_d0,
             &__ad_d8,
             x,
-            &__ad_v4,
+            &__ad_v3,
         );
         ::autodiff::__private::rules::index::vjp_acc(
             &mut __ad_d0,
             &__ad_d7,
             x,
-            &__ad_v6,
+            &__ad_v3,
         );
-        __ad_a21_0 = __ad_d5;
+        ::autodiff::__private::rules::index::vjp_acc(
+            &mut __ad_d0,
+            &__ad_d6,
+            x,
+            &__ad_v5,
+        );
+        __ad_a20_0 = __ad_d4;
     }
-    (__ad_v21, RosenbrockGrad { x: __ad_d0 })
+    (__ad_v20, RosenbrockGrad { x: __ad_d0 })
 }
 ///The value of [`rosenbrock`] and its pullback: a closure mapping a cotangent of the output to the cotangents of the inputs (a vector-Jacobian product). Generated by `#[differentiable]`.
 #[allow(dead_code, unused_mut, unused_variables, clippy::all)]
@@ -139,114 +138,113 @@ fn rosenbrock_vjp<'__ad>(
     x: &'__ad [f64],
 ) -> (f64, impl ::core::ops::FnOnce(f64) -> RosenbrockGrad + '__ad) {
     let __ad_v1 = 0.0;
-    let __ad_v2 = 0;
-    let __ad_v3 = x.len() - 1;
-    let mut __ad_c21_0 = __ad_v1;
-    let mut __ad_tape21 = ::std::vec::Vec::with_capacity(
-        ::core::iter::Iterator::size_hint(&(__ad_v2..__ad_v3)).0,
+    let __ad_v2 = 0..x.len() - 1;
+    let mut __ad_c20_0 = __ad_v1;
+    let mut __ad_tape20 = ::std::vec::Vec::with_capacity(
+        ::core::iter::Iterator::size_hint(&__ad_v2).0,
     );
-    for __ad_v4 in __ad_v2..__ad_v3 {
-        let __ad_v5 = __ad_c21_0;
-        let __ad_v6 = __ad_v4 + 1;
-        let __ad_v7 = ::autodiff::__private::rules::index::value(x, &__ad_v6);
-        let __ad_v8 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
-        let __ad_v9 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
-        let __ad_v10 = ::autodiff::__private::rules::mul::value(&__ad_v8, &__ad_v9);
-        let __ad_v11 = ::autodiff::__private::rules::sub::value(&__ad_v7, &__ad_v10);
-        let __ad_v12 = 1.0;
-        let __ad_v13 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
-        let __ad_v14 = ::autodiff::__private::rules::sub::value(&1.0, &__ad_v13);
-        let __ad_v15 = 100.0;
-        let __ad_v16 = ::autodiff::__private::rules::mul::value(&100.0, &__ad_v11);
-        let __ad_v17 = ::autodiff::__private::rules::mul::value(&__ad_v16, &__ad_v11);
-        let __ad_v18 = ::autodiff::__private::rules::mul::value(&__ad_v14, &__ad_v14);
-        let __ad_v19 = ::autodiff::__private::rules::add::value(&__ad_v17, &__ad_v18);
-        let __ad_v20 = ::autodiff::__private::rules::add::value(&__ad_v5, &__ad_v19);
-        __ad_tape21.push((__ad_v4, __ad_v11, __ad_v14, __ad_v16));
-        __ad_c21_0 = __ad_v20;
+    for __ad_v3 in __ad_v2 {
+        let __ad_v4 = __ad_c20_0;
+        let __ad_v5 = __ad_v3 + 1;
+        let __ad_v6 = ::autodiff::__private::rules::index::value(x, &__ad_v5);
+        let __ad_v7 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
+        let __ad_v8 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
+        let __ad_v9 = ::autodiff::__private::rules::mul::value(&__ad_v7, &__ad_v8);
+        let __ad_v10 = ::autodiff::__private::rules::sub::value(&__ad_v6, &__ad_v9);
+        let __ad_v11 = 1.0;
+        let __ad_v12 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
+        let __ad_v13 = ::autodiff::__private::rules::sub::value(&1.0, &__ad_v12);
+        let __ad_v14 = 100.0;
+        let __ad_v15 = ::autodiff::__private::rules::mul::value(&100.0, &__ad_v10);
+        let __ad_v16 = ::autodiff::__private::rules::mul::value(&__ad_v15, &__ad_v10);
+        let __ad_v17 = ::autodiff::__private::rules::mul::value(&__ad_v13, &__ad_v13);
+        let __ad_v18 = ::autodiff::__private::rules::add::value(&__ad_v16, &__ad_v17);
+        let __ad_v19 = ::autodiff::__private::rules::add::value(&__ad_v4, &__ad_v18);
+        __ad_tape20.push((__ad_v3, __ad_v10, __ad_v13, __ad_v15));
+        __ad_c20_0 = __ad_v19;
     }
-    let __ad_v21 = __ad_c21_0;
+    let __ad_v20 = __ad_c20_0;
     (
-        ::core::clone::Clone::clone(&__ad_v21),
+        ::core::clone::Clone::clone(&__ad_v20),
         move |__ad_ct: f64| {
-            let mut __ad_d21 = __ad_ct;
+            let mut __ad_d20 = __ad_ct;
             let mut __ad_d0 = ::autodiff::__private::zero_grad(x);
-            let mut __ad_a21_0 = __ad_d21;
-            for (__ad_v4, __ad_v11, __ad_v14, __ad_v16) in __ad_tape21.into_iter().rev()
+            let mut __ad_a20_0 = __ad_d20;
+            for (__ad_v3, __ad_v10, __ad_v13, __ad_v15) in __ad_tape20.into_iter().rev()
             {
-                let __ad_v6 = __ad_v4 + 1;
-                let __ad_v8 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
-                let __ad_v9 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
-                let mut __ad_d20 = __ad_a21_0;
-                let mut __ad_d5 = ::autodiff::__private::rules::add::vjp_a(&__ad_d20);
-                let mut __ad_d19 = ::autodiff::__private::rules::add::vjp_b(&__ad_d20);
-                let mut __ad_d17 = ::autodiff::__private::rules::add::vjp_a(&__ad_d19);
+                let __ad_v5 = __ad_v3 + 1;
+                let __ad_v7 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
+                let __ad_v8 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
+                let mut __ad_d19 = __ad_a20_0;
+                let mut __ad_d4 = ::autodiff::__private::rules::add::vjp_a(&__ad_d19);
                 let mut __ad_d18 = ::autodiff::__private::rules::add::vjp_b(&__ad_d19);
-                let mut __ad_d14 = ::autodiff::__private::rules::mul::vjp_a(
-                    &__ad_d18,
-                    &__ad_v14,
-                    &__ad_v14,
+                let mut __ad_d16 = ::autodiff::__private::rules::add::vjp_a(&__ad_d18);
+                let mut __ad_d17 = ::autodiff::__private::rules::add::vjp_b(&__ad_d18);
+                let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_a(
+                    &__ad_d17,
+                    &__ad_v13,
+                    &__ad_v13,
                 );
                 ::autodiff::__private::rules::mul::vjp_b_acc(
-                    &mut __ad_d14,
-                    &__ad_d18,
-                    &__ad_v14,
-                    &__ad_v14,
-                );
-                let mut __ad_d16 = ::autodiff::__private::rules::mul::vjp_a(
+                    &mut __ad_d13,
                     &__ad_d17,
-                    &__ad_v16,
-                    &__ad_v11,
+                    &__ad_v13,
+                    &__ad_v13,
                 );
-                let mut __ad_d11 = ::autodiff::__private::rules::mul::vjp_b(
-                    &__ad_d17,
-                    &__ad_v16,
-                    &__ad_v11,
-                );
-                ::autodiff::__private::rules::mul::vjp_b_acc(
-                    &mut __ad_d11,
+                let mut __ad_d15 = ::autodiff::__private::rules::mul::vjp_a(
                     &__ad_d16,
+                    &__ad_v15,
+                    &__ad_v10,
+                );
+                let mut __ad_d10 = ::autodiff::__private::rules::mul::vjp_b(
+                    &__ad_d16,
+                    &__ad_v15,
+                    &__ad_v10,
+                );
+                ::autodiff::__private::rules::mul::vjp_b_acc(
+                    &mut __ad_d10,
+                    &__ad_d15,
                     &100.0,
-                    &__ad_v11,
+                    &__ad_v10,
                 );
-                let mut __ad_d13 = ::autodiff::__private::rules::sub::vjp_b(&__ad_d14);
+                let mut __ad_d12 = ::autodiff::__private::rules::sub::vjp_b(&__ad_d13);
                 ::autodiff::__private::rules::index::vjp_acc(
                     &mut __ad_d0,
-                    &__ad_d13,
+                    &__ad_d12,
                     x,
-                    &__ad_v4,
+                    &__ad_v3,
                 );
-                let mut __ad_d7 = ::autodiff::__private::rules::sub::vjp_a(&__ad_d11);
-                let mut __ad_d10 = ::autodiff::__private::rules::sub::vjp_b(&__ad_d11);
-                let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_a(
-                    &__ad_d10,
-                    &__ad_v8,
-                    &__ad_v9,
-                );
-                let mut __ad_d9 = ::autodiff::__private::rules::mul::vjp_b(
-                    &__ad_d10,
-                    &__ad_v8,
-                    &__ad_v9,
-                );
-                ::autodiff::__private::rules::index::vjp_acc(
-                    &mut __ad_d0,
+                let mut __ad_d6 = ::autodiff::__private::rules::sub::vjp_a(&__ad_d10);
+                let mut __ad_d9 = ::autodiff::__private::rules::sub::vjp_b(&__ad_d10);
+                let mut __ad_d7 = ::autodiff::__private::rules::mul::vjp_a(
                     &__ad_d9,
-                    x,
-                    &__ad_v4,
+                    &__ad_v7,
+                    &__ad_v8,
+                );
+                let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_b(
+                    &__ad_d9,
+                    &__ad_v7,
+                    &__ad_v8,
                 );
                 ::autodiff::__private::rules::index::vjp_acc(
                     &mut __ad_d0,
                     &__ad_d8,
                     x,
-                    &__ad_v4,
+                    &__ad_v3,
                 );
                 ::autodiff::__private::rules::index::vjp_acc(
                     &mut __ad_d0,
                     &__ad_d7,
                     x,
-                    &__ad_v6,
+                    &__ad_v3,
                 );
-                __ad_a21_0 = __ad_d5;
+                ::autodiff::__private::rules::index::vjp_acc(
+                    &mut __ad_d0,
+                    &__ad_d6,
+                    x,
+                    &__ad_v5,
+                );
+                __ad_a20_0 = __ad_d4;
             }
             RosenbrockGrad { x: __ad_d0 }
         },
