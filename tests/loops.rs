@@ -2,6 +2,13 @@
 //! and nested loops, checked against finite differences; W1 (extended
 //! Rosenbrock) against WORKLOADS.md's reference values.
 
+// Index loops are what these tests exercise.
+#![allow(
+    clippy::needless_range_loop,
+    clippy::reversed_empty_ranges,
+    clippy::assign_op_pattern
+)]
+
 mod common;
 
 use autodiff::nalgebra::DMatrix;
