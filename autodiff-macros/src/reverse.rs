@@ -449,17 +449,8 @@ impl Reverse<'_> {
                     let body = self.forward(region);
                     let yields = idents(&region.yields);
                     let tape = recorded.then(|| {
-                        // A value both yielded and recorded is recorded as a copy.
-                        let saved = self.saved_in(region).into_iter().map(|s| {
-                            let ident = self.saved_ident(s);
-                            match s {
-                                Saved::Value(v) if region.yields.contains(&v) => {
-                                    quote!(::core::clone::Clone::clone(&#ident))
-                                }
-                                _ => ident.to_token_stream(),
-                            }
-                        });
-                        quote!(#private::Branch::#variant((#(#saved,)*)),)
+                        let entry = self.tape_entry(region);
+                        quote!(#private::Branch::#variant(#entry),)
                     });
                     quote!({ #body (#(#yields,)* #tape) })
                 };
@@ -567,12 +558,7 @@ impl Reverse<'_> {
                     else_region,
                     ..
                 } => {
-                    for v in self.outer_targets(inst) {
-                        if self.declared.insert(v) {
-                            let (adj, value) = (adj_ident(v), self.borrow(v));
-                            out.extend(quote!(let mut #adj = #private::zero_grad(#value);));
-                        }
-                    }
+                    self.start_outer_targets(inst, out);
                     let tape = self.saved_ident(Saved::Tape(result));
                     let then_arm = self.reverse_arm(inst, then_region, quote!(Then));
                     let else_arm = self.reverse_arm(inst, else_region, quote!(Else));
@@ -590,6 +576,18 @@ impl Reverse<'_> {
                     }
                 }
                 Op::Const(_) | Op::Passive { .. } | Op::Opaque { .. } => {}
+            }
+        }
+    }
+
+    /// Starts at zero, before an `if` or a loop, the adjoints of the outer
+    /// values its regions add to, so that they exist whichever way it went.
+    fn start_outer_targets(&mut self, inst: &Inst, out: &mut TokenStream) {
+        let private = self.private.clone();
+        for v in self.outer_targets(inst) {
+            if self.declared.insert(v) {
+                let (adj, value) = (adj_ident(v), self.borrow(v));
+                out.extend(quote!(let mut #adj = #private::zero_grad(#value);));
             }
         }
     }
@@ -666,12 +664,7 @@ impl Reverse<'_> {
     /// the adjoints of the carried values passed from one to the previous.
     fn reverse_loop(&mut self, inst: &Inst, args: &[Value], body: &Region, out: &mut TokenStream) {
         let private = self.private.clone();
-        for v in self.outer_targets(inst) {
-            if self.declared.insert(v) {
-                let (adj, value) = (adj_ident(v), self.borrow(v));
-                out.extend(quote!(let mut #adj = #private::zero_grad(#value);));
-            }
-        }
+        self.start_outer_targets(inst, out);
         let state = Self::loop_state(inst, "a");
         let active: Vec<usize> = (0..inst.results.len())
             .filter(|&k| self.act.active(inst.results[k]))
@@ -795,8 +788,8 @@ impl Reverse<'_> {
         self.reverse(region, &mut body);
         self.declared = outer;
         let private = &self.private;
-        let saved = self.saved_in(region).into_iter().map(|s| self.saved_ident(s));
-        quote!(#private::Branch::#variant((#(#saved,)*)) => { #body })
+        let pattern = self.tape_pattern(region);
+        quote!(#private::Branch::#variant(#pattern) => { #body })
     }
 }
 
