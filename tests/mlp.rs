@@ -10,23 +10,12 @@ use autodiff::nalgebra::{DMatrix, DVector};
 use autodiff::prelude::*;
 use workloads::*;
 
-fn gradient_slices(g: &W2LossGrad) -> [&[f64]; 6] {
-    [
-        g.w1.as_slice(),
-        g.b1.as_slice(),
-        g.w2.as_slice(),
-        g.b2.as_slice(),
-        g.w3.as_slice(),
-        g.b3.as_slice(),
-    ]
-}
-
 #[test]
 fn w2_matches_the_reference_values() {
     let (n, x, y) = w2_data();
     let (value, g) = w2_loss_grad(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &y);
     assert_eq!(value, w2_loss(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &y));
-    let (sum, abs) = sums(&gradient_slices(&g));
+    let (sum, abs) = sums(&grad_slices!(g));
     // WORKLOADS.md: 0.07780726165, -0.1112694913, 53.9584343
     assert!((value - 0.07780726165).abs() < 1e-10, "{value}");
     assert!((sum - -0.1112694913).abs() < 1e-9, "{sum}");
@@ -39,11 +28,7 @@ fn w2_matches_the_hand_written_adjoint() {
     let (value, g) = w2_loss_grad(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &y);
     let (hand_value, hand) = w2_hand(&n, &x, &y);
     assert!((value - hand_value).abs() < 1e-14);
-    for (a, b) in gradient_slices(&g).iter().zip(&hand) {
-        for (u, v) in a.iter().zip(b.iter()) {
-            assert!((u - v).abs() <= 1e-13 * v.abs().max(1e-3), "{u} vs {v}");
-        }
-    }
+    assert_matches_hand(grad_slices!(g), &hand, 1e-13);
 }
 
 #[test]
@@ -87,7 +72,7 @@ fn w2_matches_finite_differences() {
             &y,
         )
         .1;
-        gradient_slices(&g).concat()
+        grad_slices!(g).concat()
     };
     let point = [
         n.w1.as_slice(),
@@ -105,14 +90,7 @@ fn w2_matches_finite_differences() {
 fn w3_matches_the_reference_values_the_hand_written_adjoint_and_finite_differences() {
     let (n, x, labels) = w3_data();
     let (value, g) = w3_loss_grad(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &labels);
-    let generated = [
-        g.w1.as_slice(),
-        g.b1.as_slice(),
-        g.w2.as_slice(),
-        g.b2.as_slice(),
-        g.w3.as_slice(),
-        g.b3.as_slice(),
-    ];
+    let generated = grad_slices!(g);
     let (sum, abs) = sums(&generated);
     // WORKLOADS.md: 3.547093165, 25.54499457, 1689.67684
     assert!((value - 3.547093165).abs() < 1e-8, "{value}");
@@ -120,11 +98,7 @@ fn w3_matches_the_reference_values_the_hand_written_adjoint_and_finite_differenc
     assert!((abs - 1689.67684).abs() < 1e-4, "{abs}");
     let (hand_value, hand) = w3_hand(&n, &x, &labels);
     assert!((value - hand_value).abs() < 1e-12);
-    for (a, b) in generated.iter().zip(&hand) {
-        for (u, v) in a.iter().zip(b.iter()) {
-            assert!((u - v).abs() <= 1e-12 * v.abs().max(1e-3), "{u} vs {v}");
-        }
-    }
+    assert_matches_hand(generated, &hand, 1e-12);
     // Finite differences on the output bias and on 12 weights spread over each
     // layer (the first layer alone has 200k weights). The tolerance is 1e-5:
     // the loss sums 64 samples through relu kinks, and its central differences

@@ -156,10 +156,6 @@ pub fn w3_hand(n: &Net, x: &DMatrix<f64>, labels: &[usize]) -> (f64, Grads) {
     (loss / batch, [gw1, gb1, gw2, gb2, gw3, gb3])
 }
 
-pub fn flat(g: [&[f64]; 6]) -> Vec<f64> {
-    g.concat()
-}
-
 /// W2's network and data: `(net, x, y)`.
 pub fn w2_data() -> (Net, DMatrix<f64>, DMatrix<f64>) {
     (Net::new([16, 64, 64, 1]), tensor(6, 16, 32), tensor(7, 1, 32))
@@ -172,6 +168,33 @@ pub fn w3_data() -> (Net, DMatrix<f64>, Vec<usize>) {
         tensor(6, 784, 64),
         (0..64).map(|b| b % 10).collect(),
     )
+}
+
+/// The six gradient tensors of a generated W2/W3 gradient, as slices.
+macro_rules! grad_slices {
+    ($g:expr) => {{
+        let g = &$g;
+        [
+            g.w1.as_slice(),
+            g.b1.as_slice(),
+            g.w2.as_slice(),
+            g.b2.as_slice(),
+            g.w3.as_slice(),
+            g.b3.as_slice(),
+        ]
+    }};
+}
+pub(crate) use grad_slices;
+
+/// Asserts that a generated gradient matches the hand-written one entry by
+/// entry, relative to each entry (entries below 1e-3 are compared absolutely).
+pub fn assert_matches_hand(generated: [&[f64]; 6], hand: &Grads, tolerance: f64) {
+    for (a, b) in generated.iter().zip(hand) {
+        assert_eq!(a.len(), b.len());
+        for (u, v) in a.iter().zip(b.iter()) {
+            assert!((u - v).abs() <= tolerance * v.abs().max(1e-3), "{u} vs {v}");
+        }
+    }
 }
 
 /// Sum and sum of absolute values of the entries: WORKLOADS.md's checksums.
