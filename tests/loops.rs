@@ -117,3 +117,49 @@ fn reversed_stepped_inclusive_and_empty_ranges() {
     let x = [0.3, -0.4, 0.8, -0.1, 0.6];
     check_grad(ranges, |p: &[f64]| ranges_grad(p).1.x, &x).unwrap();
 }
+
+/// Newton's iteration for √a, stopped by a tolerance: a `while` loop whose
+/// trip count depends on the input.
+#[differentiable]
+fn newton_sqrt(a: f64) -> f64 {
+    let mut x = a.max(1.0);
+    let mut steps = 0;
+    while (x * x - a).abs() > 1e-12 * a && steps < 100 {
+        x = 0.5 * (x + a / x);
+        steps += 1;
+    }
+    x
+}
+
+#[differentiable]
+fn while_with_tuple(x: f64, y: f64) -> f64 {
+    let mut state = (x, y);
+    while state.0 < 10.0 {
+        state = (state.0 * 1.5 + state.1.sin(), state.1 * 0.9);
+    }
+    state.0 * state.1
+}
+
+#[test]
+fn while_loops() {
+    for a in [0.3, 2.0, 50.0] {
+        let (value, g) = newton_sqrt_grad(a);
+        assert!((value - a.sqrt()).abs() < 1e-10);
+        // d√a/da = 1 / (2√a), up to the last Newton step's residual.
+        assert!((g.a - 0.5 / a.sqrt()).abs() < 1e-6, "{} vs {}", g.a, 0.5 / a.sqrt());
+        check_grad(
+            |p: &[f64]| newton_sqrt(p[0]),
+            |p: &[f64]| vec![newton_sqrt_grad(p[0]).1.a],
+            &[a],
+        )
+        .unwrap();
+    }
+    for point in [[0.5, 0.3], [2.0, -1.0], [12.0, 0.4]] {
+        let f = |p: &[f64]| while_with_tuple(p[0], p[1]);
+        let g = |p: &[f64]| {
+            let g = while_with_tuple_grad(p[0], p[1]).1;
+            vec![g.x, g.y]
+        };
+        check_grad(f, g, &point).unwrap();
+    }
+}

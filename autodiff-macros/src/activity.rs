@@ -84,7 +84,10 @@ fn vary(a: &mut Activity, region: &Region) {
             }
             // A carried value varies if its initial value or the body's update
             // does: iterate to the fixpoint (it grows, so it ends).
-            Op::For { args, body } => {
+            Op::For { args, body, cond } => {
+                if let Some(cond) = cond {
+                    vary(a, cond);
+                }
                 for (k, p) in body.params[1..].iter().enumerate() {
                     a.varied[p.index()] = a.varied(args[1 + k]);
                 }
@@ -141,7 +144,7 @@ fn backward(a: &mut Activity, region: &Region) {
             }
             // Needed at the end of an iteration if needed after the loop or at
             // the start of the next one: iterate to the fixpoint.
-            Op::For { args, body } => {
+            Op::For { args, body, cond } => {
                 if !inst.results.iter().any(|r| a.live(*r)) {
                     continue;
                 }
@@ -149,8 +152,18 @@ fn backward(a: &mut Activity, region: &Region) {
                     a.useful[body.yields[k].index()] |= a.useful[r.index()];
                     a.live[body.yields[k].index()] |= a.live(*r);
                 }
+                if let Some(cond) = cond {
+                    a.live[cond.yields[0].index()] = true;
+                }
                 loop {
                     backward(a, body);
+                    // The condition reads the carried values: they are live.
+                    if let Some(cond) = cond {
+                        backward(a, cond);
+                        for (p, q) in body.params.iter().zip(&cond.params) {
+                            a.live[p.index()] |= a.live(*q);
+                        }
+                    }
                     let mut changed = false;
                     for (k, p) in body.params[1..].iter().enumerate() {
                         let y = body.yields[k].index();

@@ -190,6 +190,10 @@ pub fn let_else() -> String {
     "`let .. else` is not supported in a differentiable function; use `if`/`else`".into()
 }
 
+pub fn while_let() -> String {
+    "`while let` is not supported in a differentiable function; loop `while` a comparison holds, or over a range".into()
+}
+
 pub fn if_let() -> String {
     "`if let` is not supported in a differentiable function; branch on a comparison".into()
 }

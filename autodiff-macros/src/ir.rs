@@ -146,7 +146,14 @@ pub enum Op {
     /// `body.params` are `i` then the carried values at the start of an
     /// iteration, `body.yields` the carried values at its end, and the
     /// results the carried values after the loop.
-    For { args: Vec<Value>, body: Region },
+    ///
+    /// A `while` loop is a loop over `0..` with `cond`: a region with the
+    /// same parameters as the body, yielding whether to run the body again.
+    For {
+        args: Vec<Value>,
+        body: Region,
+        cond: Option<Region>,
+    },
 }
 
 /// Why an [`Op::Opaque`] has no rule, for its error message.
@@ -240,7 +247,7 @@ impl Func {
                     scope.truncate(depth);
                 }
             }
-            if let Op::For { args, body } = &inst.op {
+            if let Op::For { args, body, cond } = &inst.op {
                 let carried = args.len() - 1;
                 if body.params.len() != carried + 1 || body.yields.len() != carried || inst.results.len() != carried {
                     return Err(format!(
@@ -254,6 +261,17 @@ impl Func {
                 }
                 self.verify_region(body, defined, scope)?;
                 scope.truncate(depth);
+                if let Some(cond) = cond {
+                    if cond.params.len() != body.params.len() || cond.yields.len() != 1 {
+                        return Err("a while condition has mismatched parameters or yields".into());
+                    }
+                    for &p in &cond.params {
+                        define(defined, p)?;
+                        scope.push(p);
+                    }
+                    self.verify_region(cond, defined, scope)?;
+                    scope.truncate(depth);
+                }
             }
             for &r in &inst.results {
                 define(defined, r)?;
@@ -318,7 +336,12 @@ fn write_region(f: &mut fmt::Formatter<'_>, region: &Region, depth: usize) -> fm
             }
             Op::Passive { expr, args } => writeln!(f, "{pad}{results} = passive `{expr}` {}", list(args))?,
             Op::Opaque { expr, args, .. } => writeln!(f, "{pad}{results} = opaque `{expr}` {}", list(args))?,
-            Op::For { args, body } => {
+            Op::For { args, body, cond } => {
+                if let Some(cond) = cond {
+                    writeln!(f, "{pad}while params {} {{", list(&cond.params))?;
+                    write_region(f, cond, depth + 1)?;
+                    writeln!(f, "{pad}}}")?;
+                }
                 writeln!(
                     f,
                     "{pad}{results} = for {} in {} carrying ({}) {{",

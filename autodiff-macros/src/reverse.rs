@@ -293,7 +293,7 @@ impl Reverse<'_> {
                     }
                     self.targets(arm, targets, defined);
                 }
-            } else if let Op::For { args, body } = &inst.op {
+            } else if let Op::For { args, body, .. } = &inst.op {
                 defined.extend(body.params.iter().copied());
                 for (k, r) in inst.results.iter().enumerate() {
                     if self.act.active(*r) {
@@ -420,7 +420,7 @@ impl Reverse<'_> {
                     quote_spanned!(span=> let #result = #path(#(#a),*);)
                 }
             }
-            Op::For { args, body } => self.forward_loop(inst, args, body),
+            Op::For { args, body, cond } => self.forward_loop(inst, args, body, cond.as_ref()),
             Op::Map { scalar, args, .. } => {
                 let sweeps = self.scalar_sweeps(scalar);
                 let (forward, output) = (&sweeps.forward, &sweeps.output);
@@ -570,7 +570,7 @@ impl Reverse<'_> {
                     }
                     self.reverse_map(scalar, args, result, span, out);
                 }
-                Op::For { args, body } => {
+                Op::For { args, body, .. } => {
                     if inst.results.iter().any(|r| self.declared.contains(r)) {
                         self.reverse_loop(inst, args, body, out);
                     }
@@ -625,7 +625,7 @@ impl Reverse<'_> {
     /// for i in iter { let p = __ad_c5_0; <body>; __ad_tape5.push((saved..)); __ad_c5_0 = y; }
     /// let r = __ad_c5_0;
     /// ```
-    fn forward_loop(&self, inst: &Inst, args: &[Value], body: &Region) -> TokenStream {
+    fn forward_loop(&self, inst: &Inst, args: &[Value], body: &Region, cond: Option<&Region>) -> TokenStream {
         let f = self.func;
         let state = Self::loop_state(inst, "c");
         let inits = args[1..].iter().map(|v| f.ident(*v));
@@ -640,17 +640,33 @@ impl Reverse<'_> {
             let entry = self.tape_entry(body);
             // One entry per iteration, allocated once.
             let declare = quote! {
-                let mut #tape = ::std::vec::Vec::with_capacity(::core::iter::Iterator::size_hint(&#iter).0);
+                let mut #tape = ::std::vec::Vec::with_capacity(::core::iter::Iterator::size_hint(&#iter).1.unwrap_or(0));
             };
             (declare, quote!(#tape.push(#entry);))
         });
         let (declare, push) = record.unzip();
+        // A `while` condition reads copies of the carried values.
+        let stop = cond.map(|cond| {
+            let params = cond.params.iter().map(|v| f.ident(*v));
+            let carried = std::iter::once(i.to_token_stream())
+                .chain(state.iter().map(|s| quote!(::core::clone::Clone::clone(&#s))));
+            let code = self.forward(cond);
+            let go = f.ident(cond.yields[0]);
+            quote! {
+                #(let #params = #carried;)*
+                #code
+                if !#go {
+                    break;
+                }
+            }
+        });
         let state2 = state.clone();
         let state3 = state.clone();
         quote! {
             #(let mut #state = #inits;)*
             #declare
             for #i in #iter {
+                #stop
                 #(let #params = #state2;)*
                 #code
                 #push

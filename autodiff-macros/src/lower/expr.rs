@@ -136,6 +136,7 @@ impl Lowerer<'_> {
                 )
             }
             Expr::ForLoop(f) => return self.for_loop(f),
+            Expr::While(w) => return self.while_loop(w),
             Expr::Array(_) | Expr::Repeat(_) | Expr::Reference(_) | Expr::Struct(_) | Expr::Range(_) => {
                 self.opaque_expr(e, Opaque::Expr)?
             }

@@ -15,13 +15,15 @@
 
 use std::collections::HashMap;
 
+use proc_macro2::Span;
+use quote::quote;
 use syn::spanned::Spanned;
 use syn::visit::Visit;
-use syn::{Expr, ExprForLoop, Pat};
+use syn::{Expr, ExprForLoop, ExprWhile, Pat};
 
 use super::{Binding, Lowerer};
 use crate::diagnostics as msg;
-use crate::ir::{Op, Region};
+use crate::ir::{Op, Region, Value};
 
 impl Lowerer<'_> {
     pub(super) fn for_loop(&mut self, f: &ExprForLoop) -> Option<Binding> {
@@ -42,11 +44,44 @@ impl Lowerer<'_> {
                 return None;
             }
         };
-        let iter = self.passive_expr(&f.expr);
+        let iter = self.passive_expr(&f.expr)?;
+        self.loop_(span, iter, var, None, &f.body)
+    }
 
+    /// `while cond { .. }`: a loop over `0..` whose condition, evaluated on
+    /// the carried values at the top of each iteration, ends it.
+    pub(super) fn while_loop(&mut self, w: &ExprWhile) -> Option<Binding> {
+        let span = w.span();
+        if let Some(label) = &w.label {
+            self.errors.push(label, msg::loop_label());
+            return None;
+        }
+        if let Expr::Let(l) = &*w.cond {
+            self.errors.push(l, msg::while_let());
+            return None;
+        }
+        let iter = self.emit1(
+            Op::Passive {
+                expr: quote!((0usize..)),
+                args: Vec::new(),
+            },
+            span,
+        );
+        self.loop_(span, iter, None, Some(&w.cond), &w.body)
+    }
+
+    /// The loop over `iter` with body `block` (and, for `while`, `cond`).
+    fn loop_(
+        &mut self,
+        span: Span,
+        iter: Value,
+        var: Option<String>,
+        cond: Option<&Expr>,
+        block: &syn::Block,
+    ) -> Option<Binding> {
         // The locals the body assigns that live outside it are carried.
         let mut assigned = Assigned(Vec::new());
-        assigned.visit_block(&f.body);
+        assigned.visit_block(block);
         let mut carried: Vec<(usize, String)> = Vec::new();
         for name in assigned.0 {
             let depth = self.scopes.iter().rposition(|s| s.contains_key(&name));
@@ -56,27 +91,36 @@ impl Lowerer<'_> {
                 }
             }
         }
-
         let before = self.scopes.clone();
-        self.regions.push(Vec::new());
-        let induction = self.new_value(span);
-        let mut params = vec![induction];
         let mut inits = Vec::new();
         for (depth, name) in &carried {
-            let binding = self.scopes[*depth][name].clone();
-            let mut leaves = Vec::new();
-            binding.leaves(&mut leaves);
-            let fresh: Vec<_> = leaves.iter().map(|_| self.new_value(span)).collect();
-            inits.extend(leaves);
-            params.extend(fresh.iter().copied());
-            let rebuilt = binding.rebuild(&mut fresh.into_iter());
-            self.scopes[*depth].insert(name.clone(), rebuilt);
+            before[*depth][name].leaves(&mut inits);
         }
+
+        // The condition, on its own parameters.
+        let cond = match cond {
+            Some(cond) => {
+                self.regions.push(Vec::new());
+                let params = self.carried_params(span, &carried, &before);
+                let go = self.passive_expr(cond);
+                let insts = self.regions.pop().expect("pushed above");
+                self.scopes = before.clone();
+                Some(Region {
+                    params,
+                    insts,
+                    yields: vec![go?],
+                })
+            }
+            None => None,
+        };
+
+        self.regions.push(Vec::new());
+        let params = self.carried_params(span, &carried, &before);
         self.scopes.push(HashMap::new());
         if let Some(var) = var {
-            self.bind(var, Binding::Value(induction));
+            self.bind(var, Binding::Value(params[0]));
         }
-        self.block_in_scope(&f.body);
+        self.block_in_scope(block);
         self.scopes.pop();
         let mut yields = Vec::new();
         let mut shapes_agree = true;
@@ -92,16 +136,36 @@ impl Lowerer<'_> {
             return None;
         }
         let count = yields.len();
-        let mut args = vec![iter?];
+        let mut args = vec![iter];
         args.extend(inits);
         let body = Region { params, insts, yields };
-        let results = self.emit(Op::For { args, body }, span, count);
+        let results = self.emit(Op::For { args, body, cond }, span, count);
         let mut results = results.into_iter();
         for (depth, name) in carried {
             let rebuilt = self.scopes[depth][&name].rebuild(&mut results);
             self.scopes[depth].insert(name, rebuilt);
         }
         Some(Binding::unit())
+    }
+
+    /// Fresh parameters for a loop region (the iteration number, then one per
+    /// carried leaf), with the carried names rebound to them.
+    fn carried_params(
+        &mut self,
+        span: Span,
+        carried: &[(usize, String)],
+        before: &[HashMap<String, Binding>],
+    ) -> Vec<Value> {
+        let mut params = vec![self.new_value(span)];
+        for (depth, name) in carried {
+            let binding = before[*depth][name].clone();
+            let mut leaves = Vec::new();
+            binding.leaves(&mut leaves);
+            let fresh: Vec<Value> = leaves.iter().map(|_| self.new_value(span)).collect();
+            params.extend(fresh.iter().copied());
+            self.scopes[*depth].insert(name.clone(), binding.rebuild(&mut fresh.into_iter()));
+        }
+        params
     }
 }
 

@@ -28,7 +28,7 @@ fn rosenbrock_grad(x: &[f64]) -> (f64, RosenbrockGrad) {
     let __ad_v2 = 0..x.len() - 1;
     let mut __ad_c20_0 = __ad_v1;
     let mut __ad_tape20 = ::std::vec::Vec::with_capacity(
-        ::core::iter::Iterator::size_hint(&__ad_v2).0,
+        ::core::iter::Iterator::size_hint(&__ad_v2).1.unwrap_or(0),
     );
     for __ad_v3 in __ad_v2 {
         let __ad_v4 = __ad_c20_0;
@@ -141,7 +141,7 @@ fn rosenbrock_vjp<'__ad>(
     let __ad_v2 = 0..x.len() - 1;
     let mut __ad_c20_0 = __ad_v1;
     let mut __ad_tape20 = ::std::vec::Vec::with_capacity(
-        ::core::iter::Iterator::size_hint(&__ad_v2).0,
+        ::core::iter::Iterator::size_hint(&__ad_v2).1.unwrap_or(0),
     );
     for __ad_v3 in __ad_v2 {
         let __ad_v4 = __ad_c20_0;
