@@ -1,10 +1,15 @@
-//! W1 (extended Rosenbrock, n = 1000) in loop-and-index Rust: the objective,
-//! the generated gradient and a hand-written one, in the same run.
+//! W1 (extended Rosenbrock, n = 1000) and W6 (ADBench GMM, n = 1000, K = 25,
+//! d = 10) in loop-and-index Rust: the objective and the generated gradient
+//! (and, for W1, a hand-written gradient), in the same run.
 //!
 //! `cargo bench --bench loops && python3 benches/ratios.py`
 
+#[path = "../tests/workloads/mod.rs"]
+mod workloads;
+
 use autodiff::prelude::*;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use workloads::gmm;
 
 #[differentiable]
 fn rosenbrock(x: &[f64]) -> f64 {
@@ -40,6 +45,17 @@ fn bench(c: &mut Criterion) {
     group.bench_function("objective", |b| b.iter(|| rosenbrock(black_box(&x))));
     group.bench_function("generated", |b| b.iter(|| rosenbrock_grad(black_box(&x))));
     group.bench_function("hand", |b| b.iter(|| rosenbrock_hand(black_box(&x))));
+    group.finish();
+
+    let (alphas, means, icf, x) = gmm::data(1000);
+    let mut group = c.benchmark_group("w6_gmm");
+    group.sample_size(10);
+    group.bench_function("objective", |b| {
+        b.iter(|| gmm::gmm(&alphas, &means, &icf, black_box(&x), 1.0, 0))
+    });
+    group.bench_function("generated", |b| {
+        b.iter(|| gmm::gmm_grad(&alphas, &means, &icf, black_box(&x), 1.0, 0))
+    });
     group.finish();
 }
 

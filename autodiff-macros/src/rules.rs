@@ -224,12 +224,19 @@ fn method_names() -> impl Iterator<Item = &'static str> {
     METHODS.iter().map(|r| r.name)
 }
 
-/// Methods of `f32`/`f64` that return no real (`is_nan`, `to_bits`, ...):
-/// their result carries no derivative, so they may read differentiated values.
+/// Methods that return no real (`is_nan`, `to_bits`, a container's `len`
+/// or shape): their result carries no derivative, so they may read
+/// differentiated values.
 pub fn is_passive_method(name: &str) -> bool {
     matches!(
         name,
-        "is_nan"
+        "len"
+            | "is_empty"
+            | "nrows"
+            | "ncols"
+            | "shape"
+            | "is_square"
+            | "is_nan"
             | "is_infinite"
             | "is_finite"
             | "is_normal"
