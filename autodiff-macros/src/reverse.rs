@@ -48,7 +48,7 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> Sweeps {
     let mut consts = HashMap::new();
     collect_consts(&func.body, &mut consts);
     let mut recomputable = HashMap::new();
-    collect_recomputable(&func.body, act, &mut recomputable);
+    collect_recomputable(&func.body, act, &mut recomputable, &mut HashSet::new());
     let mut cx = Reverse {
         krate: krate.to_token_stream(),
         func,
@@ -57,6 +57,7 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> Sweeps {
         consts,
         recomputable,
         recompute: HashSet::new(),
+        replayed: HashSet::new(),
         needed: HashSet::new(),
         declared: HashSet::new(),
     };
@@ -121,6 +122,8 @@ struct Reverse<'a> {
     recomputable: HashMap<Value, Inst>,
     /// The values the reverse sweep recomputes (inside arms and loop bodies).
     recompute: HashSet<Value>,
+    /// Loop indices the reverse sweep gets by running the range backwards.
+    replayed: HashSet<Value>,
     /// What the reverse sweep reads.
     needed: HashSet<Saved>,
     /// Values whose adjoint is declared and in scope at this point of the reverse sweep.
@@ -197,12 +200,19 @@ impl Reverse<'_> {
                 // A loop records, per iteration, what its body's reverse reads (the
                 // tape also counts the iterations); its carried values start their
                 // adjoints from zero when unread after it.
-                Op::For { body, .. } => {
+                Op::For { args, body, cond } => {
                     self.needed.insert(Saved::Tape(inst.results[0]));
                     for v in inst.results.iter().copied().chain(self.outer_targets(inst)) {
                         self.need(v);
                     }
                     self.mark_needed(body);
+                    // A range loop's index is replayed by running the range
+                    // backwards, not recorded.
+                    let index = body.params[0];
+                    if cond.is_none() && self.needed.remove(&Saved::Value(index)) {
+                        self.replayed.insert(index);
+                        self.need(args[0]);
+                    }
                 }
                 // The reverse rule runs the scalar function again per element.
                 Op::Map { args, captures, .. } => {
@@ -665,7 +675,7 @@ impl Reverse<'_> {
         quote! {
             #(let mut #state = #inits;)*
             #declare
-            for #i in #iter {
+            for #i in ::core::clone::Clone::clone(&#iter) {
                 #stop
                 #(let #params = #state2;)*
                 #code
@@ -723,10 +733,26 @@ impl Reverse<'_> {
         self.declared = outer;
         let tape = self.saved_ident(Saved::Tape(inst.results[0]));
         let pattern = self.tape_pattern(body);
+        let index = body.params[0];
+        // Entries are popped from the end of the tape; a replayed index is
+        // taken from the back of its range alongside.
+        let head = if self.replayed.contains(&index) {
+            let (i, iter) = (self.func.ident(index), self.borrow(args[0]));
+            quote! {
+                let mut __ad_indices = ::core::clone::Clone::clone(#iter);
+                while let (::core::option::Option::Some(#i), ::core::option::Option::Some(#pattern)) =
+                    (::core::iter::DoubleEndedIterator::next_back(&mut __ad_indices), __ad_entries.pop())
+            }
+        } else {
+            quote!(while let ::core::option::Option::Some(#pattern) = __ad_entries.pop())
+        };
         out.extend(quote! {
-            for #pattern in #tape.into_iter().rev() {
-                #zeros
-                #iteration
+            {
+                let mut __ad_entries = #tape;
+                #head {
+                    #zeros
+                    #iteration
+                }
             }
         });
         for &k in &active {
@@ -830,23 +856,36 @@ fn collect_consts(region: &Region, consts: &mut HashMap<Value, TokenStream>) {
 }
 
 /// The instructions whose values the reverse sweep recomputes rather than
-/// saves: element reads `x[i]`, and arithmetic on values that carry no
-/// derivative (index arithmetic such as `i + 1`). Both cost less to redo than
-/// to store per iteration, and read only values the reverse sweep has.
-fn collect_recomputable(region: &Region, act: &Activity, out: &mut HashMap<Value, Inst>) {
+/// saves: element reads `x[i]`, and arithmetic that carries no derivative on
+/// values known to be scalars (literals, loop indices, index arithmetic).
+/// They cost less to redo than to store per iteration, and read only values
+/// the reverse sweep has. Values of unknown type (a product might be a matrix
+/// product) and differentiated arithmetic are saved.
+fn collect_recomputable(region: &Region, act: &Activity, out: &mut HashMap<Value, Inst>, scalars: &mut HashSet<Value>) {
+    use crate::rules::{ADD, DIV, INDEX, MUL, NEG, SUB};
     for inst in &region.insts {
         match &inst.op {
-            Op::Prim { rule, .. }
-                if std::ptr::eq(*rule, &crate::rules::INDEX)
-                    || (!act.varied(inst.results[0])
-                        && [&crate::rules::ADD, &crate::rules::SUB, &crate::rules::MUL]
-                            .iter()
-                            .any(|r| std::ptr::eq(*rule, *r))) =>
-            {
+            Op::Const(_) => {
+                scalars.insert(inst.results[0]);
+            }
+            Op::Prim { rule, .. } if std::ptr::eq(*rule, &INDEX) => {
+                scalars.insert(inst.results[0]);
                 out.insert(inst.results[0], inst.clone());
+            }
+            Op::Prim { rule, args, .. }
+                if [&ADD, &SUB, &MUL, &DIV, &NEG].iter().any(|r| std::ptr::eq(*rule, *r))
+                    && args.iter().all(|a| scalars.contains(a)) =>
+            {
+                scalars.insert(inst.results[0]);
+                // Differentiated arithmetic is saved: recomputing the chain that
+                // leads to it costs more time than storing its result.
+                if !act.varied(inst.results[0]) {
+                    out.insert(inst.results[0], inst.clone());
+                }
             }
             // Index arithmetic and comparisons, as long as they call nothing.
             Op::Passive { expr, .. } if calls_nothing(expr) => {
+                scalars.insert(inst.results[0]);
                 out.insert(inst.results[0], inst.clone());
             }
             Op::If {
@@ -854,10 +893,16 @@ fn collect_recomputable(region: &Region, act: &Activity, out: &mut HashMap<Value
                 else_region,
                 ..
             } => {
-                collect_recomputable(then_region, act, out);
-                collect_recomputable(else_region, act, out);
+                collect_recomputable(then_region, act, out, scalars);
+                collect_recomputable(else_region, act, out, scalars);
             }
-            Op::For { body, .. } => collect_recomputable(body, act, out),
+            Op::For { body, cond, .. } => {
+                scalars.insert(body.params[0]);
+                collect_recomputable(body, act, out, scalars);
+                if let Some(cond) = cond {
+                    scalars.insert(cond.params[0]);
+                }
+            }
             _ => {}
         }
     }

@@ -30,7 +30,7 @@ fn rosenbrock_grad(x: &[f64]) -> (f64, RosenbrockGrad) {
     let mut __ad_tape20 = ::std::vec::Vec::with_capacity(
         ::core::iter::Iterator::size_hint(&__ad_v2).1.unwrap_or(0),
     );
-    for __ad_v3 in __ad_v2 {
+    for __ad_v3 in ::core::clone::Clone::clone(&__ad_v2) {
         let __ad_v4 = __ad_c20_0;
         let __ad_v5 = __ad_v3 + 1;
         let __ad_v6 = ::autodiff::__private::rules::index::value(x, &__ad_v5);
@@ -47,7 +47,7 @@ fn rosenbrock_grad(x: &[f64]) -> (f64, RosenbrockGrad) {
         let __ad_v17 = ::autodiff::__private::rules::mul::value(&__ad_v13, &__ad_v13);
         let __ad_v18 = ::autodiff::__private::rules::add::value(&__ad_v16, &__ad_v17);
         let __ad_v19 = ::autodiff::__private::rules::add::value(&__ad_v4, &__ad_v18);
-        __ad_tape20.push((__ad_v3, __ad_v10, __ad_v13, __ad_v15));
+        __ad_tape20.push((__ad_v10, __ad_v13, __ad_v15));
         __ad_c20_0 = __ad_v19;
     }
     let __ad_v20 = __ad_c20_0;
@@ -55,80 +55,90 @@ fn rosenbrock_grad(x: &[f64]) -> (f64, RosenbrockGrad) {
     let mut __ad_d20 = __ad_ct;
     let mut __ad_d0 = ::autodiff::__private::zero_grad(x);
     let mut __ad_a20_0 = __ad_d20;
-    for (__ad_v3, __ad_v10, __ad_v13, __ad_v15) in __ad_tape20.into_iter().rev() {
-        let __ad_v5 = __ad_v3 + 1;
-        let __ad_v7 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
-        let __ad_v8 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
-        let mut __ad_d19 = __ad_a20_0;
-        let mut __ad_d4 = ::autodiff::__private::rules::add::vjp_a(&__ad_d19);
-        let mut __ad_d18 = ::autodiff::__private::rules::add::vjp_b(&__ad_d19);
-        let mut __ad_d16 = ::autodiff::__private::rules::add::vjp_a(&__ad_d18);
-        let mut __ad_d17 = ::autodiff::__private::rules::add::vjp_b(&__ad_d18);
-        let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_a(
-            &__ad_d17,
-            &__ad_v13,
-            &__ad_v13,
-        );
-        ::autodiff::__private::rules::mul::vjp_b_acc(
-            &mut __ad_d13,
-            &__ad_d17,
-            &__ad_v13,
-            &__ad_v13,
-        );
-        let mut __ad_d15 = ::autodiff::__private::rules::mul::vjp_a(
-            &__ad_d16,
-            &__ad_v15,
-            &__ad_v10,
-        );
-        let mut __ad_d10 = ::autodiff::__private::rules::mul::vjp_b(
-            &__ad_d16,
-            &__ad_v15,
-            &__ad_v10,
-        );
-        ::autodiff::__private::rules::mul::vjp_b_acc(
-            &mut __ad_d10,
-            &__ad_d15,
-            &100.0,
-            &__ad_v10,
-        );
-        let mut __ad_d12 = ::autodiff::__private::rules::sub::vjp_b(&__ad_d13);
-        ::autodiff::__private::rules::index::vjp_acc(
-            &mut __ad_d0,
-            &__ad_d12,
-            x,
-            &__ad_v3,
-        );
-        let mut __ad_d6 = ::autodiff::__private::rules::sub::vjp_a(&__ad_d10);
-        let mut __ad_d9 = ::autodiff::__private::rules::sub::vjp_b(&__ad_d10);
-        let mut __ad_d7 = ::autodiff::__private::rules::mul::vjp_a(
-            &__ad_d9,
-            &__ad_v7,
-            &__ad_v8,
-        );
-        let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_b(
-            &__ad_d9,
-            &__ad_v7,
-            &__ad_v8,
-        );
-        ::autodiff::__private::rules::index::vjp_acc(
-            &mut __ad_d0,
-            &__ad_d8,
-            x,
-            &__ad_v3,
-        );
-        ::autodiff::__private::rules::index::vjp_acc(
-            &mut __ad_d0,
-            &__ad_d7,
-            x,
-            &__ad_v3,
-        );
-        ::autodiff::__private::rules::index::vjp_acc(
-            &mut __ad_d0,
-            &__ad_d6,
-            x,
-            &__ad_v5,
-        );
-        __ad_a20_0 = __ad_d4;
+    {
+        let mut __ad_entries = __ad_tape20;
+        let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v2);
+        while let (
+            ::core::option::Option::Some(__ad_v3),
+            ::core::option::Option::Some((__ad_v10, __ad_v13, __ad_v15)),
+        ) = (
+            ::core::iter::DoubleEndedIterator::next_back(&mut __ad_indices),
+            __ad_entries.pop(),
+        ) {
+            let __ad_v5 = __ad_v3 + 1;
+            let __ad_v7 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
+            let __ad_v8 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
+            let mut __ad_d19 = __ad_a20_0;
+            let mut __ad_d4 = ::autodiff::__private::rules::add::vjp_a(&__ad_d19);
+            let mut __ad_d18 = ::autodiff::__private::rules::add::vjp_b(&__ad_d19);
+            let mut __ad_d16 = ::autodiff::__private::rules::add::vjp_a(&__ad_d18);
+            let mut __ad_d17 = ::autodiff::__private::rules::add::vjp_b(&__ad_d18);
+            let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_a(
+                &__ad_d17,
+                &__ad_v13,
+                &__ad_v13,
+            );
+            ::autodiff::__private::rules::mul::vjp_b_acc(
+                &mut __ad_d13,
+                &__ad_d17,
+                &__ad_v13,
+                &__ad_v13,
+            );
+            let mut __ad_d15 = ::autodiff::__private::rules::mul::vjp_a(
+                &__ad_d16,
+                &__ad_v15,
+                &__ad_v10,
+            );
+            let mut __ad_d10 = ::autodiff::__private::rules::mul::vjp_b(
+                &__ad_d16,
+                &__ad_v15,
+                &__ad_v10,
+            );
+            ::autodiff::__private::rules::mul::vjp_b_acc(
+                &mut __ad_d10,
+                &__ad_d15,
+                &100.0,
+                &__ad_v10,
+            );
+            let mut __ad_d12 = ::autodiff::__private::rules::sub::vjp_b(&__ad_d13);
+            ::autodiff::__private::rules::index::vjp_acc(
+                &mut __ad_d0,
+                &__ad_d12,
+                x,
+                &__ad_v3,
+            );
+            let mut __ad_d6 = ::autodiff::__private::rules::sub::vjp_a(&__ad_d10);
+            let mut __ad_d9 = ::autodiff::__private::rules::sub::vjp_b(&__ad_d10);
+            let mut __ad_d7 = ::autodiff::__private::rules::mul::vjp_a(
+                &__ad_d9,
+                &__ad_v7,
+                &__ad_v8,
+            );
+            let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_b(
+                &__ad_d9,
+                &__ad_v7,
+                &__ad_v8,
+            );
+            ::autodiff::__private::rules::index::vjp_acc(
+                &mut __ad_d0,
+                &__ad_d8,
+                x,
+                &__ad_v3,
+            );
+            ::autodiff::__private::rules::index::vjp_acc(
+                &mut __ad_d0,
+                &__ad_d7,
+                x,
+                &__ad_v3,
+            );
+            ::autodiff::__private::rules::index::vjp_acc(
+                &mut __ad_d0,
+                &__ad_d6,
+                x,
+                &__ad_v5,
+            );
+            __ad_a20_0 = __ad_d4;
+        }
     }
     (__ad_v20, RosenbrockGrad { x: __ad_d0 })
 }
@@ -143,7 +153,7 @@ fn rosenbrock_vjp<'__ad>(
     let mut __ad_tape20 = ::std::vec::Vec::with_capacity(
         ::core::iter::Iterator::size_hint(&__ad_v2).1.unwrap_or(0),
     );
-    for __ad_v3 in __ad_v2 {
+    for __ad_v3 in ::core::clone::Clone::clone(&__ad_v2) {
         let __ad_v4 = __ad_c20_0;
         let __ad_v5 = __ad_v3 + 1;
         let __ad_v6 = ::autodiff::__private::rules::index::value(x, &__ad_v5);
@@ -160,7 +170,7 @@ fn rosenbrock_vjp<'__ad>(
         let __ad_v17 = ::autodiff::__private::rules::mul::value(&__ad_v13, &__ad_v13);
         let __ad_v18 = ::autodiff::__private::rules::add::value(&__ad_v16, &__ad_v17);
         let __ad_v19 = ::autodiff::__private::rules::add::value(&__ad_v4, &__ad_v18);
-        __ad_tape20.push((__ad_v3, __ad_v10, __ad_v13, __ad_v15));
+        __ad_tape20.push((__ad_v10, __ad_v13, __ad_v15));
         __ad_c20_0 = __ad_v19;
     }
     let __ad_v20 = __ad_c20_0;
@@ -170,81 +180,110 @@ fn rosenbrock_vjp<'__ad>(
             let mut __ad_d20 = __ad_ct;
             let mut __ad_d0 = ::autodiff::__private::zero_grad(x);
             let mut __ad_a20_0 = __ad_d20;
-            for (__ad_v3, __ad_v10, __ad_v13, __ad_v15) in __ad_tape20.into_iter().rev()
             {
-                let __ad_v5 = __ad_v3 + 1;
-                let __ad_v7 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
-                let __ad_v8 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
-                let mut __ad_d19 = __ad_a20_0;
-                let mut __ad_d4 = ::autodiff::__private::rules::add::vjp_a(&__ad_d19);
-                let mut __ad_d18 = ::autodiff::__private::rules::add::vjp_b(&__ad_d19);
-                let mut __ad_d16 = ::autodiff::__private::rules::add::vjp_a(&__ad_d18);
-                let mut __ad_d17 = ::autodiff::__private::rules::add::vjp_b(&__ad_d18);
-                let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_a(
-                    &__ad_d17,
-                    &__ad_v13,
-                    &__ad_v13,
-                );
-                ::autodiff::__private::rules::mul::vjp_b_acc(
-                    &mut __ad_d13,
-                    &__ad_d17,
-                    &__ad_v13,
-                    &__ad_v13,
-                );
-                let mut __ad_d15 = ::autodiff::__private::rules::mul::vjp_a(
-                    &__ad_d16,
-                    &__ad_v15,
-                    &__ad_v10,
-                );
-                let mut __ad_d10 = ::autodiff::__private::rules::mul::vjp_b(
-                    &__ad_d16,
-                    &__ad_v15,
-                    &__ad_v10,
-                );
-                ::autodiff::__private::rules::mul::vjp_b_acc(
-                    &mut __ad_d10,
-                    &__ad_d15,
-                    &100.0,
-                    &__ad_v10,
-                );
-                let mut __ad_d12 = ::autodiff::__private::rules::sub::vjp_b(&__ad_d13);
-                ::autodiff::__private::rules::index::vjp_acc(
-                    &mut __ad_d0,
-                    &__ad_d12,
-                    x,
-                    &__ad_v3,
-                );
-                let mut __ad_d6 = ::autodiff::__private::rules::sub::vjp_a(&__ad_d10);
-                let mut __ad_d9 = ::autodiff::__private::rules::sub::vjp_b(&__ad_d10);
-                let mut __ad_d7 = ::autodiff::__private::rules::mul::vjp_a(
-                    &__ad_d9,
-                    &__ad_v7,
-                    &__ad_v8,
-                );
-                let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_b(
-                    &__ad_d9,
-                    &__ad_v7,
-                    &__ad_v8,
-                );
-                ::autodiff::__private::rules::index::vjp_acc(
-                    &mut __ad_d0,
-                    &__ad_d8,
-                    x,
-                    &__ad_v3,
-                );
-                ::autodiff::__private::rules::index::vjp_acc(
-                    &mut __ad_d0,
-                    &__ad_d7,
-                    x,
-                    &__ad_v3,
-                );
-                ::autodiff::__private::rules::index::vjp_acc(
-                    &mut __ad_d0,
-                    &__ad_d6,
-                    x,
-                    &__ad_v5,
-                );
-                __ad_a20_0 = __ad_d4;
+                let mut __ad_entries = __ad_tape20;
+                let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v2);
+                while let (
+                    ::core::option::Option::Some(__ad_v3),
+                    ::core::option::Option::Some((__ad_v10, __ad_v13, __ad_v15)),
+                ) = (
+                    ::core::iter::DoubleEndedIterator::next_back(&mut __ad_indices),
+                    __ad_entries.pop(),
+                ) {
+                    let __ad_v5 = __ad_v3 + 1;
+                    let __ad_v7 = ::autodiff::__private::rules::index::value(
+                        x,
+                        &__ad_v3,
+                    );
+                    let __ad_v8 = ::autodiff::__private::rules::index::value(
+                        x,
+                        &__ad_v3,
+                    );
+                    let mut __ad_d19 = __ad_a20_0;
+                    let mut __ad_d4 = ::autodiff::__private::rules::add::vjp_a(
+                        &__ad_d19,
+                    );
+                    let mut __ad_d18 = ::autodiff::__private::rules::add::vjp_b(
+                        &__ad_d19,
+                    );
+                    let mut __ad_d16 = ::autodiff::__private::rules::add::vjp_a(
+                        &__ad_d18,
+                    );
+                    let mut __ad_d17 = ::autodiff::__private::rules::add::vjp_b(
+                        &__ad_d18,
+                    );
+                    let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_a(
+                        &__ad_d17,
+                        &__ad_v13,
+                        &__ad_v13,
+                    );
+                    ::autodiff::__private::rules::mul::vjp_b_acc(
+                        &mut __ad_d13,
+                        &__ad_d17,
+                        &__ad_v13,
+                        &__ad_v13,
+                    );
+                    let mut __ad_d15 = ::autodiff::__private::rules::mul::vjp_a(
+                        &__ad_d16,
+                        &__ad_v15,
+                        &__ad_v10,
+                    );
+                    let mut __ad_d10 = ::autodiff::__private::rules::mul::vjp_b(
+                        &__ad_d16,
+                        &__ad_v15,
+                        &__ad_v10,
+                    );
+                    ::autodiff::__private::rules::mul::vjp_b_acc(
+                        &mut __ad_d10,
+                        &__ad_d15,
+                        &100.0,
+                        &__ad_v10,
+                    );
+                    let mut __ad_d12 = ::autodiff::__private::rules::sub::vjp_b(
+                        &__ad_d13,
+                    );
+                    ::autodiff::__private::rules::index::vjp_acc(
+                        &mut __ad_d0,
+                        &__ad_d12,
+                        x,
+                        &__ad_v3,
+                    );
+                    let mut __ad_d6 = ::autodiff::__private::rules::sub::vjp_a(
+                        &__ad_d10,
+                    );
+                    let mut __ad_d9 = ::autodiff::__private::rules::sub::vjp_b(
+                        &__ad_d10,
+                    );
+                    let mut __ad_d7 = ::autodiff::__private::rules::mul::vjp_a(
+                        &__ad_d9,
+                        &__ad_v7,
+                        &__ad_v8,
+                    );
+                    let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_b(
+                        &__ad_d9,
+                        &__ad_v7,
+                        &__ad_v8,
+                    );
+                    ::autodiff::__private::rules::index::vjp_acc(
+                        &mut __ad_d0,
+                        &__ad_d8,
+                        x,
+                        &__ad_v3,
+                    );
+                    ::autodiff::__private::rules::index::vjp_acc(
+                        &mut __ad_d0,
+                        &__ad_d7,
+                        x,
+                        &__ad_v3,
+                    );
+                    ::autodiff::__private::rules::index::vjp_acc(
+                        &mut __ad_d0,
+                        &__ad_d6,
+                        x,
+                        &__ad_v5,
+                    );
+                    __ad_a20_0 = __ad_d4;
+                }
             }
             RosenbrockGrad { x: __ad_d0 }
         },
