@@ -876,10 +876,16 @@ fn collect_recomputable(region: &Region, act: &Activity, out: &mut HashMap<Value
                 if [&ADD, &SUB, &MUL, &DIV, &NEG].iter().any(|r| std::ptr::eq(*rule, *r))
                     && args.iter().all(|a| scalars.contains(a)) =>
             {
-                scalars.insert(inst.results[0]);
-                // Differentiated arithmetic is saved: recomputing the chain that
-                // leads to it costs more time than storing its result.
+                // One operation on element reads (`x[i] - m[k]`) is redone; a
+                // longer differentiated chain is saved, as recomputing it costs
+                // more time than storing its result.
+                let on_reads = args
+                    .iter()
+                    .all(|a| out.get(a).is_some_and(|i| is_read(i)) || !act.varied(*a));
                 if !act.varied(inst.results[0]) {
+                    scalars.insert(inst.results[0]);
+                    out.insert(inst.results[0], inst.clone());
+                } else if on_reads {
                     out.insert(inst.results[0], inst.clone());
                 }
             }
@@ -906,6 +912,11 @@ fn collect_recomputable(region: &Region, act: &Activity, out: &mut HashMap<Value
             _ => {}
         }
     }
+}
+
+/// Whether an instruction reads an element (`x[i]`).
+fn is_read(inst: &Inst) -> bool {
+    matches!(&inst.op, Op::Prim { rule, .. } if std::ptr::eq(*rule, &crate::rules::INDEX))
 }
 
 /// Whether an expression emitted as written calls no function or method (so

@@ -47,7 +47,7 @@ fn rosenbrock_grad(x: &[f64]) -> (f64, RosenbrockGrad) {
         let __ad_v17 = ::autodiff::__private::rules::mul::value(&__ad_v13, &__ad_v13);
         let __ad_v18 = ::autodiff::__private::rules::add::value(&__ad_v16, &__ad_v17);
         let __ad_v19 = ::autodiff::__private::rules::add::value(&__ad_v4, &__ad_v18);
-        __ad_tape20.push((__ad_v10, __ad_v13, __ad_v15));
+        __ad_tape20.push((__ad_v10, __ad_v15));
         __ad_c20_0 = __ad_v19;
     }
     let __ad_v20 = __ad_c20_0;
@@ -60,7 +60,7 @@ fn rosenbrock_grad(x: &[f64]) -> (f64, RosenbrockGrad) {
         let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v2);
         while let (
             ::core::option::Option::Some(__ad_v3),
-            ::core::option::Option::Some((__ad_v10, __ad_v13, __ad_v15)),
+            ::core::option::Option::Some((__ad_v10, __ad_v15)),
         ) = (
             ::core::iter::DoubleEndedIterator::next_back(&mut __ad_indices),
             __ad_entries.pop(),
@@ -68,6 +68,8 @@ fn rosenbrock_grad(x: &[f64]) -> (f64, RosenbrockGrad) {
             let __ad_v5 = __ad_v3 + 1;
             let __ad_v7 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
             let __ad_v8 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
+            let __ad_v12 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
+            let __ad_v13 = ::autodiff::__private::rules::sub::value(&1.0, &__ad_v12);
             let mut __ad_d19 = __ad_a20_0;
             let mut __ad_d4 = ::autodiff::__private::rules::add::vjp_a(&__ad_d19);
             let mut __ad_d18 = ::autodiff::__private::rules::add::vjp_b(&__ad_d19);
@@ -170,7 +172,7 @@ fn rosenbrock_vjp<'__ad>(
         let __ad_v17 = ::autodiff::__private::rules::mul::value(&__ad_v13, &__ad_v13);
         let __ad_v18 = ::autodiff::__private::rules::add::value(&__ad_v16, &__ad_v17);
         let __ad_v19 = ::autodiff::__private::rules::add::value(&__ad_v4, &__ad_v18);
-        __ad_tape20.push((__ad_v10, __ad_v13, __ad_v15));
+        __ad_tape20.push((__ad_v10, __ad_v15));
         __ad_c20_0 = __ad_v19;
     }
     let __ad_v20 = __ad_c20_0;
@@ -185,7 +187,7 @@ fn rosenbrock_vjp<'__ad>(
                 let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v2);
                 while let (
                     ::core::option::Option::Some(__ad_v3),
-                    ::core::option::Option::Some((__ad_v10, __ad_v13, __ad_v15)),
+                    ::core::option::Option::Some((__ad_v10, __ad_v15)),
                 ) = (
                     ::core::iter::DoubleEndedIterator::next_back(&mut __ad_indices),
                     __ad_entries.pop(),
@@ -198,6 +200,14 @@ fn rosenbrock_vjp<'__ad>(
                     let __ad_v8 = ::autodiff::__private::rules::index::value(
                         x,
                         &__ad_v3,
+                    );
+                    let __ad_v12 = ::autodiff::__private::rules::index::value(
+                        x,
+                        &__ad_v3,
+                    );
+                    let __ad_v13 = ::autodiff::__private::rules::sub::value(
+                        &1.0,
+                        &__ad_v12,
                     );
                     let mut __ad_d19 = __ad_a20_0;
                     let mut __ad_d4 = ::autodiff::__private::rules::add::vjp_a(
