@@ -879,9 +879,7 @@ fn collect_recomputable(region: &Region, act: &Activity, out: &mut HashMap<Value
                 // One operation on element reads (`x[i] - m[k]`) is redone; a
                 // longer differentiated chain is saved, as recomputing it costs
                 // more time than storing its result.
-                let on_reads = args
-                    .iter()
-                    .all(|a| out.get(a).is_some_and(|i| is_read(i)) || !act.varied(*a));
+                let on_reads = args.iter().all(|a| out.get(a).is_some_and(is_read) || !act.varied(*a));
                 if !act.varied(inst.results[0]) {
                     scalars.insert(inst.results[0]);
                     out.insert(inst.results[0], inst.clone());
