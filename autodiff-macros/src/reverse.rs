@@ -887,10 +887,13 @@ fn collect_recomputable(region: &Region, act: &Activity, out: &mut HashMap<Value
                     out.insert(inst.results[0], inst.clone());
                 }
             }
-            // Index arithmetic and comparisons, as long as they call nothing.
-            Op::Passive { expr, .. } if calls_nothing(expr) => {
+            // Index arithmetic and comparisons (integers and booleans):
+            // redone when they call nothing.
+            Op::Passive { expr, .. } => {
                 scalars.insert(inst.results[0]);
-                out.insert(inst.results[0], inst.clone());
+                if calls_nothing(expr) {
+                    out.insert(inst.results[0], inst.clone());
+                }
             }
             Op::If {
                 then_region,
