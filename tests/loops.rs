@@ -242,3 +242,37 @@ fn matrices_carried_and_nested_control_flow() {
     };
     check_grad(f, g, &[x.as_slice(), m.as_slice()].concat()).unwrap();
 }
+
+/// `c` is carried and differentiated through later iterations, although
+/// nothing reads it after the loop.
+#[differentiable(wrt(w))]
+fn carried_but_unread_after(
+    w: &autodiff::nalgebra::DVector<f64>,
+    h: &autodiff::nalgebra::DVector<f64>,
+    n: usize,
+) -> f64 {
+    let mut c = h.clone();
+    let mut t = 0.0;
+    for _ in 0..n {
+        c = c.component_mul(w) + h;
+        t += c.sum();
+    }
+    t
+}
+
+#[test]
+fn carried_values_unread_after_the_loop() {
+    use autodiff::nalgebra::DVector;
+    let h = DVector::from_vec(vec![0.2, 0.4, -0.6]);
+    for n in [1, 3, 6] {
+        let f = |p: &[f64]| carried_but_unread_after(&DVector::from_column_slice(p), &h, n);
+        let g = |p: &[f64]| {
+            carried_but_unread_after_grad(&DVector::from_column_slice(p), &h, n)
+                .1
+                .w
+                .as_slice()
+                .to_vec()
+        };
+        check_grad(f, g, &[0.3, -0.5, 0.8]).unwrap();
+    }
+}

@@ -255,6 +255,14 @@ impl Reverse<'_> {
             .collect()
     }
 
+    /// Whether result `k` of an `if` or a loop has an adjoint to pass: an
+    /// active result, or, for a loop, a carried value the next iteration
+    /// differentiates even when nothing reads it after the loop.
+    fn carries_adjoint(&self, inst: &Inst, k: usize) -> bool {
+        self.act.active(inst.results[k])
+            || matches!(&inst.op, Op::For { body, .. } if self.act.active(body.params[1 + k]))
+    }
+
     /// Values defined outside an `if` whose adjoints its arms add to.
     fn outer_targets(&self, inst: &Inst) -> Vec<Value> {
         let regions: Vec<&Region> = match &inst.op {
@@ -270,8 +278,8 @@ impl Reverse<'_> {
         let mut inner = HashSet::new();
         for arm in regions {
             inner.extend(arm.params.iter().copied());
-            for (k, r) in inst.results.iter().enumerate() {
-                if self.act.active(*r) {
+            for k in 0..inst.results.len() {
+                if self.carries_adjoint(inst, k) {
                     targets.push(arm.yields[k]);
                 }
             }
@@ -305,8 +313,8 @@ impl Reverse<'_> {
                 }
             } else if let Op::For { args, body, .. } = &inst.op {
                 defined.extend(body.params.iter().copied());
-                for (k, r) in inst.results.iter().enumerate() {
-                    if self.act.active(*r) {
+                for k in 0..inst.results.len() {
+                    if self.carries_adjoint(inst, k) {
                         targets.push(body.yields[k]);
                         targets.push(args[1 + k]);
                     }
@@ -693,7 +701,7 @@ impl Reverse<'_> {
         self.start_outer_targets(inst, out);
         let state = Self::loop_state(inst, "a");
         let active: Vec<usize> = (0..inst.results.len())
-            .filter(|&k| self.act.active(inst.results[k]))
+            .filter(|&k| self.carries_adjoint(inst, k))
             .collect();
         for &k in &active {
             let (a, r) = (&state[k], inst.results[k]);

@@ -14,6 +14,7 @@
 )]
 
 pub mod gmm;
+pub mod lstm;
 
 use autodiff::nalgebra::{DMatrix, DVector};
 use autodiff::prelude::*;
