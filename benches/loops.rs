@@ -1,6 +1,7 @@
-//! W1 (extended Rosenbrock, n = 1000) and W6 (ADBench GMM, n = 1000, K = 25,
-//! d = 10) in loop-and-index Rust: the objective and the generated gradient
-//! (and, for W1, a hand-written gradient), in the same run.
+//! W1 (extended Rosenbrock, n = 1000), W6 (ADBench GMM, n = 1000, K = 25,
+//! d = 10) and W7 (ADBench LSTM, 2 layers, b = 14, c = 1024) written with
+//! loops: the objective and the generated gradient (and, for W1, a
+//! hand-written gradient), in the same run.
 //!
 //! `cargo bench --bench loops && python3 benches/ratios.py`
 
@@ -9,7 +10,7 @@ mod workloads;
 
 use autodiff::prelude::*;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use workloads::gmm;
+use workloads::{gmm, lstm};
 
 #[differentiable]
 fn rosenbrock(x: &[f64]) -> f64 {
@@ -55,6 +56,17 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("generated", |b| {
         b.iter(|| gmm::gmm_grad(&alphas, &means, &icf, black_box(&x), 1.0, 0))
+    });
+    group.finish();
+
+    let (layers, extra, state, sequence) = lstm::data(1024);
+    let mut group = c.benchmark_group("w7_lstm");
+    group.sample_size(10);
+    group.bench_function("objective", |b| {
+        b.iter(|| lstm::value(&layers, &extra, &state, black_box(&sequence)))
+    });
+    group.bench_function("generated", |b| {
+        b.iter(|| lstm::value_and_grad(&layers, &extra, &state, black_box(&sequence)))
     });
     group.finish();
 }
