@@ -276,3 +276,33 @@ fn carried_values_unread_after_the_loop() {
         check_grad(f, g, &[0.3, -0.5, 0.8]).unwrap();
     }
 }
+
+#[differentiable]
+fn over_elements(xs: &[f64], w: f64) -> f64 {
+    let mut s = 0.0;
+    for x in xs.iter() {
+        if *x > 0.0 {
+            s += x * w;
+        } else {
+            s -= (x * w).exp();
+        }
+    }
+    for (i, x) in xs.iter().enumerate() {
+        s += x * x * (i as f64 + 1.0);
+    }
+    for &x in xs.iter() {
+        s = s * 0.9 + x.sin();
+    }
+    s
+}
+
+#[test]
+fn loops_over_elements_and_enumerated_elements() {
+    let xs = [0.3, -0.4, 0.8, -0.1];
+    let f = |p: &[f64]| over_elements(&p[..4], p[4]);
+    let g = |p: &[f64]| {
+        let g = over_elements_grad(&p[..4], p[4]).1;
+        [g.xs, vec![g.w]].concat()
+    };
+    check_grad(f, g, &[xs.as_slice(), &[0.7]].concat()).unwrap();
+}

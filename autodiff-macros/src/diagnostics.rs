@@ -68,7 +68,7 @@ pub fn loop_label() -> String {
 }
 
 pub fn loop_range() -> String {
-    "only loops over ranges of integers are supported (`a..b`, `a..=b`, with `.rev()`, `.step_by(k)`, `.skip(k)`, `.take(k)`); iterate over indices and read elements with `x[i]`".into()
+    "only loops over ranges of integers (`a..b`, `a..=b`, with `.rev()`, `.step_by(k)`, `.skip(k)`, `.take(k)`) and over `v.iter()` or `v.iter().enumerate()` are supported; iterate over indices and read elements with `x[i]`".into()
 }
 
 pub fn match_() -> String {

@@ -870,13 +870,13 @@ fn collect_consts(region: &Region, consts: &mut HashMap<Value, TokenStream>) {
 /// the reverse sweep has. Values of unknown type (a product might be a matrix
 /// product) and differentiated arithmetic are saved.
 fn collect_recomputable(region: &Region, act: &Activity, out: &mut HashMap<Value, Inst>, scalars: &mut HashSet<Value>) {
-    use crate::rules::{ADD, DIV, INDEX, MUL, NEG, SUB};
+    use crate::rules::{is_index, ADD, DIV, MUL, NEG, SUB};
     for inst in &region.insts {
         match &inst.op {
             Op::Const(_) => {
                 scalars.insert(inst.results[0]);
             }
-            Op::Prim { rule, .. } if std::ptr::eq(*rule, &INDEX) => {
+            Op::Prim { rule, .. } if is_index(rule) => {
                 scalars.insert(inst.results[0]);
                 out.insert(inst.results[0], inst.clone());
             }
@@ -925,7 +925,7 @@ fn collect_recomputable(region: &Region, act: &Activity, out: &mut HashMap<Value
 
 /// Whether an instruction reads an element (`x[i]`).
 fn is_read(inst: &Inst) -> bool {
-    matches!(&inst.op, Op::Prim { rule, .. } if std::ptr::eq(*rule, &crate::rules::INDEX))
+    matches!(&inst.op, Op::Prim { rule, .. } if crate::rules::is_index(rule))
 }
 
 /// Whether an expression emitted as written calls no function or method (so

@@ -113,6 +113,16 @@ pub static DIV: Rule = by_rule("div", &[vjp("vjp_a", &[X, B]), vjp("vjp_b", &[X,
 pub static NEG: Rule = by_rule("neg", &[vjp("vjp", &[])]);
 /// `x[i]`, `m[(i, j)]`: the reverse rule adds into one element of `x̄`.
 pub static INDEX: Rule = by_rule("index", &[vjp("vjp", &[X, B]), Partial::NotReal]);
+/// The element `&x[i]` by reference, as `x.iter()` yields it.
+pub static INDEX_REF: Rule = Rule {
+    module: Some("index_ref"),
+    ..by_rule("index", &[vjp("vjp", &[X, B]), Partial::NotReal])
+};
+
+/// Whether a rule reads an element (by value or by reference).
+pub fn is_index(rule: &Rule) -> bool {
+    std::ptr::eq(rule, &INDEX) || std::ptr::eq(rule, &INDEX_REF)
+}
 
 /// Methods of `f32`/`f64` (callable as `x.name(..)` or `f64::name(x, ..)`)
 /// and of nalgebra matrices.
@@ -256,7 +266,7 @@ mod tests {
 
     #[test]
     fn reads_name_existing_operands() {
-        for rule in METHODS.iter().chain([&ADD, &SUB, &MUL, &DIV, &NEG, &INDEX]) {
+        for rule in METHODS.iter().chain([&ADD, &SUB, &MUL, &DIV, &NEG, &INDEX, &INDEX_REF]) {
             for p in rule.partials {
                 if let Partial::Vjp { reads, .. } = p {
                     for r in *reads {

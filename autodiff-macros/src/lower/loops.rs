@@ -24,6 +24,7 @@ use syn::{Expr, ExprForLoop, ExprWhile, Pat};
 use super::{Binding, Lowerer};
 use crate::diagnostics as msg;
 use crate::ir::{Op, Region, Value};
+use crate::rules;
 
 impl Lowerer<'_> {
     pub(super) fn for_loop(&mut self, f: &ExprForLoop) -> Option<Binding> {
@@ -31,6 +32,56 @@ impl Lowerer<'_> {
         if let Some(label) = &f.label {
             self.errors.push(label, msg::loop_label());
             return None;
+        }
+        // `for x in v.iter()` and `for (i, x) in v.iter().enumerate()` run over
+        // the indices of `v`, reading each element in the body.
+        if let Some((container, enumerate)) = iterated_container(&f.expr) {
+            let (index_pat, element_pat) = match (&*f.pat, enumerate) {
+                (Pat::Tuple(t), true) if t.elems.len() == 2 => (Some(&t.elems[0]), &t.elems[1]),
+                (pat, false) => (None, pat),
+                (pat, true) => {
+                    self.errors.push(pat, msg::pattern());
+                    return None;
+                }
+            };
+            let index = match index_pat {
+                Some(Pat::Ident(p)) => Some(p.ident.to_string()),
+                Some(Pat::Wild(_)) | None => None,
+                Some(other) => {
+                    self.errors.push(other, msg::pattern());
+                    return None;
+                }
+            };
+            let element = match element_pat {
+                Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some((p.ident.to_string(), true)),
+                Pat::Reference(r) => match &*r.pat {
+                    Pat::Ident(p) => Some((p.ident.to_string(), false)),
+                    other => {
+                        self.errors.push(other, msg::pattern());
+                        return None;
+                    }
+                },
+                Pat::Wild(_) => None,
+                other => {
+                    self.errors.push(other, msg::pattern());
+                    return None;
+                }
+            };
+            let container = self.expr_value(container)?;
+            let c = self.values[container.index()].ident.clone();
+            let iter = self.emit1(
+                Op::Passive {
+                    expr: quote!(0..#c.len()),
+                    args: vec![container],
+                },
+                span,
+            );
+            let element = element.map(|(name, by_ref)| Element {
+                name,
+                container,
+                by_ref,
+            });
+            return self.loop_(span, iter, index, None, &f.body, element);
         }
         if !is_integer_range(&f.expr) {
             self.errors.push(&f.expr, msg::loop_range());
@@ -45,7 +96,7 @@ impl Lowerer<'_> {
             }
         };
         let iter = self.passive_expr(&f.expr)?;
-        self.loop_(span, iter, var, None, &f.body)
+        self.loop_(span, iter, var, None, &f.body, None)
     }
 
     /// `while cond { .. }`: a loop over `0..` whose condition, evaluated on
@@ -67,10 +118,11 @@ impl Lowerer<'_> {
             },
             span,
         );
-        self.loop_(span, iter, None, Some(&w.cond), &w.body)
+        self.loop_(span, iter, None, Some(&w.cond), &w.body, None)
     }
 
-    /// The loop over `iter` with body `block` (and, for `while`, `cond`).
+    /// The loop over `iter` with body `block` (and, for `while`, `cond`; for
+    /// `v.iter()`, the element read at the top of each iteration).
     fn loop_(
         &mut self,
         span: Span,
@@ -78,6 +130,7 @@ impl Lowerer<'_> {
         var: Option<String>,
         cond: Option<&Expr>,
         block: &syn::Block,
+        element: Option<Element>,
     ) -> Option<Binding> {
         // The locals the body assigns that live outside it are carried.
         let mut assigned = Assigned(Vec::new());
@@ -119,6 +172,26 @@ impl Lowerer<'_> {
         self.scopes.push(HashMap::new());
         if let Some(var) = var {
             self.bind(var, Binding::Value(params[0]));
+        }
+        if let Some(Element {
+            name,
+            container,
+            by_ref,
+        }) = element
+        {
+            let rule = if by_ref { &rules::INDEX_REF } else { &rules::INDEX };
+            let args = vec![container, params[0]];
+            let value = self.emit1(
+                Op::Prim {
+                    rule,
+                    args,
+                    by_ref: vec![false; 2],
+                    qualifier: None,
+                },
+                span,
+            );
+            self.values[value.index()].is_ref = by_ref;
+            self.bind(name, Binding::Value(value));
         }
         self.block_in_scope(block);
         self.scopes.pop();
@@ -166,6 +239,26 @@ impl Lowerer<'_> {
             self.scopes[*depth].insert(name.clone(), binding.rebuild(&mut fresh.into_iter()));
         }
         params
+    }
+}
+
+/// The element a loop over `v.iter()` binds: its name, the container, and
+/// whether it is a reference (`x`) or a copy (`&x`).
+struct Element {
+    name: String,
+    container: Value,
+    by_ref: bool,
+}
+
+/// `v.iter()` or `v.iter().enumerate()`: the container, and whether enumerated.
+fn iterated_container(e: &Expr) -> Option<(&Expr, bool)> {
+    match e {
+        Expr::MethodCall(m) if m.method == "iter" && m.args.is_empty() => Some((&m.receiver, false)),
+        Expr::MethodCall(m) if m.method == "enumerate" && m.args.is_empty() => iterated_container(&m.receiver)
+            .filter(|(_, enumerated)| !enumerated)
+            .map(|(c, _)| (c, true)),
+        Expr::Paren(p) => iterated_container(&p.expr),
+        _ => None,
     }
 }
 

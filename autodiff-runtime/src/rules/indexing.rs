@@ -108,3 +108,17 @@ pub mod index {
         X::vjp_acc(acc, ct, x, i)
     }
 }
+
+/// `y = &x[i]`, the element by reference, as `x.iter()` yields it; its
+/// reverse rule is [`index`]'s.
+pub mod index_ref {
+    use super::*;
+
+    pub use super::index::{vjp, vjp_acc};
+
+    /// A reference to the element.
+    #[inline(always)]
+    pub fn value<'x, X: Index<I> + ?Sized, I: Clone>(x: &'x X, i: &I) -> &'x X::Output {
+        &x[i.clone()]
+    }
+}

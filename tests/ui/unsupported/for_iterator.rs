@@ -3,8 +3,8 @@ use autodiff::differentiable;
 #[differentiable]
 fn f(x: f64, xs: &[f64]) -> f64 {
     let mut s = x;
-    for v in xs.iter() {
-        s = s * v;
+    for pair in xs.windows(2) {
+        s = s * pair[1];
     }
     s
 }
