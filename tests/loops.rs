@@ -306,3 +306,44 @@ fn loops_over_elements_and_enumerated_elements() {
     };
     check_grad(f, g, &[xs.as_slice(), &[0.7]].concat()).unwrap();
 }
+
+#[differentiable]
+fn jumps(xs: &[f64], w: f64) -> f64 {
+    let mut s = 0.0;
+    for x in xs.iter() {
+        if *x < -0.3 {
+            continue;
+        }
+        s += x * w;
+        if s > 1.0 {
+            s = s * 0.5;
+            break;
+        }
+        s = s.sin() + w;
+    }
+    let mut t = w;
+    let mut n = 0;
+    while t < 5.0 {
+        n += 1;
+        if n > 3 {
+            break;
+        }
+        t = t * 1.7 + s;
+    }
+    s + t
+}
+
+#[test]
+fn guard_continue_and_break() {
+    let xs = [0.3, -0.4, 0.2, 0.9, -0.1, 0.8];
+    for w in [0.2, 0.6, 1.4, 3.0] {
+        // The rewritten jumps compute what the written ones do.
+        assert_eq!(jumps_grad(&xs, w).0, jumps(&xs, w));
+        let f = |p: &[f64]| jumps(&p[..6], p[6]);
+        let g = |p: &[f64]| {
+            let g = jumps_grad(&p[..6], p[6]).1;
+            [g.xs, vec![g.w]].concat()
+        };
+        check_grad(f, g, &[xs.as_slice(), &[w]].concat()).unwrap();
+    }
+}

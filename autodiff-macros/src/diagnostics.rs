@@ -60,7 +60,7 @@ pub fn loop_(keyword: &str) -> String {
 }
 
 pub fn break_continue() -> String {
-    "`break` and `continue` are not supported yet; loop over the range you need, and guard the body with `if`".into()
+    "`break` and `continue` are supported as the last statement of an `if` without `else` in a loop body (`if c { ..; break; }`); write the jump that way".into()
 }
 
 pub fn loop_label() -> String {

@@ -16,10 +16,10 @@
 use std::collections::HashMap;
 
 use proc_macro2::Span;
-use quote::quote;
+use quote::{format_ident, quote};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
-use syn::{Expr, ExprForLoop, ExprWhile, Pat};
+use syn::{Expr, ExprForLoop, ExprWhile, Pat, Stmt};
 
 use super::{Binding, Lowerer};
 use crate::diagnostics as msg;
@@ -132,6 +132,27 @@ impl Lowerer<'_> {
         block: &syn::Block,
         element: Option<Element>,
     ) -> Option<Binding> {
+        // `if c { ..; continue; }` and `if c { ..; break; }` guards become
+        // branches; a `break` sets a flag that skips the remaining iterations.
+        let (stmts, breaks) = without_jumps(&block.stmts, &self.next_flag());
+        let flag = format_ident!("__ad_broken{}", self.closures);
+        let (body, cond): (syn::Block, Option<Expr>) = if breaks {
+            self.closures += 1;
+            let no = self.emit1(Op::Const(quote!(false)), span);
+            self.bind(flag.to_string(), Binding::Value(no));
+            let body = syn::parse_quote!({ if !#flag { #(#stmts)* } });
+            let cond = cond.map(|c| syn::parse_quote!((#c) && !#flag));
+            (body, cond)
+        } else {
+            (
+                syn::Block {
+                    brace_token: block.brace_token,
+                    stmts,
+                },
+                cond.cloned(),
+            )
+        };
+        let (block, cond) = (&body, cond.as_ref());
         // The locals the body assigns that live outside it are carried.
         let mut assigned = Assigned(Vec::new());
         assigned.visit_block(block);
@@ -240,6 +261,45 @@ impl Lowerer<'_> {
         }
         params
     }
+}
+
+impl Lowerer<'_> {
+    /// The name of the flag the next loop with a `break` would use.
+    fn next_flag(&self) -> syn::Ident {
+        format_ident!("__ad_broken{}", self.closures)
+    }
+}
+
+/// The statements of a loop body with guard jumps turned into branches:
+/// `a; if c { b; continue; } d` becomes `a; if c { b } else { d }`, and
+/// `if c { b; break; } d` becomes `if c { b; flag = true; } else { d }`.
+/// Returns whether a `break` was rewritten. Other jumps stay, and are
+/// reported where they stand.
+fn without_jumps(stmts: &[Stmt], flag: &syn::Ident) -> (Vec<Stmt>, bool) {
+    for (at, stmt) in stmts.iter().enumerate() {
+        let Stmt::Expr(Expr::If(guard), _) = stmt else { continue };
+        if guard.else_branch.is_some() {
+            continue;
+        }
+        let Some((Stmt::Expr(last, _), before)) = guard.then_branch.stmts.split_last() else {
+            continue;
+        };
+        let is_break = match last {
+            Expr::Continue(c) if c.label.is_none() => false,
+            Expr::Break(b) if b.label.is_none() && b.expr.is_none() => true,
+            _ => continue,
+        };
+        let (rest, rest_breaks) = without_jumps(&stmts[at + 1..], flag);
+        let cond = &guard.cond;
+        let set = is_break.then(|| quote!(#flag = true;));
+        let branch: Stmt = syn::parse_quote! {
+            if #cond { #(#before)* #set } else { #(#rest)* }
+        };
+        let mut out = stmts[..at].to_vec();
+        out.push(branch);
+        return (out, is_break || rest_breaks);
+    }
+    (stmts.to_vec(), false)
 }
 
 /// The element a loop over `v.iter()` binds: its name, the container, and

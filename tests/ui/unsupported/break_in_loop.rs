@@ -4,10 +4,7 @@ use autodiff::differentiable;
 fn f(x: f64, n: usize) -> f64 {
     let mut s = x;
     for _ in 0..n {
-        if s > 10.0 {
-            break;
-        }
-        s = s * x;
+        s = if s > 10.0 { break } else { s * x };
     }
     s
 }
