@@ -347,3 +347,30 @@ fn guard_continue_and_break() {
         check_grad(f, g, &[xs.as_slice(), &[w]].concat()).unwrap();
     }
 }
+
+#[differentiable]
+fn bisect_like(x: f64) -> f64 {
+    let mut y = x;
+    let mut steps = 0;
+    loop {
+        steps += 1;
+        y = 0.5 * (y + x / y);
+        if steps >= 6 {
+            break;
+        }
+    }
+    y
+}
+
+#[test]
+fn loop_with_break() {
+    for x in [0.5, 2.0, 9.0] {
+        assert_eq!(bisect_like_grad(x).0, bisect_like(x));
+        check_grad(
+            |p: &[f64]| bisect_like(p[0]),
+            |p: &[f64]| vec![bisect_like_grad(p[0]).1.x],
+            &[x],
+        )
+        .unwrap();
+    }
+}

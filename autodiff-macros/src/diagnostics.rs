@@ -63,6 +63,10 @@ pub fn break_continue() -> String {
     "`break` and `continue` are supported as the last statement of an `if` without `else` in a loop body (`if c { ..; break; }`); write the jump that way".into()
 }
 
+pub fn break_value() -> String {
+    "a `loop` that yields a value with `break value` is not supported; assign the value to a variable declared before the loop, then `break`".into()
+}
+
 pub fn loop_label() -> String {
     "labeled loops are not supported; `break` and `continue` are not supported yet either".into()
 }

@@ -137,6 +137,7 @@ impl Lowerer<'_> {
             }
             Expr::ForLoop(f) => return self.for_loop(f),
             Expr::While(w) => return self.while_loop(w),
+            Expr::Loop(l) if l.label.is_none() => return self.loop_loop(l),
             Expr::Array(_) | Expr::Repeat(_) | Expr::Reference(_) | Expr::Struct(_) | Expr::Range(_) => {
                 self.opaque_expr(e, Opaque::Expr)?
             }

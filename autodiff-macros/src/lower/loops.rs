@@ -121,6 +121,41 @@ impl Lowerer<'_> {
         self.loop_(span, iter, None, Some(&w.cond), &w.body, None)
     }
 
+    /// `loop { .. }`: a `while true` loop, which a guard `break` ends.
+    pub(super) fn loop_loop(&mut self, l: &syn::ExprLoop) -> Option<Binding> {
+        let span = l.span();
+        if let Some(label) = &l.label {
+            self.errors.push(label, msg::loop_label());
+            return None;
+        }
+        let iter = self.emit1(
+            Op::Passive {
+                expr: quote!((0usize..)),
+                args: Vec::new(),
+            },
+            span,
+        );
+        // `break value` makes the loop an expression, which is not supported.
+        struct BreakValue(Option<Expr>);
+        impl<'a> Visit<'a> for BreakValue {
+            fn visit_expr(&mut self, e: &'a Expr) {
+                match e {
+                    Expr::Break(b) if b.expr.is_some() && self.0.is_none() => self.0 = Some(e.clone()),
+                    Expr::Closure(_) | Expr::Loop(_) | Expr::While(_) | Expr::ForLoop(_) => {}
+                    _ => syn::visit::visit_expr(self, e),
+                }
+            }
+        }
+        let mut found = BreakValue(None);
+        found.visit_block(&l.body);
+        if let Some(e) = found.0 {
+            self.errors.push(&e, msg::break_value());
+            return None;
+        }
+        let always: Expr = syn::parse_quote!(true);
+        self.loop_(span, iter, None, Some(&always), &l.body, None)
+    }
+
     /// The loop over `iter` with body `block` (and, for `while`, `cond`; for
     /// `v.iter()`, the element read at the top of each iteration).
     fn loop_(
