@@ -221,3 +221,28 @@ fn identity(x: f64) -> f64 {
 fn identity_gradient_is_one() {
     assert_eq!(identity_grad(1.5), (identity(1.5), IdentityGrad { x: 1.0 }));
 }
+
+#[differentiable]
+fn early_returns(x: f64, y: f64) -> f64 {
+    let a = x * y;
+    if a > 2.0 {
+        return a.sqrt();
+    }
+    let b = a.sin() + y;
+    if b < 0.0 {
+        let c = b * b;
+        return c + x;
+    }
+    return b * x;
+}
+
+#[test]
+fn guard_returns() {
+    for point in [[2.0, 1.5], [0.3, -1.2], [0.5, 0.7]] {
+        assert_eq!(
+            early_returns_grad(point[0], point[1]).0,
+            early_returns(point[0], point[1])
+        );
+        check!(early_returns, early_returns_grad, (x, y) at point);
+    }
+}

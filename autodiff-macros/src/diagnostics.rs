@@ -151,7 +151,7 @@ pub fn tuple_output() -> String {
 }
 
 pub fn early_return() -> String {
-    "`return` is supported only as the last statement; assign the result to a variable in each branch and return it at the end".into()
+    "`return` is supported as the last statement, or as the last statement of an `if` without `else` at the top of the body (`if c { return e; }`); inside a loop, `break` and return after it".into()
 }
 
 pub fn no_rule_method(name: &str) -> String {

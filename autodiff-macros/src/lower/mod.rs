@@ -191,7 +191,7 @@ impl Lowerer<'_> {
     // ---- body and statements ----
 
     fn body(&mut self, item: &ItemFn) -> Option<Value> {
-        let stmts = &item.block.stmts;
+        let stmts = &without_early_returns(&item.block.stmts);
         let (last, init) = match stmts.split_last() {
             Some(split) => split,
             None => {
@@ -355,4 +355,37 @@ impl Lowerer<'_> {
         let b = self.expr(e)?;
         self.value(b, e)
     }
+}
+
+/// The statements of a function body with guard returns turned into
+/// branches: `a; if c { b; return e; } d` becomes `a; if c { b; e } else { d }`,
+/// and a final `return e;` becomes `e`. A `return` elsewhere (inside a loop,
+/// or not last in its `if`) stays, and is reported where it stands.
+fn without_early_returns(stmts: &[Stmt]) -> Vec<Stmt> {
+    for (at, stmt) in stmts.iter().enumerate() {
+        let Stmt::Expr(Expr::If(guard), _) = stmt else { continue };
+        if guard.else_branch.is_some() {
+            continue;
+        }
+        let Some((Stmt::Expr(Expr::Return(ret), _), before)) = guard.then_branch.stmts.split_last() else {
+            continue;
+        };
+        let Some(value) = &ret.expr else { continue };
+        let rest = without_early_returns(&stmts[at + 1..]);
+        let cond = &guard.cond;
+        let branch: Expr = syn::parse_quote! {
+            if #cond { #(#before)* #value } else { #(#rest)* }
+        };
+        let mut out = stmts[..at].to_vec();
+        out.push(Stmt::Expr(branch, None));
+        return out;
+    }
+    let mut out = stmts.to_vec();
+    if let Some(Stmt::Expr(Expr::Return(ret), _)) = out.last() {
+        if let Some(value) = &ret.expr {
+            let value = (**value).clone();
+            *out.last_mut().expect("checked") = Stmt::Expr(value, None);
+        }
+    }
+    out
 }

@@ -1,11 +1,15 @@
 use autodiff::differentiable;
 
 #[differentiable]
-fn f(x: f64) -> f64 {
-    if x < 0.0 {
-        return 0.0;
+fn f(x: f64, n: usize) -> f64 {
+    let mut s = x;
+    for _ in 0..n {
+        if s > 10.0 {
+            return s;
+        }
+        s = s * x;
     }
-    x * x
+    s
 }
 
 fn main() {}
