@@ -1,0 +1,179 @@
+//! Tapes and loops: what an `if` arm or a loop iteration records for the
+//! reverse sweep, and the forward and reverse code of a loop.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, ToTokens};
+use syn::Ident;
+
+use super::{adj_ident, Reverse, Saved};
+use crate::ir::{Inst, Region, Value};
+
+impl Reverse<'_> {
+    /// The tape entry of a region's saved items; one also yielded is copied.
+    pub(super) fn tape_entry(&self, region: &Region) -> TokenStream {
+        let saved = self.saved_in(region).into_iter().map(|s| {
+            let ident = self.saved_ident(s);
+            match s {
+                Saved::Value(v) if region.yields.contains(&v) => quote!(::core::clone::Clone::clone(&#ident)),
+                _ => ident.to_token_stream(),
+            }
+        });
+        quote!((#(#saved,)*))
+    }
+
+    /// The pattern that binds a region's saved items from its tape entry.
+    pub(super) fn tape_pattern(&self, region: &Region) -> TokenStream {
+        let saved = self.saved_in(region).into_iter().map(|s| self.saved_ident(s));
+        quote!((#(#saved,)*))
+    }
+
+    /// The carried state of a loop, one local per carried value.
+    pub(super) fn loop_state(inst: &Inst, prefix: &str) -> Vec<Ident> {
+        (0..inst.results.len())
+            .map(|k| format_ident!("__ad_{}{}_{}", prefix, inst.results[0].0, k))
+            .collect()
+    }
+
+    /// `for i in iter { body }`, recording per iteration what the
+    /// reverse sweep of the body reads:
+    ///
+    /// ```text
+    /// let mut __ad_c5_0 = init;  let mut __ad_tape5 = Vec::with_capacity(iter.len());
+    /// for i in iter { let p = __ad_c5_0; <body>; __ad_tape5.push((saved..)); __ad_c5_0 = y; }
+    /// let r = __ad_c5_0;
+    /// ```
+    pub(super) fn forward_loop(
+        &self,
+        inst: &Inst,
+        args: &[Value],
+        body: &Region,
+        cond: Option<&Region>,
+    ) -> TokenStream {
+        let f = self.func;
+        let state = Self::loop_state(inst, "c");
+        let inits = args[1..].iter().map(|v| f.ident(*v));
+        let iter = f.ident(args[0]);
+        let i = f.ident(body.params[0]);
+        let params = body.params[1..].iter().map(|v| f.ident(*v));
+        let yields = body.yields.iter().map(|v| f.ident(*v));
+        let results = inst.results.iter().map(|v| f.ident(*v));
+        let code = self.forward(body);
+        let record = self.needed.contains(&Saved::Tape(inst.results[0])).then(|| {
+            let tape = self.saved_ident(Saved::Tape(inst.results[0]));
+            let entry = self.tape_entry(body);
+            // One entry per iteration, allocated once.
+            let declare = quote! {
+                let mut #tape = ::std::vec::Vec::with_capacity(::core::iter::Iterator::size_hint(&#iter).1.unwrap_or(0));
+            };
+            (declare, quote!(#tape.push(#entry);))
+        });
+        let (declare, push) = record.unzip();
+        // A `while` condition reads copies of the carried values.
+        let stop = cond.map(|cond| {
+            let params = cond.params.iter().map(|v| f.ident(*v));
+            let carried = std::iter::once(i.to_token_stream())
+                .chain(state.iter().map(|s| quote!(::core::clone::Clone::clone(&#s))));
+            let code = self.forward(cond);
+            let go = f.ident(cond.yields[0]);
+            quote! {
+                #(let #params = #carried;)*
+                #code
+                if !#go {
+                    break;
+                }
+            }
+        });
+        let state2 = state.clone();
+        let state3 = state.clone();
+        quote! {
+            #(let mut #state = #inits;)*
+            #declare
+            for #i in ::core::clone::Clone::clone(&#iter) {
+                #stop
+                #(let #params = #state2;)*
+                #code
+                #push
+                #(#state3 = #yields;)*
+            }
+            #(let #results = #state;)*
+        }
+    }
+
+    /// The reverse of a loop: its iterations backwards, from the tape, with
+    /// the adjoints of the carried values passed from one to the previous.
+    pub(super) fn reverse_loop(&mut self, inst: &Inst, args: &[Value], body: &Region, out: &mut TokenStream) {
+        let private = self.private.clone();
+        self.start_outer_targets(inst, out);
+        let state = Self::loop_state(inst, "a");
+        let active: Vec<usize> = (0..inst.results.len())
+            .filter(|&k| self.carries_adjoint(inst, k))
+            .collect();
+        for &k in &active {
+            let (a, r) = (&state[k], inst.results[k]);
+            let start = if self.declared.contains(&r) {
+                adj_ident(r).to_token_stream()
+            } else {
+                let value = self.borrow(r);
+                quote!(#private::zero_grad(#value))
+            };
+            out.extend(quote!(let mut #a = #start;));
+        }
+        // One iteration's reverse, with the adjoints of its yields seeded.
+        let outer = self.declared.clone();
+        let mut iteration = self.recomputed_in(body);
+        for &k in &active {
+            let y = body.yields[k];
+            if self.act.active(y) {
+                let a = &state[k];
+                self.contribute(y, quote!(#a), &mut iteration);
+            }
+        }
+        self.reverse(body, &mut iteration);
+        // The adjoints of the carried values at the start of the iteration
+        // become those at the end of the previous one.
+        let mut zeros = TokenStream::new();
+        for &k in &active {
+            let (a, p) = (&state[k], body.params[1 + k]);
+            if self.declared.contains(&p) {
+                let adj = adj_ident(p);
+                iteration.extend(quote!(#a = #adj;));
+            } else {
+                let zero = format_ident!("__ad_zero{}", k);
+                zeros.extend(quote!(let #zero = #private::zero_grad(&#a);));
+                iteration.extend(quote!(#a = #zero;));
+            }
+        }
+        self.declared = outer;
+        let tape = self.saved_ident(Saved::Tape(inst.results[0]));
+        let pattern = self.tape_pattern(body);
+        let index = body.params[0];
+        // Entries are popped from the end of the tape; a replayed index is
+        // taken from the back of its range alongside.
+        let head = if self.replayed.contains(&index) {
+            let (i, iter) = (self.func.ident(index), self.borrow(args[0]));
+            quote! {
+                let mut __ad_indices = ::core::clone::Clone::clone(#iter);
+                while let (::core::option::Option::Some(#i), ::core::option::Option::Some(#pattern)) =
+                    (::core::iter::DoubleEndedIterator::next_back(&mut __ad_indices), __ad_entries.pop())
+            }
+        } else {
+            quote!(while let ::core::option::Option::Some(#pattern) = __ad_entries.pop())
+        };
+        out.extend(quote! {
+            {
+                let mut __ad_entries = #tape;
+                #head {
+                    #zeros
+                    #iteration
+                }
+            }
+        });
+        for &k in &active {
+            let init = args[1 + k];
+            if self.act.active(init) {
+                let a = &state[k];
+                self.contribute(init, quote!(#a), out);
+            }
+        }
+    }
+}

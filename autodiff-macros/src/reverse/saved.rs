@@ -1,0 +1,121 @@
+//! What the reverse sweep reads without recording it: constants, written
+//! again, and cheap values, recomputed.
+
+use std::collections::{HashMap, HashSet};
+
+use proc_macro2::TokenStream;
+
+use crate::activity::Activity;
+use crate::ir::{Inst, Op, Region, Value};
+
+pub(super) fn collect_consts(region: &Region, consts: &mut HashMap<Value, TokenStream>) {
+    for inst in &region.insts {
+        match &inst.op {
+            Op::Const(tokens) => {
+                consts.insert(inst.results[0], tokens.clone());
+            }
+            Op::If {
+                then_region,
+                else_region,
+                ..
+            } => {
+                collect_consts(then_region, consts);
+                collect_consts(else_region, consts);
+            }
+            Op::For { body, .. } => collect_consts(body, consts),
+            _ => {}
+        }
+    }
+}
+
+/// The instructions whose values the reverse sweep recomputes rather than
+/// saves: element reads `x[i]`, and arithmetic that carries no derivative on
+/// values known to be scalars (literals, loop indices, index arithmetic).
+/// They cost less to redo than to store per iteration, and read only values
+/// the reverse sweep has. Values of unknown type (a product might be a matrix
+/// product) and differentiated arithmetic are saved.
+pub(super) fn collect_recomputable(
+    region: &Region,
+    act: &Activity,
+    out: &mut HashMap<Value, Inst>,
+    scalars: &mut HashSet<Value>,
+) {
+    use crate::rules::{is_index, ADD, DIV, MUL, NEG, SUB};
+    for inst in &region.insts {
+        match &inst.op {
+            Op::Const(_) => {
+                scalars.insert(inst.results[0]);
+            }
+            Op::Prim { rule, .. } if is_index(rule) => {
+                scalars.insert(inst.results[0]);
+                out.insert(inst.results[0], inst.clone());
+            }
+            Op::Prim { rule, args, .. }
+                if [&ADD, &SUB, &MUL, &DIV, &NEG].iter().any(|r| std::ptr::eq(*rule, *r))
+                    && args.iter().all(|a| scalars.contains(a)) =>
+            {
+                // One operation on element reads (`x[i] - m[k]`) is redone; a
+                // longer differentiated chain is saved, as recomputing it costs
+                // more time than storing its result.
+                let on_reads = args.iter().all(|a| out.get(a).is_some_and(is_read) || !act.varied(*a));
+                if !act.varied(inst.results[0]) {
+                    scalars.insert(inst.results[0]);
+                    out.insert(inst.results[0], inst.clone());
+                } else if on_reads {
+                    out.insert(inst.results[0], inst.clone());
+                }
+            }
+            // Index arithmetic and comparisons (integers and booleans):
+            // redone when they call nothing.
+            Op::Passive { expr, .. } => {
+                scalars.insert(inst.results[0]);
+                if calls_nothing(expr) {
+                    out.insert(inst.results[0], inst.clone());
+                }
+            }
+            Op::If {
+                then_region,
+                else_region,
+                ..
+            } => {
+                collect_recomputable(then_region, act, out, scalars);
+                collect_recomputable(else_region, act, out, scalars);
+            }
+            Op::For { body, cond, .. } => {
+                scalars.insert(body.params[0]);
+                collect_recomputable(body, act, out, scalars);
+                if let Some(cond) = cond {
+                    scalars.insert(cond.params[0]);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Whether an instruction reads an element (`x[i]`).
+pub(super) fn is_read(inst: &Inst) -> bool {
+    matches!(&inst.op, Op::Prim { rule, .. } if crate::rules::is_index(rule))
+}
+
+/// Whether an expression emitted as written calls no function or method (so
+/// that evaluating it again is cheap and cannot have effects).
+pub(super) fn calls_nothing(expr: &TokenStream) -> bool {
+    struct Calls(bool);
+    impl<'a> syn::visit::Visit<'a> for Calls {
+        fn visit_expr(&mut self, e: &'a syn::Expr) {
+            if matches!(e, syn::Expr::Call(_) | syn::Expr::MethodCall(_) | syn::Expr::Macro(_)) {
+                self.0 = true;
+            }
+            syn::visit::visit_expr(self, e);
+        }
+    }
+    match syn::parse2::<syn::Expr>(expr.clone()) {
+        Ok(e) => {
+            let mut calls = Calls(false);
+            syn::visit::Visit::visit_expr(&mut calls, &e);
+            !calls.0
+        }
+        Err(_) => false,
+    }
+}
