@@ -36,15 +36,26 @@
 //!
 //! # What the body may contain
 //!
-//! `let` (with or without types, mutable, with tuple patterns), assignment
-//! and `+= -= *= /=`, `+ - * /` and unary `-`, literals and constants,
-//! integer casts (`i as f64`), blocks, `if`/`else` (the arm taken is
-//! differentiated), a final `return`, the `f32`/`f64` methods with a rule
-//! (`exp exp2 ln log2 log10 ln_1p exp_m1 sqrt cbrt powi powf sin cos tan
-//! asin acos atan atan2 sinh cosh tanh abs signum max min hypot recip
-//! mul_add floor ceil round trunc`, also as `f64::name(x)`), and calls of
-//! other differentiable functions. Anything else is a compile error at its
-//! span that says what to write instead.
+//! Scalar code: `let` (typed, mutable, tuple patterns), assignment and
+//! `+= -= *= /=`, `+ - * /`, literals and constants, integer casts, blocks,
+//! `if`/`else` (the arm taken is differentiated), `return` at the end or in
+//! guards at the top of the body, and the `f32`/`f64` methods with a rule
+//! (`exp ln sqrt powi powf sin cos tanh max min hypot mul_add ...`, also as
+//! `f64::sin(x)`).
+//!
+//! nalgebra matrices and vectors: products (matrix, matrix-vector, scaling),
+//! `+ -`, `transpose dot tr_mul component_mul component_div sum mean norm
+//! norm_squared column row`, element-wise activations (`z.relu()`,
+//! `z.tanh()`, ... from [`runtime::Activation`]), `map`/`zip_map` with scalar
+//! closures, and the functions of whole matrices in the [`prelude`]
+//! (`add_bias`, `softmax`, `mse`, `softmax_cross_entropy`, ...).
+//!
+//! Loops: `for` over integer ranges and over `v.iter()`, `while`, `loop`, with
+//! guard `break`/`continue`, nested, with branches; indexing `x[i]`,
+//! `m[(i, j)]`. Per iteration only what the reverse sweep reads is recorded.
+//!
+//! Anything else is a compile error at its span that says what to write
+//! instead. The README has the full table.
 //!
 //! # Composition and custom rules
 //!
