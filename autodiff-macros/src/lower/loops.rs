@@ -111,13 +111,7 @@ impl Lowerer<'_> {
             self.errors.push(l, msg::while_let());
             return None;
         }
-        let iter = self.emit1(
-            Op::Passive {
-                expr: quote!((0usize..)),
-                args: Vec::new(),
-            },
-            span,
-        );
+        let iter = self.counter(span);
         self.loop_(span, iter, None, Some(&w.cond), &w.body, None)
     }
 
@@ -128,13 +122,7 @@ impl Lowerer<'_> {
             self.errors.push(label, msg::loop_label());
             return None;
         }
-        let iter = self.emit1(
-            Op::Passive {
-                expr: quote!((0usize..)),
-                args: Vec::new(),
-            },
-            span,
-        );
+        let iter = self.counter(span);
         // `break value` makes the loop an expression, which is not supported.
         struct BreakValue(Option<Expr>);
         impl<'a> Visit<'a> for BreakValue {
@@ -299,6 +287,13 @@ impl Lowerer<'_> {
 }
 
 impl Lowerer<'_> {
+    /// `0usize..`, the iterator of a `while` or `loop`: it counts the
+    /// iterations, and the tape records one entry each.
+    fn counter(&mut self, span: Span) -> Value {
+        let expr = quote!((0usize..));
+        self.emit1(Op::Passive { expr, args: Vec::new() }, span)
+    }
+
     /// The name of the flag the next loop with a `break` would use.
     fn next_flag(&self) -> syn::Ident {
         format_ident!("__ad_broken{}", self.closures)
