@@ -33,7 +33,28 @@ fn group<G>(
     group.finish();
 }
 
+/// The adjoint kernel of a product, `aᵀ b` for a 256x256 `a` and a 256x64 `b`:
+/// `gemm` on a zero-copy transposed view (what the rules use) against
+/// nalgebra's `tr_mul`.
+fn transposed_products(c: &mut Criterion) {
+    use autodiff::nalgebra::DMatrix;
+    use autodiff::runtime::gemm_tn;
+    let (a, b) = (tensor(0, 256, 256), tensor(1, 256, 64));
+    let mut group = c.benchmark_group("kernel_at_b");
+    group.sample_size(20);
+    group.bench_function("gemm_tn_view", |bench| {
+        bench.iter(|| {
+            let mut out = DMatrix::zeros(256, 64);
+            gemm_tn(&mut out, black_box(&a), &b, 0.0);
+            out
+        })
+    });
+    group.bench_function("tr_mul", |bench| bench.iter(|| black_box(&a).tr_mul(&b)));
+    group.finish();
+}
+
 fn bench(c: &mut Criterion) {
+    transposed_products(c);
     let (n, x, y) = w2_data();
     group(
         c,
