@@ -51,6 +51,15 @@ fn transposed_products(c: &mut Criterion) {
     });
     group.bench_function("tr_mul", |bench| bench.iter(|| black_box(&a).tr_mul(&b)));
     group.finish();
+
+    // tanh over a 64x64 matrix: the runtime's vectorisable kernel against std.
+    let m = tensor(2, 64, 64);
+    let mut group = c.benchmark_group("kernel_tanh_4096");
+    group.bench_function("kernel", |bench| {
+        bench.iter(|| black_box(&m).map(autodiff::runtime::kernel::tanh))
+    });
+    group.bench_function("std", |bench| bench.iter(|| black_box(&m).map(f64::tanh)));
+    group.finish();
 }
 
 fn bench(c: &mut Criterion) {

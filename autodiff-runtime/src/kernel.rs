@@ -24,11 +24,17 @@ const ROUNDER: f64 = 6_755_399_441_055_744.0;
 /// Beyond this, `eˣ` overflows (and below `-MAX_ARG`, flushes to 0).
 const MAX_ARG: f64 = 709.0;
 
-/// `(n, r)` with `x = n ln 2 + r`, `|r| ≤ ln 2 / 2`, for `|x| ≤ MAX_ARG`.
+/// `(2ⁿ, r)` with `x = n ln 2 + r`, `|r| ≤ ln 2 / 2`, for `|x| ≤ MAX_ARG`.
+///
+/// `n` is read from the bits of `x / ln 2 + 1.5 · 2⁵²` (its low mantissa
+/// bits hold `n`), so `2ⁿ` is built with integer adds and shifts: no
+/// float-to-integer conversion, which would stop vectorisation.
 #[inline(always)]
 fn reduce(x: f64) -> (f64, f64) {
-    let n = (x * LOG2_E + ROUNDER) - ROUNDER;
-    (n, (x - n * LN2_HI) - n * LN2_LO)
+    let t = x * LOG2_E + ROUNDER;
+    let n = t - ROUNDER;
+    let bits = t.to_bits().wrapping_sub(ROUNDER.to_bits()).wrapping_add(1023) << 52;
+    (f64::from_bits(bits), (x - n * LN2_HI) - n * LN2_LO)
 }
 
 /// `eʳ - 1` for `|r| ≤ ln 2 / 2`, by Horner on the Taylor series.
@@ -56,20 +62,13 @@ fn expm1_reduced(r: f64) -> f64 {
     p * r
 }
 
-/// `2ⁿ` for an integral `n` in the normal range, from its bits.
-#[inline(always)]
-fn pow2(n: f64) -> f64 {
-    f64::from_bits(((n as i64 + 1023) as u64) << 52)
-}
-
 /// `eˣ`, within 2 ulp; `+∞` above 709.78 is clamped to `e⁷⁰⁹`, and inputs
 /// below `-709` give `e⁻⁷⁰⁹` rather than subnormals (neither occurs in the
 /// activations, which saturate long before).
 #[inline(always)]
 pub fn exp(x: f64) -> f64 {
     let x = x.clamp(-MAX_ARG, MAX_ARG);
-    let (n, r) = reduce(x);
-    let scale = pow2(n);
+    let (scale, r) = reduce(x);
     scale * expm1_reduced(r) + scale
 }
 
@@ -77,8 +76,7 @@ pub fn exp(x: f64) -> f64 {
 #[inline(always)]
 pub fn expm1(x: f64) -> f64 {
     let x = x.clamp(-MAX_ARG, MAX_ARG);
-    let (n, r) = reduce(x);
-    let scale = pow2(n);
+    let (scale, r) = reduce(x);
     // 2ⁿ (eʳ - 1) + (2ⁿ - 1): exact in the second term for the n that occur.
     scale * expm1_reduced(r) + (scale - 1.0)
 }
