@@ -28,7 +28,7 @@ pub use tangent::{ArgTangents, NoTangent};
 pub mod __private {
     pub use crate::rules;
     pub use crate::tangent::{
-        cotangent, one_like, zero_grad, zero_like, Accumulate, ArgTangents, Branch, Cotangent, NoTangent, Tangent,
+        cotangent, one_like, zero_grad, Accumulate, ArgTangents, Branch, Cotangent, NoTangent, Tangent,
     };
     pub use crate::Real;
 }

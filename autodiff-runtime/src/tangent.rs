@@ -9,9 +9,9 @@ use crate::field::{Field, Mat};
 
 /// A value whose derivative has the same type and a known zero.
 ///
-/// `zero_like(&x)` is the additive identity shaped like `x` (for a matrix, a
-/// matrix of zeros of its shape), used to start an adjoint that a branch may
-/// or may not add to.
+/// `x.zero_like()` is the additive identity shaped like `x` (for a matrix, a
+/// matrix of zeros of its shape); generated code reaches it through
+/// `zero_grad` to start an adjoint that a branch may or may not add to.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a differentiable type",
     label = "this value is differentiated, but `{Self}` has no tangent type",
@@ -22,12 +22,6 @@ pub trait Tangent: Sized {
     fn zero_like(&self) -> Self;
     /// The unit cotangent `1`, seeding the reverse pass of a scalar output.
     fn one_like(&self) -> Self;
-}
-
-/// The zero shaped like `x`.
-#[inline(always)]
-pub fn zero_like<T: Tangent>(x: &T) -> T {
-    x.zero_like()
 }
 
 /// The unit cotangent of a scalar output.
