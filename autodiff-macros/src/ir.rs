@@ -432,13 +432,17 @@ mod tests {
         }
     }
 
-    #[test]
-    fn accepts_structured_ssa() {
-        let arm = |v: u32| Region {
+    /// An arm that defines `v = v0 * v0` and yields it.
+    fn arm(v: u32) -> Region {
+        Region {
             params: Vec::new(),
             insts: vec![inst(&[v], mul(0, 0))],
             yields: vec![Value(v)],
-        };
+        }
+    }
+
+    #[test]
+    fn accepts_structured_ssa() {
         let f = func(
             vec![
                 inst(
@@ -473,11 +477,6 @@ mod tests {
 
     #[test]
     fn rejects_use_of_an_arm_value_after_the_if() {
-        let arm = |v: u32| Region {
-            params: Vec::new(),
-            insts: vec![inst(&[v], mul(0, 0))],
-            yields: vec![Value(v)],
-        };
         let f = func(
             vec![
                 inst(&[1], Op::Const(quote!(true))),
