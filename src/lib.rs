@@ -29,6 +29,7 @@
 //! | `struct FGrad { pub a: A, pub b: B }` | one field per differentiated parameter (`Debug, Clone, PartialEq`) |
 //! | `fn f_grad(a, b, n) -> (T, FGrad)` | the value and the gradient |
 //! | `fn f_vjp(a, b, n) -> (T, impl FnOnce(T) -> FGrad)` | the value and the pullback, mapping an output cotangent to the input cotangents |
+//! | `fn f_jvp(a, b, n, da: A, db: B) -> (T, T)` | the value and its directional derivative along one tangent per differentiated parameter (forward mode) |
 //!
 //! Parameters of type `f32`, `f64` or a generic `T` are differentiated;
 //! `#[differentiable(wrt(a))]` restricts the set, and integers, `bool` and
@@ -60,10 +61,12 @@
 //! # Composition and custom rules
 //!
 //! A call `g(x)` inside a differentiable body is differentiated through `g`'s
-//! companion `g_vjp`, found by the same path as `g`. For a function the
-//! macro cannot read (foreign code, `unsafe`, a loop), mark it
-//! `#[differentiable(custom)]`: the macro then generates only `GGrad`, and
-//! you write `g_vjp` by hand with the signature above.
+//! companions `g_vjp` (reverse mode) and `g_jvp` (forward mode), found by the
+//! same path as `g`. For a function the macro cannot read (foreign code,
+//! `unsafe`, a loop), mark it `#[differentiable(custom)]`: the macro then
+//! generates only `GGrad` (and a hidden adapter that lets forward-mode
+//! callers reach `g_jvp`), and you write `g_vjp` and `g_jvp` by hand with the
+//! signatures above.
 //!
 //! ```
 //! use autodiff::prelude::*;
@@ -77,6 +80,11 @@
 //! /// The hand-written rule: `d softplus / dx = sigmoid(x)`.
 //! fn softplus_vjp(x: f64) -> (f64, impl FnOnce(f64) -> SoftplusGrad) {
 //!     (softplus(x), move |ct| SoftplusGrad { x: ct / (1.0 + (-x).exp()) })
+//! }
+//!
+//! /// Its forward rule: the tangent times the same derivative.
+//! fn softplus_jvp(x: f64, dx: f64) -> (f64, f64) {
+//!     (softplus(x), dx / (1.0 + (-x).exp()))
 //! }
 //!
 //! #[differentiable]
@@ -99,18 +107,21 @@
 pub use autodiff_macros::differentiable;
 pub use autodiff_runtime as runtime;
 pub use autodiff_runtime::nalgebra;
-pub use autodiff_runtime::{check_grad, GradCheck, GradReport, Real};
+pub use autodiff_runtime::{check_grad, check_hvp, check_jvp, GradCheck, GradReport, Real};
 
 /// What most users import: the attribute, [`Real`], the checker, the
 /// activations (as methods: `z.relu()`) and the functions of whole matrices
 /// with their companions (`mse` and `mse_vjp`, ...), which differentiable
 /// bodies call by name.
 pub mod prelude {
-    pub use crate::{check_grad, differentiable, GradCheck, Real};
+    pub use crate::{check_grad, check_jvp, differentiable, GradCheck, Real};
     pub use autodiff_runtime::rules::activation::functions::{gelu, relu, sigmoid, silu, softplus};
     pub use autodiff_runtime::rules::loss::{
-        add_bias, add_bias_vjp, log_softmax, log_softmax_vjp, logsumexp, logsumexp_vjp, mse, mse_vjp, softmax,
-        softmax_cross_entropy, softmax_cross_entropy_vjp, softmax_vjp,
+        add_bias, add_bias_jvp, add_bias_jvp_positional, add_bias_vjp, log_softmax, log_softmax_jvp,
+        log_softmax_jvp_positional, log_softmax_vjp, logsumexp, logsumexp_jvp, logsumexp_jvp_positional, logsumexp_vjp,
+        mse, mse_jvp, mse_jvp_positional, mse_vjp, softmax, softmax_cross_entropy, softmax_cross_entropy_jvp,
+        softmax_cross_entropy_jvp_positional, softmax_cross_entropy_vjp, softmax_jvp, softmax_jvp_positional,
+        softmax_vjp,
     };
     pub use autodiff_runtime::Activation;
 }

@@ -49,7 +49,7 @@ fn composed_inner(a: f64, b: f64) -> f64 {
 #[test]
 fn nested_calls_by_name_and_by_path() {
     for point in [[0.3, -1.2], [1.5, 0.2], [-0.9, 0.4]] {
-        check!(composed, composed_grad, (x, y) at point);
+        check!(composed, composed_grad, composed_jvp, (x, y) at point);
     }
 }
 
@@ -63,11 +63,15 @@ fn softplus(x: f64) -> f64 {
     }
 }
 
-/// The custom rule: the derivative of softplus is the logistic sigmoid.
+/// The custom rules: the derivative of softplus is the logistic sigmoid.
 fn softplus_vjp(x: f64) -> (f64, impl FnOnce(f64) -> SoftplusGrad) {
     (softplus(x), move |ct| SoftplusGrad {
         x: ct / (1.0 + (-x).exp()),
     })
+}
+
+fn softplus_jvp(x: f64, dx: f64) -> (f64, f64) {
+    (softplus(x), dx / (1.0 + (-x).exp()))
 }
 
 /// A custom rule for code the macro cannot read (a loop), with a parameter
@@ -86,6 +90,11 @@ fn power_sum_vjp(x: f64, terms: usize) -> (f64, impl FnOnce(f64) -> PowerSumGrad
     (power_sum(x, terms), move |ct| PowerSumGrad { x: ct * d })
 }
 
+fn power_sum_jvp(x: f64, terms: usize, dx: f64) -> (f64, f64) {
+    let (y, pullback) = power_sum_vjp(x, terms);
+    (y, pullback(dx).x)
+}
+
 #[differentiable]
 fn uses_custom_rules(w: f64, x: f64) -> f64 {
     softplus(w * x - 1.0) + power_sum(w, 4) * x
@@ -93,8 +102,8 @@ fn uses_custom_rules(w: f64, x: f64) -> f64 {
 
 #[test]
 fn hand_written_rules_are_used() {
-    check!(uses_custom_rules, uses_custom_rules_grad, (w, x) at [0.3, -1.2]);
-    check!(uses_custom_rules, uses_custom_rules_grad, (w, x) at [1.1, 0.8]);
+    check!(uses_custom_rules, uses_custom_rules_grad, uses_custom_rules_jvp, (w, x) at [0.3, -1.2]);
+    check!(uses_custom_rules, uses_custom_rules_grad, uses_custom_rules_jvp, (w, x) at [1.1, 0.8]);
 }
 
 #[differentiable(wrt(y))]
@@ -161,7 +170,7 @@ fn double_precision(x: f64, y: f64) -> f64 {
 #[test]
 fn f32_gradients() {
     for [x, y] in [[0.3f32, 1.2], [-0.8, 0.6]] {
-        check!(single_precision, single_precision_grad, (x, y) at [x, y], within 1e-2);
+        check!(single_precision, single_precision_grad, single_precision_jvp, (x, y) at [x, y], within 1e-2);
         let g32 = single_precision_grad(x, y).1;
         let (v64, g64) = double_precision_grad(x as f64, y as f64);
         assert_eq!(v64, double_precision(x as f64, y as f64));
@@ -184,9 +193,9 @@ fn generic<T: Real>(x: T, y: T) -> T {
 
 #[test]
 fn generic_reals() {
-    check!(generic::<f64>, generic_grad::<f64>, (x, y) at [0.3, -1.2]);
-    check!(generic::<f64>, generic_grad::<f64>, (x, y) at [1.3, 1.2]);
-    check!(generic::<f32>, generic_grad::<f32>, (x, y) at [1.3f32, 1.2], within 1e-2);
+    check!(generic::<f64>, generic_grad::<f64>, generic_jvp::<f64>, (x, y) at [0.3, -1.2]);
+    check!(generic::<f64>, generic_grad::<f64>, generic_jvp::<f64>, (x, y) at [1.3, 1.2]);
+    check!(generic::<f32>, generic_grad::<f32>, generic_jvp::<f32>, (x, y) at [1.3f32, 1.2], within 1e-2);
     let g: GenericGrad<f32> = generic_grad(0.5f32, 0.5).1;
     assert!(g.x.is_finite());
 }

@@ -24,8 +24,8 @@ fn reassigned(x: f64, y: f64) -> f64 {
 
 #[test]
 fn reassigned_locals() {
-    check!(reassigned, reassigned_grad, (x, y) at [0.3, -1.2]);
-    check!(reassigned, reassigned_grad, (x, y) at [1.7, 0.4]);
+    check!(reassigned, reassigned_grad, reassigned_jvp, (x, y) at [0.3, -1.2]);
+    check!(reassigned, reassigned_grad, reassigned_jvp, (x, y) at [1.7, 0.4]);
 }
 
 #[differentiable]
@@ -41,7 +41,7 @@ fn blocks_and_return(x: f64, y: f64) -> f64 {
 
 #[test]
 fn blocks_and_final_return() {
-    check!(blocks_and_return, blocks_and_return_grad, (x, y) at [0.3, -1.2]);
+    check!(blocks_and_return, blocks_and_return_grad, blocks_and_return_jvp, (x, y) at [0.3, -1.2]);
 }
 
 #[differentiable]
@@ -57,7 +57,7 @@ fn shadowing(x: f64, y: f64) -> f64 {
 
 #[test]
 fn shadowed_names() {
-    check!(shadowing, shadowing_grad, (x, y) at [0.3, -1.2]);
+    check!(shadowing, shadowing_grad, shadowing_jvp, (x, y) at [0.3, -1.2]);
 }
 
 #[differentiable]
@@ -74,7 +74,7 @@ fn tuples(x: f64, y: f64) -> f64 {
 
 #[test]
 fn tuples_of_reals() {
-    check!(tuples, tuples_grad, (x, y) at [0.3, -1.2]);
+    check!(tuples, tuples_grad, tuples_jvp, (x, y) at [0.3, -1.2]);
 }
 
 #[differentiable]
@@ -152,15 +152,15 @@ fn branch_yields_constant(x: f64) -> f64 {
 #[test]
 fn branches_on_both_sides() {
     for point in [[0.3, -1.2], [-0.4, 0.8], [2.0, 0.5], [-2.0, -0.3], [0.5, 0.7]] {
-        check!(if_expression, if_expression_grad, (x, y) at point);
-        check!(if_statement, if_statement_grad, (x, y) at point);
-        check!(else_if_chain, else_if_chain_grad, (x, y) at point);
-        check!(nested, nested_grad, (x, y) at point);
-        check!(branch_on_tuple, branch_on_tuple_grad, (x, y) at point);
+        check!(if_expression, if_expression_grad, if_expression_jvp, (x, y) at point);
+        check!(if_statement, if_statement_grad, if_statement_jvp, (x, y) at point);
+        check!(else_if_chain, else_if_chain_grad, else_if_chain_jvp, (x, y) at point);
+        check!(nested, nested_grad, nested_jvp, (x, y) at point);
+        check!(branch_on_tuple, branch_on_tuple_grad, branch_on_tuple_jvp, (x, y) at point);
     }
     for x in [-1.3, 0.7] {
-        check!(if_without_else, if_without_else_grad, (x) at [x]);
-        check!(branch_yields_constant, branch_yields_constant_grad, (x) at [x]);
+        check!(if_without_else, if_without_else_grad, if_without_else_jvp, (x) at [x]);
+        check!(branch_yields_constant, branch_yields_constant_grad, branch_yields_constant_jvp, (x) at [x]);
     }
 }
 
@@ -195,7 +195,7 @@ fn unused_and_inactive(x: f64, y: f64) -> f64 {
 
 #[test]
 fn values_off_the_output_path() {
-    check!(unused_and_inactive, unused_and_inactive_grad, (x, y) at [0.3, 1.2]);
+    check!(unused_and_inactive, unused_and_inactive_grad, unused_and_inactive_jvp, (x, y) at [0.3, 1.2]);
 }
 
 #[differentiable]
@@ -243,6 +243,6 @@ fn guard_returns() {
             early_returns_grad(point[0], point[1]).0,
             early_returns(point[0], point[1])
         );
-        check!(early_returns, early_returns_grad, (x, y) at point);
+        check!(early_returns, early_returns_grad, early_returns_jvp, (x, y) at point);
     }
 }

@@ -49,3 +49,49 @@ fn w6_matches_finite_differences_on_a_small_sample() {
         panic!("{report}");
     }
 }
+
+#[test]
+fn w6_tangent_matches_the_gradient_and_finite_differences() {
+    let (alphas, means, icf, x) = data(6);
+    let direction = |len: usize, t: f64| -> Vec<f64> { (0..len).map(|k| (0.37 * k as f64 + t).sin()).collect() };
+    let (da, dmu, dq) = (
+        direction(25, 0.1),
+        DMatrix::from_column_slice(25, 10, &direction(250, 0.2)),
+        DMatrix::from_column_slice(25, 55, &direction(25 * 55, 0.3)),
+    );
+    let (value, tangent) = gmm_jvp(&alphas, &means, &icf, &x, 1.0, 0, da.clone(), dmu.clone(), dq.clone());
+    assert_eq!(value, gmm(&alphas, &means, &icf, &x, 1.0, 0));
+    let g = gmm_grad(&alphas, &means, &icf, &x, 1.0, 0).1;
+    let inner: f64 = [
+        g.alphas.iter().zip(&da).map(|(a, b)| a * b).sum::<f64>(),
+        g.means.dot(&dmu),
+        g.icf.dot(&dq),
+    ]
+    .iter()
+    .sum();
+    assert!((tangent - inner).abs() < 1e-9 * inner.abs(), "{tangent} vs {inner}");
+    let split = |p: &[f64]| {
+        (
+            p[..25].to_vec(),
+            DMatrix::from_column_slice(25, 10, &p[25..275]),
+            DMatrix::from_column_slice(25, 55, &p[275..]),
+        )
+    };
+    let point = [alphas.as_slice(), means.as_slice(), icf.as_slice()].concat();
+    let v = [da.as_slice(), dmu.as_slice(), dq.as_slice()].concat();
+    let report = GradCheck::new().step(1e-4).check_jvp(
+        |p| {
+            let (a, mu, q) = split(p);
+            vec![gmm(&a, &mu, &q, &x, 1.0, 0)]
+        },
+        |p, d| {
+            let ((a, mu, q), (da, dmu, dq)) = (split(p), split(d));
+            vec![gmm_jvp(&a, &mu, &q, &x, 1.0, 0, da, dmu, dq).1]
+        },
+        &point,
+        &v,
+    );
+    if let Err(report) = report {
+        panic!("{report}");
+    }
+}

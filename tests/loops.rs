@@ -1,6 +1,7 @@
 //! `for` loops over index ranges, with carried locals, indexing, branches
-//! and nested loops, checked against finite differences; W1 (extended
-//! Rosenbrock) against WORKLOADS.md's reference values.
+//! and nested loops, checked against finite differences (gradients, and
+//! tangents of `f_jvp` along a direction); W1 (extended Rosenbrock) against
+//! WORKLOADS.md's reference values.
 
 // Index loops are what these tests exercise.
 #![allow(
@@ -13,6 +14,16 @@ mod common;
 
 use autodiff::nalgebra::DMatrix;
 use autodiff::prelude::*;
+
+/// A direction for tangent checks: irregular, no zero entry.
+fn direction(n: usize) -> Vec<f64> {
+    (0..n).map(|k| 0.9 * (1.3 * k as f64 + 0.4).cos() + 0.05).collect()
+}
+
+/// Checks a tangent against the central difference of `f` along a direction.
+fn check_tangent(f: impl Fn(&[f64]) -> f64, jvp: impl Fn(&[f64], &[f64]) -> f64, x: &[f64]) {
+    check_jvp(|p| vec![f(p)], |p, v| vec![jvp(p, v)], x, &direction(x.len())).unwrap();
+}
 
 /// W1: the extended Rosenbrock function, in loop-and-index Rust.
 #[differentiable]
@@ -38,6 +49,12 @@ fn w1_matches_the_reference_values_and_finite_differences() {
     assert!((abs - 79200.59029).abs() < 1e-4, "{abs}");
     let small = &x[..12];
     check_grad(rosenbrock, |p: &[f64]| rosenbrock_grad(p).1.x, small).unwrap();
+    check_tangent(rosenbrock, |p, v| rosenbrock_jvp(p, v.to_vec()).1, small);
+    // The tangent along v is the gradient's inner product with v.
+    let v = direction(x.len());
+    let tangent = rosenbrock_jvp(&x, v.clone()).1;
+    let inner: f64 = g.x.iter().zip(&v).map(|(a, b)| a * b).sum();
+    assert!((tangent - inner).abs() < 1e-9 * inner.abs().max(1.0));
     // The pullback owns the loop's tape.
     let (v, pullback) = rosenbrock_vjp(&x);
     assert_eq!(v, value);
@@ -74,6 +91,8 @@ fn carried_locals_tuples_and_branches_in_loops() {
             [g.x, vec![g.w]].concat()
         };
         check_grad(f, g, &[x.as_slice(), &[0.7]].concat()).unwrap();
+        let jvp = |p: &[f64], v: &[f64]| carried_and_branches_jvp(&p[..4], p[4], n, v[..4].to_vec(), v[4]).1;
+        check_tangent(f, jvp, &[x.as_slice(), &[0.7]].concat());
     }
 }
 
@@ -100,6 +119,17 @@ fn nested_loops_over_a_matrix() {
         [g.m.as_slice(), &g.v].concat()
     };
     check_grad(f, g, &[m.as_slice(), &v].concat()).unwrap();
+    let jvp = |p: &[f64], d: &[f64]| {
+        let m = DMatrix::from_column_slice(3, 4, &p[..12]);
+        nested_jvp(
+            &m,
+            &p[12..],
+            DMatrix::from_column_slice(3, 4, &d[..12]),
+            d[12..].to_vec(),
+        )
+        .1
+    };
+    check_tangent(f, jvp, &[m.as_slice(), &v].concat());
 }
 
 #[differentiable]
@@ -124,6 +154,7 @@ fn ranges(x: &[f64]) -> f64 {
 fn reversed_stepped_inclusive_and_empty_ranges() {
     let x = [0.3, -0.4, 0.8, -0.1, 0.6];
     check_grad(ranges, |p: &[f64]| ranges_grad(p).1.x, &x).unwrap();
+    check_tangent(ranges, |p, v| ranges_jvp(p, v.to_vec()).1, &x);
 }
 
 /// Newton's iteration for √a, stopped by a tolerance: a `while` loop whose
@@ -161,6 +192,7 @@ fn while_loops() {
             &[a],
         )
         .unwrap();
+        check_tangent(|p| newton_sqrt(p[0]), |p, v| newton_sqrt_jvp(p[0], v[0]).1, &[a]);
     }
     for point in [[0.5, 0.3], [2.0, -1.0], [12.0, 0.4]] {
         let f = |p: &[f64]| while_with_tuple(p[0], p[1]);
@@ -169,6 +201,7 @@ fn while_loops() {
             vec![g.x, g.y]
         };
         check_grad(f, g, &point).unwrap();
+        check_tangent(f, |p, v| while_with_tuple_jvp(p[0], p[1], v[0], v[1]).1, &point);
     }
 }
 
@@ -232,6 +265,18 @@ fn matrices_carried_and_nested_control_flow() {
         [g.a.as_slice(), g.v0.as_slice()].concat()
     };
     check_grad(f, g, &[a.as_slice(), v0.as_slice()].concat()).unwrap();
+    let jvp = |p: &[f64], d: &[f64]| {
+        let (a, v0) = (
+            DMatrix::from_column_slice(3, 3, &p[..9]),
+            DVector::from_column_slice(&p[9..]),
+        );
+        let (da, dv0) = (
+            DMatrix::from_column_slice(3, 3, &d[..9]),
+            DVector::from_column_slice(&d[9..]),
+        );
+        power_iteration_jvp(&a, &v0, 4, da, dv0).1
+    };
+    check_tangent(f, jvp, &[a.as_slice(), v0.as_slice()].concat());
 
     let x = [0.3, -0.4, 0.8, -0.1];
     let m = DMatrix::from_fn(2, 2, |i, j| 0.3 * ((i + 2 * j) as f64).cos());
@@ -241,6 +286,11 @@ fn matrices_carried_and_nested_control_flow() {
         [g.x, g.m.as_slice().to_vec()].concat()
     };
     check_grad(f, g, &[x.as_slice(), m.as_slice()].concat()).unwrap();
+    let jvp = |p: &[f64], d: &[f64]| {
+        let m = DMatrix::from_column_slice(2, 2, &p[4..]);
+        nesting_jvp(&p[..4], &m, d[..4].to_vec(), DMatrix::from_column_slice(2, 2, &d[4..])).1
+    };
+    check_tangent(f, jvp, &[x.as_slice(), m.as_slice()].concat());
 }
 
 /// `c` is carried and differentiated through later iterations, although
@@ -274,6 +324,10 @@ fn carried_values_unread_after_the_loop() {
                 .to_vec()
         };
         check_grad(f, g, &[0.3, -0.5, 0.8]).unwrap();
+        let jvp = |p: &[f64], d: &[f64]| {
+            carried_but_unread_after_jvp(&DVector::from_column_slice(p), &h, n, DVector::from_column_slice(d)).1
+        };
+        check_tangent(f, jvp, &[0.3, -0.5, 0.8]);
     }
 }
 
@@ -305,6 +359,8 @@ fn loops_over_elements_and_enumerated_elements() {
         [g.xs, vec![g.w]].concat()
     };
     check_grad(f, g, &[xs.as_slice(), &[0.7]].concat()).unwrap();
+    let jvp = |p: &[f64], v: &[f64]| over_elements_jvp(&p[..4], p[4], v[..4].to_vec(), v[4]).1;
+    check_tangent(f, jvp, &[xs.as_slice(), &[0.7]].concat());
 }
 
 #[differentiable]
@@ -345,6 +401,8 @@ fn guard_continue_and_break() {
             [g.xs, vec![g.w]].concat()
         };
         check_grad(f, g, &[xs.as_slice(), &[w]].concat()).unwrap();
+        let jvp = |p: &[f64], v: &[f64]| jumps_jvp(&p[..6], p[6], v[..6].to_vec(), v[6]).1;
+        check_tangent(f, jvp, &[xs.as_slice(), &[w]].concat());
     }
 }
 
@@ -372,5 +430,6 @@ fn loop_with_break() {
             &[x],
         )
         .unwrap();
+        check_tangent(|p| bisect_like(p[0]), |p, v| bisect_like_jvp(p[0], v[0]).1, &[x]);
     }
 }

@@ -84,6 +84,24 @@ fn w2_matches_finite_differences() {
     ]
     .concat();
     check_grad(f, grad, &point).unwrap();
+
+    // Forward mode along a direction: the tangent against finite differences
+    // and against the gradient's inner product with the direction.
+    let jvp = |p: &[f64], d: &[f64]| {
+        let (t, dt) = (unflatten(p), unflatten(d));
+        let (b1, b2, b3) = (column(&t[1]), column(&t[3]), column(&t[5]));
+        let (d1, d3, d5) = (column(&dt[1]), column(&dt[3]), column(&dt[5]));
+        let [d0, _, d2, _, d4, _] = dt.try_into().unwrap();
+        vec![w2_loss_jvp(&t[0], &b1, &t[2], &b2, &t[4], &b3, &x, &y, d0, d1, d2, d3, d4, d5).1]
+    };
+    let v: Vec<f64> = (0..point.len()).map(|k| (0.61 * k as f64).cos()).collect();
+    check_jvp(|p| vec![f(p)], jvp, &point, &v).unwrap();
+    let inner: f64 = grad(&point).iter().zip(&v).map(|(a, b)| a * b).sum();
+    let tangent = jvp(&point, &v)[0];
+    assert!(
+        (tangent - inner).abs() < 1e-12 * inner.abs().max(1.0),
+        "{tangent} vs {inner}"
+    );
 }
 
 #[test]

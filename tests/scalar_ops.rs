@@ -17,7 +17,7 @@ macro_rules! cases {
             }
 
             fn check_at(point: &[f64]) {
-                check!(f, f_grad, ($($arg),+) at point);
+                check!(f, f_grad, f_jvp, ($($arg),+) at point);
             }
 
             #[test]

@@ -48,6 +48,38 @@ fn check(
     }
 }
 
+/// Checks the tangent of `f` along `directions` at `inputs`, flattened.
+fn check_tangent(
+    f: impl Fn(&[DMatrix<f64>]) -> f64,
+    jvp: impl Fn(&[DMatrix<f64>], &[DMatrix<f64>]) -> f64,
+    inputs: &[DMatrix<f64>],
+    directions: &[DMatrix<f64>],
+    tolerance: f64,
+) {
+    let shapes: Vec<(usize, usize)> = inputs.iter().map(|m| m.shape()).collect();
+    let split = |p: &[f64]| {
+        let mut offset = 0;
+        shapes
+            .iter()
+            .map(|&(r, c)| {
+                let m = DMatrix::from_column_slice(r, c, &p[offset..offset + r * c]);
+                offset += r * c;
+                m
+            })
+            .collect::<Vec<_>>()
+    };
+    let flat = |ms: &[DMatrix<f64>]| -> Vec<f64> { ms.iter().flat_map(|m| m.iter().copied()).collect() };
+    let report = GradCheck::new().tolerance(tolerance).check_jvp(
+        |p| vec![f(&split(p))],
+        |p, v| vec![jvp(&split(p), &split(v))],
+        &flat(inputs),
+        &flat(directions),
+    );
+    if let Err(report) = report {
+        panic!("{report}");
+    }
+}
+
 /// One module per case: `f(a, b, ..)` of `DMatrix<f64>` inputs of the given
 /// shapes, and a finite-difference test of `f_grad`.
 macro_rules! cases {
@@ -77,6 +109,28 @@ macro_rules! cases {
                     vec![$(g.$arg),+]
                 };
                 check(value, grad, &inputs, 1e-6);
+            }
+
+            #[test]
+            fn tangent_matches_finite_differences() {
+                let (inputs, directions) = {
+                    let mut t = 0;
+                    let inputs = vec![$({ t += 1; let _ = stringify!($arg); data(t, $r, $c) }),+];
+                    let directions = vec![$({ t += 1; let _ = stringify!($arg); data(t + 20, $r, $c) }),+];
+                    (inputs, directions)
+                };
+                let value = |m: &[DMatrix<f64>]| {
+                    let [$($arg),+] = m else { unreachable!() };
+                    f($($arg),+)
+                };
+                let jvp = |m: &[DMatrix<f64>], d: &[DMatrix<f64>]| {
+                    let [$($arg),+] = m else { unreachable!() };
+                    let mut k = 0;
+                    let (v, t) = f_jvp($($arg,)+ $({ let _ = stringify!($arg); k += 1; d[k - 1].clone() }),+);
+                    assert_eq!(v, f($($arg),+));
+                    t
+                };
+                check_tangent(value, jvp, &inputs, &directions, 1e-6);
             }
         }
     )*};

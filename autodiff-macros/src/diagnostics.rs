@@ -43,7 +43,7 @@ impl Errors {
 
 /// The hint for code the macro cannot read at all.
 const CUSTOM_RULE: &str =
-    "move it into a function marked `#[differentiable(custom)]` and write that function's `_vjp` by hand";
+    "move it into a function marked `#[differentiable(custom)]` and write that function's `_vjp` and `_jvp` by hand";
 
 pub fn unsafe_block() -> String {
     format!(

@@ -10,7 +10,7 @@ use syn::{ItemFn, ReturnType, Type};
 use crate::args::Args;
 use crate::diagnostics::{self as msg, Errors};
 use crate::emit::{self, GradStruct};
-use crate::{activity, lower, reverse};
+use crate::{activity, forward, lower, reverse};
 
 pub fn expand(attr: TokenStream, input: TokenStream) -> TokenStream {
     // A bug in the macro must not take down the user's build with a panic:
@@ -44,7 +44,9 @@ fn generate(attr: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
 
     if args.custom {
         let params = lower::signature_params(&item, &args)?;
-        return Ok(GradStruct::new(&item, &params).items(&item, &params, &private));
+        let mut out = GradStruct::new(&item, &params).items(&item, &params, &private);
+        out.extend(emit::jvp_positional(&item, &params, &private));
+        return Ok(out);
     }
 
     let mut errors = Errors::default();
@@ -61,11 +63,16 @@ fn generate(attr: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
     errors.finish()?;
 
     let sweeps = reverse::transform(&func, &act, krate);
+    let tangents = forward::transform(&func, &act, krate);
     let grad = GradStruct::new(&item, &func.params);
     let mut out = grad.items(&item, &func.params, &private);
     // A gradient exists for a real output only; a matrix output has a pullback.
     let scalar_output =
         matches!(&item.sig.output, ReturnType::Type(_, ty) if lower::is_real_type(ty, &lower::type_params(&item)));
+    // `f_jvp` first: where a callee has no companions, rustc reports one
+    // missing name per call, the last it resolves, which then is `g_vjp`.
+    out.extend(emit::jvp(&item, &func.params, &tangents, &func.items));
+    out.extend(emit::jvp_positional(&item, &func.params, &private));
     out.extend(emit::companions(
         &item,
         &grad,

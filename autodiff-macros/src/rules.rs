@@ -20,10 +20,15 @@ pub enum Operand {
 /// How the cotangent of one argument is obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Partial {
-    /// `rules::NAME::func(ct, reads...)`.
+    /// `rules::NAME::func(ct, reads...)`; the forward rule is named like it
+    /// with `jvp` for `vjp` (`jvp_a(da, reads...)`: this argument's share of
+    /// the output's tangent) and reads `forward_reads`, or `reads` if `None`
+    /// (in forward mode every value is at hand, so it may read the output for
+    /// its shape where the reverse rule reads nothing).
     Vjp {
         func: &'static str,
         reads: &'static [Operand],
+        forward_reads: Option<&'static [Operand]>,
     },
     /// The derivative is zero almost everywhere (`floor`, `signum`): nothing to emit.
     Zero,
@@ -72,7 +77,34 @@ const X: Operand = Arg(0);
 const B: Operand = Arg(1);
 
 const fn vjp(func: &'static str, reads: &'static [Operand]) -> Partial {
-    Partial::Vjp { func, reads }
+    Partial::Vjp {
+        func,
+        reads,
+        forward_reads: None,
+    }
+}
+
+/// A partial whose forward rule reads the output, for its shape.
+const fn vjp_shaped(func: &'static str, reads: &'static [Operand]) -> Partial {
+    Partial::Vjp {
+        func,
+        reads,
+        forward_reads: Some(&[Out]),
+    }
+}
+
+impl Partial {
+    /// The forward rule's name and the operands it reads.
+    pub fn forward(&self) -> Option<(String, &'static [Operand])> {
+        match *self {
+            Partial::Vjp {
+                func,
+                reads,
+                forward_reads,
+            } => Some((func.replacen("vjp", "jvp", 1), forward_reads.unwrap_or(reads))),
+            Partial::Zero | Partial::NotReal => None,
+        }
+    }
 }
 
 /// A unary method whose reverse rule `vjp(ct, read)` reads `x` or `y`.
@@ -185,22 +217,25 @@ static METHODS: &[Rule] = &[
     method("clone", &[vjp("vjp", &[])]),
     method("into_owned", &[vjp("vjp", &[])]),
     method("scale", &[vjp("vjp_a", &[X, B]), vjp("vjp_b", &[X, B])]),
-    method("add_scalar", &[vjp("vjp_a", &[]), vjp("vjp_b", &[])]),
+    method("add_scalar", &[vjp("vjp_a", &[]), vjp_shaped("vjp_b", &[])]),
     unary!("column_sum", X),
     unary!("row_sum", X),
     // `DMatrix::from_element(r, c, x)`, `DVector::from_element(n, x)`,
     // `SMatrix::from_element(x)`: every element is `x`, so `x̄ = Σ ȳ`.
-    method("from_element", &[Partial::NotReal, Partial::NotReal, vjp("vjp", &[])]),
-    method("from_element", &[Partial::NotReal, vjp("vjp", &[])]),
-    method("from_element", &[vjp("vjp", &[])]),
+    method(
+        "from_element",
+        &[Partial::NotReal, Partial::NotReal, vjp_shaped("vjp", &[])],
+    ),
+    method("from_element", &[Partial::NotReal, vjp_shaped("vjp", &[])]),
+    method("from_element", &[vjp_shaped("vjp", &[])]),
     // `DVector::from_column_slice(x)`, `DMatrix::from_column_slice(r, c, x)`,
     // `DVector::from_vec(v)`: a slice or `Vec` parameter read as a matrix.
-    method("from_column_slice", &[vjp("vjp", &[])]),
+    method("from_column_slice", &[vjp_shaped("vjp", &[])]),
     method(
         "from_column_slice",
-        &[Partial::NotReal, Partial::NotReal, vjp("vjp", &[])],
+        &[Partial::NotReal, Partial::NotReal, vjp_shaped("vjp", &[])],
     ),
-    method("from_vec", &[vjp("vjp", &[])]),
+    method("from_vec", &[vjp_shaped("vjp", &[])]),
     // A column or row is read as an owned vector: `m.column(j)` borrows `m`.
     by_rule("column", &[vjp("vjp", &[X, B]), Partial::NotReal]),
     by_rule("row", &[vjp("vjp", &[X, B]), Partial::NotReal]),

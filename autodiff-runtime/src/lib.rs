@@ -16,7 +16,7 @@ mod real;
 pub mod rules;
 mod tangent;
 
-pub use check::{check_grad, GradCheck, GradReport};
+pub use check::{check_grad, check_hvp, check_jvp, GradCheck, GradReport};
 pub use field::{gemm_nt, gemm_tn};
 pub use nalgebra;
 pub use real::Real;
@@ -28,7 +28,8 @@ pub use tangent::{ArgTangents, NoTangent};
 pub mod __private {
     pub use crate::rules;
     pub use crate::tangent::{
-        cotangent, one_like, zero_grad, Accumulate, ArgTangents, Branch, Cotangent, NoTangent, Tangent,
+        cotangent, one_like, zero_grad, Accumulate, ArgTangents, Branch, Cotangent, Given, IntoTangent, NoTangent,
+        NoTangentArg, Tangent, ZeroTangent,
     };
     pub use crate::Real;
 }

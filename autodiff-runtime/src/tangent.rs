@@ -210,3 +210,50 @@ impl<T: Field> ZeroGrad for [T] {
 pub fn zero_grad<P: ZeroGrad + ?Sized>(p: &P) -> P::Grad {
     p.zero_grad()
 }
+
+/// A caller's tangent for one argument of a differentiable function, as
+/// forward-mode code passes it by position: the callee's `f_jvp` takes
+/// tangents of its differentiated parameters only, which the caller does not
+/// know, so `f_jvp_positional` takes one of these per parameter and builds
+/// what `f_jvp` needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Given<T>(pub T);
+
+/// The tangent of an argument that does not depend on the caller's
+/// differentiated inputs: zero, or none for a non-real argument.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ZeroTangent;
+
+/// A caller's tangent as the callee's differentiated parameter needs it.
+#[diagnostic::on_unimplemented(
+    message = "the tangent `{Self}` does not fit a parameter whose tangent is `{G}`",
+    note = "a differentiated argument must have the type of the callee's parameter"
+)]
+pub trait IntoTangent<G> {
+    /// The tangent, or `zero()` where the caller has none.
+    fn into_tangent(self, zero: impl FnOnce() -> G) -> G;
+}
+
+impl<G> IntoTangent<G> for Given<G> {
+    #[inline(always)]
+    fn into_tangent(self, _zero: impl FnOnce() -> G) -> G {
+        self.0
+    }
+}
+
+impl<G> IntoTangent<G> for ZeroTangent {
+    #[inline(always)]
+    fn into_tangent(self, zero: impl FnOnce() -> G) -> G {
+        zero()
+    }
+}
+
+/// The tangent of an argument the callee does not differentiate: only a zero fits.
+#[diagnostic::on_unimplemented(
+    message = "this argument is differentiated here, but the callee does not differentiate its parameter",
+    label = "the callee's `_jvp` takes no tangent for this parameter",
+    note = "add the parameter to the callee's `wrt(...)`, or pass a value that does not depend on the differentiated inputs"
+)]
+pub trait NoTangentArg {}
+
+impl NoTangentArg for ZeroTangent {}

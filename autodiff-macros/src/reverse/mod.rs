@@ -49,23 +49,7 @@ pub struct Sweeps {
 
 /// Builds both sweeps.
 pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> Sweeps {
-    let private = quote!(#krate::__private);
-    let mut consts = HashMap::new();
-    collect_consts(&func.body, &mut consts);
-    let mut recomputable = HashMap::new();
-    collect_recomputable(&func.body, act, &mut recomputable, &mut HashSet::new());
-    let mut cx = Reverse {
-        krate: krate.to_token_stream(),
-        func,
-        act,
-        private,
-        consts,
-        recomputable,
-        recompute: HashSet::new(),
-        replayed: HashSet::new(),
-        needed: HashSet::new(),
-        declared: HashSet::new(),
-    };
+    let mut cx = Reverse::new(func, act, krate);
     cx.mark_needed(&func.body);
     let forward = cx.forward(&func.body);
 
@@ -133,6 +117,47 @@ struct Reverse<'a> {
     needed: HashSet<Saved>,
     /// Values whose adjoint is declared and in scope at this point of the reverse sweep.
     declared: HashSet<Value>,
+}
+
+/// The primal code of single instructions, which forward mode shares with
+/// the forward sweep (nothing is recorded: no tapes, no pullbacks).
+pub struct Primal<'a>(Reverse<'a>);
+
+impl<'a> Primal<'a> {
+    pub fn new(func: &'a Func, act: &'a Activity, krate: &syn::Path) -> Self {
+        Primal(Reverse::new(func, act, krate))
+    }
+
+    /// The statement computing an instruction's results.
+    pub fn inst(&self, inst: &Inst) -> TokenStream {
+        self.0.forward_inst(inst)
+    }
+
+    /// A value as a rule reads it, by reference (see [`Reverse::borrow`]).
+    pub fn borrow(&self, v: Value) -> TokenStream {
+        self.0.borrow(v)
+    }
+}
+
+impl<'a> Reverse<'a> {
+    fn new(func: &'a Func, act: &'a Activity, krate: &syn::Path) -> Self {
+        let mut consts = HashMap::new();
+        collect_consts(&func.body, &mut consts);
+        let mut recomputable = HashMap::new();
+        collect_recomputable(&func.body, act, &mut recomputable, &mut HashSet::new());
+        Reverse {
+            krate: krate.to_token_stream(),
+            func,
+            act,
+            private: quote!(#krate::__private),
+            consts,
+            recomputable,
+            recompute: HashSet::new(),
+            replayed: HashSet::new(),
+            needed: HashSet::new(),
+            declared: HashSet::new(),
+        }
+    }
 }
 
 impl Reverse<'_> {
@@ -513,7 +538,7 @@ impl Reverse<'_> {
                     let ct = adj_ident(result);
                     let module = Ident::new(rule.module(), span);
                     for (i, &arg) in args.iter().enumerate() {
-                        let Partial::Vjp { func, reads } = rule.partials[i] else {
+                        let Partial::Vjp { func, reads, .. } = rule.partials[i] else {
                             continue;
                         };
                         if !self.act.active(arg) {
@@ -635,7 +660,7 @@ impl Reverse<'_> {
 
 /// `tokens` with every span set to `span`, so that rustc reports an error
 /// about them at the user's tokens.
-fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
+pub fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
     tokens
         .clone()
         .into_iter()

@@ -93,6 +93,12 @@ macro_rules! parametric {
                 $dd
             }
 
+            /// Forward rule for `x`, element-wise: `deriv · dx`.
+            #[inline(always)]
+            pub fn jvp_a<P: Pointwise>(dx: &P, x: &P, alpha: &P::Elem) -> P {
+                vjp_a(dx, x, alpha)
+            }
+
             /// Reverse rule for `x`, element-wise.
             #[inline(always)]
             pub fn vjp_a<P: Pointwise>(ct: &P, x: &P, alpha: &P::Elem) -> P {

@@ -204,6 +204,11 @@ pub mod add {
     pub fn value<A: super::Add<B>, B>(a: &A, b: &B) -> A::Output {
         A::add(a, b)
     }
+    /// Forward rule for either operand: its tangent.
+    #[inline(always)]
+    pub fn jvp_a<T: Linear>(da: &T) -> T {
+        da.clone()
+    }
     #[inline(always)]
     pub fn vjp_a<T: Linear>(ct: &T) -> T {
         ct.clone()
@@ -212,7 +217,7 @@ pub mod add {
     pub fn vjp_a_acc<T: Linear>(acc: &mut T, ct: &T) {
         T::add_assign(acc, ct)
     }
-    pub use self::{vjp_a as vjp_b, vjp_a_acc as vjp_b_acc};
+    pub use self::{jvp_a as jvp_b, vjp_a as vjp_b, vjp_a_acc as vjp_b_acc};
 }
 
 /// `y = a - b`: `ā += ȳ`, `b̄ -= ȳ`.
@@ -223,7 +228,12 @@ pub mod sub {
     pub fn value<A: super::Sub<B>, B>(a: &A, b: &B) -> A::Output {
         A::sub(a, b)
     }
-    pub use super::add::{vjp_a, vjp_a_acc};
+    pub use super::add::{jvp_a, vjp_a, vjp_a_acc};
+    /// Forward rule for `b`: `-db`.
+    #[inline(always)]
+    pub fn jvp_b<T: Linear>(db: &T) -> T {
+        <T as super::Neg>::neg(db)
+    }
     #[inline(always)]
     pub fn vjp_b<T: Linear>(ct: &T) -> T {
         <T as super::Neg>::neg(ct)
@@ -240,7 +250,7 @@ pub mod neg {
     pub fn value<T: super::Neg>(x: &T) -> T {
         T::neg(x)
     }
-    pub use super::sub::{vjp_b as vjp, vjp_b_acc as vjp_acc};
+    pub use super::sub::{jvp_b as jvp, vjp_b as vjp, vjp_b_acc as vjp_acc};
 }
 
 /// A product `a * b` and its reverse rules, per operand types.
@@ -266,6 +276,16 @@ pub mod mul {
     #[inline(always)]
     pub fn value<A: super::Mul<B>, B>(a: &A, b: &B) -> A::Output {
         A::mul(a, b)
+    }
+    /// Forward rule for `a`: `da b` (the product is bilinear).
+    #[inline(always)]
+    pub fn jvp_a<A: super::Mul<B>, B>(da: &A, _a: &A, b: &B) -> A::Output {
+        A::mul(da, b)
+    }
+    /// Forward rule for `b`: `a db`.
+    #[inline(always)]
+    pub fn jvp_b<A: super::Mul<B>, B>(db: &B, a: &A, _b: &B) -> A::Output {
+        A::mul(a, db)
     }
     #[inline(always)]
     pub fn vjp_a<A: MulRule<B>, B>(ct: &A::Output, a: &A, b: &B) -> A {
@@ -373,6 +393,8 @@ where
     note = "supported: real / real, matrix / real"
 )]
 pub trait DivRule<B>: Div<B> {
+    /// `b`'s share of the output's tangent, `-a db / b²`.
+    fn jvp_b(db: &B, a: &Self, b: &B) -> Self::Output;
     fn vjp_a(ct: &Self::Output, a: &Self, b: &B) -> Self;
     fn vjp_b(ct: &Self::Output, a: &Self, b: &B) -> B;
     fn vjp_a_acc(acc: &mut Self, ct: &Self::Output, a: &Self, b: &B);
@@ -386,6 +408,16 @@ pub mod div {
     #[inline(always)]
     pub fn value<A: super::Div<B>, B>(a: &A, b: &B) -> A::Output {
         A::div(a, b)
+    }
+    /// Forward rule for `a`: `da / b`.
+    #[inline(always)]
+    pub fn jvp_a<A: super::Div<B>, B>(da: &A, _a: &A, b: &B) -> A::Output {
+        A::div(da, b)
+    }
+    /// Forward rule for `b`: `-a db / b²`.
+    #[inline(always)]
+    pub fn jvp_b<A: DivRule<B>, B>(db: &B, a: &A, b: &B) -> A::Output {
+        A::jvp_b(db, a, b)
     }
     #[inline(always)]
     pub fn vjp_a<A: DivRule<B>, B>(ct: &A::Output, a: &A, b: &B) -> A {
@@ -406,6 +438,10 @@ pub mod div {
 }
 
 impl<T: Real> DivRule<T> for T {
+    #[inline(always)]
+    fn jvp_b(db: &T, a: &T, b: &T) -> T {
+        -*db * *a / (*b * *b)
+    }
     #[inline(always)]
     fn vjp_a(ct: &T, _: &T, b: &T) -> T {
         *ct / *b
@@ -428,6 +464,9 @@ impl<T: Field, R: Dim, C: Dim> DivRule<T> for Mat<T, R, C>
 where
     DefaultAllocator: Allocator<R, C>,
 {
+    fn jvp_b(db: &T, a: &Self, b: &T) -> Self {
+        a * (-*db / (*b * *b))
+    }
     fn vjp_a(ct: &Self, _: &Self, b: &T) -> Self {
         ct / *b
     }

@@ -96,6 +96,15 @@ pub mod index {
         x[i.clone()].clone()
     }
 
+    /// Forward rule: the element of the tangent (a `Vec` for a slice).
+    #[inline(always)]
+    pub fn jvp<G: Index<I> + ?Sized, X: ?Sized, I: Clone>(dx: &G, _x: &X, i: &I) -> G::Output
+    where
+        G::Output: Clone,
+    {
+        value(dx, i)
+    }
+
     /// `x̄` with `ȳ` at `i`.
     #[inline(always)]
     pub fn vjp<X: IndexRule<I> + ?Sized, I>(ct: &X::Elem, x: &X, i: &I) -> X::Grad {
@@ -114,7 +123,8 @@ pub mod index {
 pub mod index_ref {
     use super::*;
 
-    pub use super::index::{vjp, vjp_acc};
+    /// Forward rule: the element of the tangent, by value (tangents are owned).
+    pub use super::index::{jvp, vjp, vjp_acc};
 
     /// A reference to the element.
     #[inline(always)]

@@ -5,7 +5,9 @@
 //! Each follows the convention of generated code: `f` with its value, and
 //! `f_vjp` returning the value and a pullback to an `FGrad` struct that maps
 //! to `f`'s parameters by position. A differentiable body calls `f(..)` and
-//! the macro uses `f_vjp`, as for any differentiable function.
+//! the macro uses `f_vjp`, as for any differentiable function. Forward mode
+//! likewise uses `f_jvp` (value and tangent), through `f_jvp_positional`,
+//! which takes one tangent per parameter as callers pass them.
 
 // The companions' signatures spell out the pullback's type, as generated ones do.
 #![allow(clippy::type_complexity)]
@@ -15,7 +17,7 @@ use nalgebra::storage::Storage;
 use nalgebra::{DefaultAllocator, Dim, Vector, U1};
 
 use crate::field::{Field, Mat};
-use crate::tangent::{ArgTangents, NoTangent};
+use crate::tangent::{ArgTangents, IntoTangent, NoTangent, NoTangentArg};
 use crate::Real;
 
 /// Declares a gradient struct and its positional view.
@@ -85,6 +87,34 @@ where
     })
 }
 
+/// [`add_bias`] and its tangent along `(dz, db)`: `add_bias(dz, db)` (it is linear).
+pub fn add_bias_jvp<T: Field, R: Dim, C: Dim, S: Storage<T, R>>(
+    z: &Mat<T, R, C>,
+    b: &Vector<T, R, S>,
+    dz: Mat<T, R, C>,
+    db: Mat<T, R, U1>,
+) -> (Mat<T, R, C>, Mat<T, R, C>)
+where
+    DefaultAllocator: Allocator<R, C> + Allocator<R>,
+{
+    (add_bias(z, b), add_bias(&dz, &db))
+}
+
+#[doc(hidden)]
+pub fn add_bias_jvp_positional<T: Field, R: Dim, C: Dim, S: Storage<T, R>>(
+    z: &Mat<T, R, C>,
+    b: &Vector<T, R, S>,
+    dz: impl IntoTangent<Mat<T, R, C>>,
+    db: impl IntoTangent<Mat<T, R, U1>>,
+) -> (Mat<T, R, C>, Mat<T, R, C>)
+where
+    DefaultAllocator: Allocator<R, C> + Allocator<R>,
+{
+    let dz = dz.into_tangent(|| z.map(|_| T::ZERO));
+    let db = db.into_tangent(|| b.map(|_| T::ZERO));
+    add_bias_jvp(z, b, dz, db)
+}
+
 /// `ln Σ eᵛ` over `values`, shifted by their maximum so that no term overflows.
 fn lse<T: Field>(values: &[T]) -> T {
     let m = values.iter().fold(T::NEG_INFINITY, |m, v| if *v > m { *v } else { m });
@@ -129,6 +159,28 @@ where
     })
 }
 
+/// [`logsumexp`] and its tangent along `dx`: `Σ softmax(x) ⊙ dx`.
+pub fn logsumexp_jvp<T: Field, R: Dim, C: Dim>(x: &Mat<T, R, C>, dx: Mat<T, R, C>) -> (T, T)
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    let y = logsumexp(x);
+    let tangent = x.zip_fold(&dx, T::ZERO, |s, v, d| s + Real::exp(v - y) * d);
+    (y, tangent)
+}
+
+#[doc(hidden)]
+pub fn logsumexp_jvp_positional<T: Field, R: Dim, C: Dim>(
+    x: &Mat<T, R, C>,
+    dx: impl IntoTangent<Mat<T, R, C>>,
+) -> (T, T)
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    let dx = dx.into_tangent(|| x.map(|_| T::ZERO));
+    logsumexp_jvp(x, dx)
+}
+
 /// Column-wise softmax: each column of `z` mapped to probabilities.
 pub fn softmax<T: Field, R: Dim, C: Dim>(z: &Mat<T, R, C>) -> Mat<T, R, C>
 where
@@ -162,6 +214,31 @@ where
         }
         SoftmaxGrad { z: ct }
     })
+}
+
+/// [`softmax`] and its tangent along `dz`: per column, `s ⊙ (dz - ⟨s, dz⟩)`.
+pub fn softmax_jvp<T: Field, R: Dim, C: Dim>(z: &Mat<T, R, C>, mut dz: Mat<T, R, C>) -> (Mat<T, R, C>, Mat<T, R, C>)
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    let s = softmax(z);
+    for (mut d, s) in dz.column_iter_mut().zip(s.column_iter()) {
+        let inner = d.dot(&s);
+        d.zip_apply(&s, |d, s| *d = s * (*d - inner));
+    }
+    (s, dz)
+}
+
+#[doc(hidden)]
+pub fn softmax_jvp_positional<T: Field, R: Dim, C: Dim>(
+    z: &Mat<T, R, C>,
+    dz: impl IntoTangent<Mat<T, R, C>>,
+) -> (Mat<T, R, C>, Mat<T, R, C>)
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    let dz = dz.into_tangent(|| z.map(|_| T::ZERO));
+    softmax_jvp(z, dz)
 }
 
 /// Column-wise log-softmax: `z - logsumexp(column)`, computed stably.
@@ -199,6 +276,31 @@ where
     })
 }
 
+/// [`log_softmax`] and its tangent along `dz`: per column, `dz - ⟨softmax(z), dz⟩`.
+pub fn log_softmax_jvp<T: Field, R: Dim, C: Dim>(z: &Mat<T, R, C>, mut dz: Mat<T, R, C>) -> (Mat<T, R, C>, Mat<T, R, C>)
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    let y = log_softmax(z);
+    for (mut d, y) in dz.column_iter_mut().zip(y.column_iter()) {
+        let inner = d.zip_fold(&y, T::ZERO, |s, d, y| s + Real::exp(y) * d);
+        d.add_scalar_mut(-inner);
+    }
+    (y, dz)
+}
+
+#[doc(hidden)]
+pub fn log_softmax_jvp_positional<T: Field, R: Dim, C: Dim>(
+    z: &Mat<T, R, C>,
+    dz: impl IntoTangent<Mat<T, R, C>>,
+) -> (Mat<T, R, C>, Mat<T, R, C>)
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    let dz = dz.into_tangent(|| z.map(|_| T::ZERO));
+    log_softmax_jvp(z, dz)
+}
+
 /// Mean squared error, `Σ (pred - target)² / n` over all `n` elements.
 pub fn mse<T: Field, R: Dim, C: Dim>(pred: &Mat<T, R, C>, target: &Mat<T, R, C>) -> T
 where
@@ -227,6 +329,37 @@ where
         let g = diff * (<T as Real>::from_f64(2.0) * ct / n);
         MseGrad { target: -&g, pred: g }
     })
+}
+
+/// [`mse`] and its tangent: `2 ⟨pred - target, dpred - dtarget⟩ / n`.
+pub fn mse_jvp<T: Field, R: Dim, C: Dim>(
+    pred: &Mat<T, R, C>,
+    target: &Mat<T, R, C>,
+    dpred: Mat<T, R, C>,
+    dtarget: Mat<T, R, C>,
+) -> (T, T)
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    let n = <T as Real>::from_f64(pred.len() as f64);
+    let diff = pred - target;
+    let tangent = <T as Real>::from_f64(2.0) * diff.dot(&(dpred - dtarget)) / n;
+    (diff.norm_squared() / n, tangent)
+}
+
+#[doc(hidden)]
+pub fn mse_jvp_positional<T: Field, R: Dim, C: Dim>(
+    pred: &Mat<T, R, C>,
+    target: &Mat<T, R, C>,
+    dpred: impl IntoTangent<Mat<T, R, C>>,
+    dtarget: impl IntoTangent<Mat<T, R, C>>,
+) -> (T, T)
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    let dpred = dpred.into_tangent(|| pred.map(|_| T::ZERO));
+    let dtarget = dtarget.into_tangent(|| target.map(|_| T::ZERO));
+    mse_jvp(pred, target, dpred, dtarget)
 }
 
 /// Softmax cross-entropy of `logits` (one column per sample) against integer
@@ -286,4 +419,36 @@ where
         }
         SoftmaxCrossEntropyGrad { logits: probs }
     })
+}
+
+/// [`softmax_cross_entropy`] and its tangent along `dlogits`:
+/// `mean_b (⟨softmax(z_b), dz_b⟩ - dz_b[label_b])`.
+pub fn softmax_cross_entropy_jvp<T: Field, R: Dim, C: Dim>(
+    logits: &Mat<T, R, C>,
+    labels: &[usize],
+    dlogits: Mat<T, R, C>,
+) -> (T, T)
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    let (value, probs) = softmax_cross_entropy_parts(logits, labels);
+    let mut tangent = T::ZERO;
+    for ((p, d), &label) in probs.column_iter().zip(dlogits.column_iter()).zip(labels) {
+        tangent += p.dot(&d) - d[label];
+    }
+    (value, tangent / <T as Real>::from_f64(labels.len() as f64))
+}
+
+#[doc(hidden)]
+pub fn softmax_cross_entropy_jvp_positional<T: Field, R: Dim, C: Dim>(
+    logits: &Mat<T, R, C>,
+    labels: &[usize],
+    dlogits: impl IntoTangent<Mat<T, R, C>>,
+    _dlabels: impl NoTangentArg,
+) -> (T, T)
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    let dlogits = dlogits.into_tangent(|| logits.map(|_| T::ZERO));
+    softmax_cross_entropy_jvp(logits, labels, dlogits)
 }

@@ -13,6 +13,9 @@ use crate::field::{add_scaled, gemm_nt, Field, Mat};
 pub mod transpose {
     use super::*;
 
+    /// Forward rule: `dxᵀ` (the same map as the reverse rule, on other shapes).
+    pub use self::vjp as jvp;
+
     /// `x̄ = ȳᵀ`.
     pub fn vjp<T: Field, R: Dim, C: Dim>(ct: &Mat<T, C, R>) -> Mat<T, R, C>
     where
@@ -52,12 +55,44 @@ pub mod dot {
         add_scaled(acc, *ct, b);
     }
 
-    pub use self::{vjp_a as vjp_b, vjp_a_acc as vjp_b_acc};
+    /// Forward rule for `a`: `da · b` (and for `b`: `db · a`).
+    pub fn jvp_a<T: Field, R: Dim, C: Dim>(da: &Mat<T, R, C>, b: &Mat<T, R, C>) -> T
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        da.dot(b)
+    }
+
+    pub use self::{jvp_a as jvp_b, vjp_a as vjp_b, vjp_a_acc as vjp_b_acc};
 }
 
 /// `y = aᵀ b`: `ā += b ȳᵀ`, `b̄ += a ȳ`.
 pub mod tr_mul {
     use super::*;
+
+    /// Forward rule for `a`: `daᵀ b`.
+    pub fn jvp_a<T: Field, K: Dim, R: Dim, C: Dim>(
+        da: &Mat<T, K, R>,
+        _a: &Mat<T, K, R>,
+        b: &Mat<T, K, C>,
+    ) -> Mat<T, R, C>
+    where
+        DefaultAllocator: Allocator<K, R> + Allocator<K, C> + Allocator<R, C>,
+    {
+        da.tr_mul(b)
+    }
+
+    /// Forward rule for `b`: `aᵀ db`.
+    pub fn jvp_b<T: Field, K: Dim, R: Dim, C: Dim>(
+        db: &Mat<T, K, C>,
+        a: &Mat<T, K, R>,
+        _b: &Mat<T, K, C>,
+    ) -> Mat<T, R, C>
+    where
+        DefaultAllocator: Allocator<K, R> + Allocator<K, C> + Allocator<R, C>,
+    {
+        a.tr_mul(db)
+    }
 
     pub fn vjp_a<T: Field, K: Dim, R: Dim, C: Dim>(
         ct: &Mat<T, R, C>,
@@ -126,12 +161,18 @@ pub mod component_mul {
         acc.zip_zip_apply(ct, b, |a, c, b| *a += c * b);
     }
 
-    pub use self::{vjp_a as vjp_b, vjp_a_acc as vjp_b_acc};
+    /// Forward rules: `da ⊙ b` and `db ⊙ a`, the reverse rules on tangents
+    /// (the Jacobian of each operand is diagonal).
+    pub use self::{vjp_a as jvp_a, vjp_a as jvp_b, vjp_a as vjp_b, vjp_a_acc as vjp_b_acc};
 }
 
 /// `y = a ⊘ b`: `ā += ȳ ⊘ b`, `b̄ -= ȳ ⊙ a ⊘ b²`.
 pub mod component_div {
     use super::*;
+
+    /// Forward rules: `da ⊘ b` and `-a ⊙ db ⊘ b²`, the reverse rules on
+    /// tangents (the Jacobian of each operand is diagonal).
+    pub use self::{vjp_a as jvp_a, vjp_b as jvp_b};
 
     pub fn vjp_a<T: Field, R: Dim, C: Dim>(ct: &Mat<T, R, C>, b: &Mat<T, R, C>) -> Mat<T, R, C>
     where
@@ -179,6 +220,14 @@ pub mod column {
         m.column(*j).into_owned()
     }
 
+    /// Forward rule: the column of the tangent.
+    pub fn jvp<T: Field, R: Dim, C: Dim>(dm: &Mat<T, R, C>, _m: &Mat<T, R, C>, j: &usize) -> Mat<T, R, nalgebra::U1>
+    where
+        DefaultAllocator: Allocator<R, C> + Allocator<R>,
+    {
+        value(dm, j)
+    }
+
     pub fn vjp<T: Field, R: Dim, C: Dim>(ct: &Mat<T, R, nalgebra::U1>, m: &Mat<T, R, C>, j: &usize) -> Mat<T, R, C>
     where
         DefaultAllocator: Allocator<R, C> + Allocator<R>,
@@ -212,6 +261,14 @@ pub mod row {
         m.row(*i).into_owned()
     }
 
+    /// Forward rule: the row of the tangent.
+    pub fn jvp<T: Field, R: Dim, C: Dim>(dm: &Mat<T, R, C>, _m: &Mat<T, R, C>, i: &usize) -> Mat<T, nalgebra::U1, C>
+    where
+        DefaultAllocator: Allocator<R, C> + Allocator<nalgebra::U1, C>,
+    {
+        value(dm, i)
+    }
+
     pub fn vjp<T: Field, R: Dim, C: Dim>(ct: &Mat<T, nalgebra::U1, C>, m: &Mat<T, R, C>, i: &usize) -> Mat<T, R, C>
     where
         DefaultAllocator: Allocator<R, C> + Allocator<nalgebra::U1, C>,
@@ -236,24 +293,32 @@ pub mod row {
 
 /// `y = x.clone()` (or `x.into_owned()`): `x̄ += ȳ`.
 pub mod clone {
-    pub use crate::rules::arith::add::{vjp_a as vjp, vjp_a_acc as vjp_acc};
+    pub use crate::rules::arith::add::{jvp_a as jvp, vjp_a as vjp, vjp_a_acc as vjp_acc};
 }
 
 /// `y = x.into_owned()`: as [`clone`].
 pub mod into_owned {
-    pub use super::clone::{vjp, vjp_acc};
+    pub use super::clone::{jvp, vjp, vjp_acc};
 }
 
 /// `y = m.scale(s) = m s`: the rules of the product [`crate::rules::mul`].
 pub mod scale {
-    pub use crate::rules::arith::mul::{vjp_a, vjp_a_acc, vjp_b, vjp_b_acc};
+    pub use crate::rules::arith::mul::{jvp_a, jvp_b, vjp_a, vjp_a_acc, vjp_b, vjp_b_acc};
 }
 
 /// `y = m.add_scalar(s)`, `s` added to every element: `m̄ += ȳ`, `s̄ += Σ ȳ`.
 pub mod add_scalar {
     use super::*;
 
-    pub use crate::rules::arith::add::{vjp_a, vjp_a_acc};
+    pub use crate::rules::arith::add::{jvp_a, vjp_a, vjp_a_acc};
+
+    /// Forward rule for `s`: `ds` in every element, shaped like the output `y`.
+    pub fn jvp_b<T: Field, R: Dim, C: Dim>(ds: &T, y: &Mat<T, R, C>) -> Mat<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        y.map(|_| *ds)
+    }
 
     pub fn vjp_b<T: Field, R: Dim, C: Dim>(ct: &Mat<T, R, C>) -> T
     where
@@ -273,6 +338,14 @@ pub mod add_scalar {
 /// `y = m.column_sum()`, the sum of the columns (a column vector): `m̄[:, j] += ȳ` for every `j`.
 pub mod column_sum {
     use super::*;
+
+    /// Forward rule: the column sum of the tangent.
+    pub fn jvp<T: Field, R: Dim, C: Dim>(dm: &Mat<T, R, C>, _m: &Mat<T, R, C>) -> Mat<T, R, nalgebra::U1>
+    where
+        DefaultAllocator: Allocator<R, C> + Allocator<R>,
+    {
+        dm.column_sum()
+    }
 
     pub fn vjp<T: Field, R: Dim, C: Dim>(ct: &Mat<T, R, nalgebra::U1>, m: &Mat<T, R, C>) -> Mat<T, R, C>
     where
@@ -296,6 +369,14 @@ pub mod column_sum {
 /// `y = m.row_sum()`, the sum of the rows (a row vector): `m̄[i, :] += ȳ` for every `i`.
 pub mod row_sum {
     use super::*;
+
+    /// Forward rule: the row sum of the tangent.
+    pub fn jvp<T: Field, R: Dim, C: Dim>(dm: &Mat<T, R, C>, _m: &Mat<T, R, C>) -> Mat<T, nalgebra::U1, C>
+    where
+        DefaultAllocator: Allocator<R, C> + Allocator<nalgebra::U1, C>,
+    {
+        dm.row_sum()
+    }
 
     pub fn vjp<T: Field, R: Dim, C: Dim>(ct: &Mat<T, nalgebra::U1, C>, m: &Mat<T, R, C>) -> Mat<T, R, C>
     where

@@ -80,7 +80,7 @@ pub struct UnaryEntry {
     pub deriv_at: fn(f64) -> f64,
     /// `d²y/dx²` at `x`, computed from the rule's `deriv2`.
     pub deriv2_at: fn(f64) -> f64,
-    /// `(value, tangent)` of the forward rule for tangent 1 at `x`, in `f32`.
+    /// The value and the forward rule's tangent for tangent 1 at `x`, in `f32`.
     pub jvp_f32: fn(f32) -> (f32, f32),
     /// Sample range, inside the domain and away from kinks.
     pub range: (f64, f64),
@@ -126,15 +126,14 @@ macro_rules! unary_rules {
                     $dd
                 }
 
-                /// Forward rule: the value and the tangent `deriv · dx`.
+                /// Forward rule: the output's tangent `deriv · dx`, element-wise.
                 #[inline(always)]
-                #[allow(unused_variables)]
-                pub fn jvp<T: Real>($x: T, dx: T) -> (T, T) {
-                    let $y = value($x);
-                    ($y, dx * deriv($($s)?))
+                pub fn jvp<P: $crate::rules::pointwise::Pointwise>(dx: &P $(, $s: &P)?) -> P {
+                    unary_rules!(@vjp dx $(, $s)?)
                 }
 
-                /// Reverse rule: the input's cotangent `ct · deriv`, element-wise.
+                /// Reverse rule: the input's cotangent `ct · deriv`, element-wise
+                /// (the Jacobian is diagonal: the forward rule transposed is itself).
                 #[inline(always)]
                 pub fn vjp<P: $crate::rules::pointwise::Pointwise>(ct: &P $(, $s: &P)?) -> P {
                     unary_rules!(@vjp ct $(, $s)?)
@@ -165,7 +164,11 @@ macro_rules! unary_rules {
                     // Chain rule through the read operand s: d/dx deriv(s(x)) = deriv2(s) · ds/dx.
                     $name::deriv2::<f64>($($s)?) * unary_rules!(@ds_dx $name $($s)?)
                 },
-                jvp_f32: |x: f32| $name::jvp(x, 1.0),
+                jvp_f32: |$x: f32| {
+                    #[allow(unused_variables)]
+                    let $y = $name::value($x);
+                    ($y, $name::jvp(&1.0 $(, &$s)?))
+                },
                 range: ($lo, $hi),
                 locally_linear: unary_rules!(@linear $($linear)?),
             }),*]

@@ -8,10 +8,19 @@ use nalgebra::{DefaultAllocator, Dim};
 use crate::field::{add_scaled, Field, Mat};
 
 macro_rules! reduction {
-    ($(#[doc = $doc:literal])* $name:ident, |$ct:ident, $x:ident $(, $y:ident)?| $scale:expr) => {
+    ($(#[doc = $doc:literal])* $name:ident, |$ct:ident, $x:ident $(, $y:ident)?| $scale:expr, |$dx:ident| $tangent:expr) => {
         $(#[doc = $doc])*
         pub mod $name {
             use super::*;
+
+            /// Forward rule: `ẏ = ∂y/∂x · dx`.
+            #[allow(unused_variables)]
+            pub fn jvp<T: Field, R: Dim, C: Dim>($dx: &Mat<T, R, C>, $x: &Mat<T, R, C> $(, $y: &T)?) -> T
+            where
+                DefaultAllocator: Allocator<R, C>,
+            {
+                $tangent
+            }
 
             /// `x̄ = ȳ · ∂y/∂x`.
             pub fn vjp<T: Field, R: Dim, C: Dim>($ct: &T, $x: &Mat<T, R, C> $(, $y: &T)?) -> Mat<T, R, C>
@@ -38,24 +47,36 @@ macro_rules! reduction {
 
 reduction!(
     /// `y = Σ xᵢ`: `x̄ᵢ += ȳ`.
-    sum, |ct, x| |acc: &mut Mat<T, R, C>| acc.add_scalar_mut(*ct)
+    sum, |ct, x| |acc: &mut Mat<T, R, C>| acc.add_scalar_mut(*ct),
+    |dx| dx.sum()
 );
 reduction!(
     /// `y = Σ xᵢ / n`: `x̄ᵢ += ȳ / n`.
-    mean, |ct, x| |acc: &mut Mat<T, R, C>| acc.add_scalar_mut(*ct / <T as crate::Real>::from_f64(x.len() as f64))
+    mean, |ct, x| |acc: &mut Mat<T, R, C>| acc.add_scalar_mut(*ct / <T as crate::Real>::from_f64(x.len() as f64)),
+    |dx| dx.mean()
 );
 reduction!(
     /// `y = ‖x‖`: `x̄ += ȳ x / y` (0 at `x = 0`, a subgradient).
-    norm, |ct, x, y| |acc: &mut Mat<T, R, C>| if *y > T::ZERO { add_scaled(acc, *ct / *y, x) }
+    norm, |ct, x, y| |acc: &mut Mat<T, R, C>| if *y > T::ZERO { add_scaled(acc, *ct / *y, x) },
+    |dx| if *y > T::ZERO { x.dot(dx) / *y } else { T::ZERO }
 );
 reduction!(
     /// `y = ‖x‖²`: `x̄ += 2 ȳ x`.
-    norm_squared, |ct, x| |acc: &mut Mat<T, R, C>| add_scaled(acc, *ct * <T as crate::Real>::from_f64(2.0), x)
+    norm_squared, |ct, x| |acc: &mut Mat<T, R, C>| add_scaled(acc, *ct * <T as crate::Real>::from_f64(2.0), x),
+    |dx| <T as crate::Real>::from_f64(2.0) * x.dot(dx)
 );
 
 /// `y = M::from_element(.., x)`, every element `x`: `x̄ += Σ ȳ`.
 pub mod from_element {
     use super::*;
+
+    /// Forward rule: `dx` in every element, shaped like the output `y`.
+    pub fn jvp<T: Field, R: Dim, C: Dim>(dx: &T, y: &Mat<T, R, C>) -> Mat<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        y.map(|_| *dx)
+    }
 
     pub fn vjp<T: Field, R: Dim, C: Dim>(ct: &Mat<T, R, C>) -> T
     where
@@ -78,6 +99,15 @@ pub mod from_element {
 pub mod from_column_slice {
     use super::*;
 
+    /// Forward rule: the tangent's elements in the output's shape.
+    pub fn jvp<T: Field, R: Dim, C: Dim>(dx: &[T], y: &Mat<T, R, C>) -> Mat<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        let (r, c) = y.shape_generic();
+        Mat::from_iterator_generic(r, c, dx.iter().copied())
+    }
+
     pub fn vjp<T: Field, R: Dim, C: Dim>(ct: &Mat<T, R, C>) -> Vec<T>
     where
         DefaultAllocator: Allocator<R, C>,
@@ -95,5 +125,5 @@ pub mod from_column_slice {
 
 /// `DVector::from_vec(x)`: as [`from_column_slice`].
 pub mod from_vec {
-    pub use super::from_column_slice::{vjp, vjp_acc};
+    pub use super::from_column_slice::{jvp, vjp, vjp_acc};
 }

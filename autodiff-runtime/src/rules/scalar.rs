@@ -65,12 +65,16 @@ macro_rules! binary_rules {
                     $db
                 }
 
-                /// Forward rule: the value and the tangent `∂a · da + ∂b · db`.
+                /// Forward rule for `a`: its share `∂y/∂a · da` of the output's tangent.
                 #[inline(always)]
-                #[allow(unused_variables)]
-                pub fn jvp<T: Real>($a: T, $b: T, da: T, db: T) -> (T, T) {
-                    let $y = value($a, $b);
-                    ($y, da * partial_a($($ra),*) + db * partial_b($($rb),*))
+                pub fn jvp_a<T: Real>(da: &T $(, $ra: &T)*) -> T {
+                    *da * partial_a($(*$ra),*)
+                }
+
+                /// Forward rule for `b`: its share `∂y/∂b · db` of the output's tangent.
+                #[inline(always)]
+                pub fn jvp_b<T: Real>(db: &T $(, $rb: &T)*) -> T {
+                    *db * partial_b($(*$rb),*)
                 }
 
                 /// Reverse rule for `a`: `ct · ∂y/∂a`.
@@ -110,7 +114,11 @@ macro_rules! binary_rules {
                     let $y = $name::value($a, $b);
                     ($name::vjp_a(&1.0 $(, &$ra)*), $name::vjp_b(&1.0 $(, &$rb)*))
                 },
-                jvp_at: |a, b, da, db| $name::jvp(a, b, da, db).1,
+                jvp_at: |$a: f64, $b: f64, da: f64, db: f64| {
+                    #[allow(unused_variables)]
+                    let $y = $name::value($a, $b);
+                    $name::jvp_a(&da $(, &$ra)*) + $name::jvp_b(&db $(, &$rb)*)
+                },
                 range_a: ($alo, $ahi),
                 range_b: ($blo, $bhi),
             }),*]
@@ -205,6 +213,12 @@ binary_rules! {
 pub mod exp_of_real {
     use crate::Real;
 
+    /// Forward rule: `dx · y`.
+    #[inline(always)]
+    pub fn jvp<T: Real>(dx: &T, y: &T) -> T {
+        super::exp::jvp(dx, y)
+    }
+
     /// Reverse rule: `ct · y`.
     #[inline(always)]
     pub fn vjp<T: Real>(ct: &T, y: &T) -> T {
@@ -247,10 +261,10 @@ pub mod powi {
         }
     }
 
-    /// Forward rule: the value and the tangent `n xⁿ⁻¹ dx`.
+    /// Forward rule for `x`: `n xⁿ⁻¹ dx`.
     #[inline(always)]
-    pub fn jvp<T: Real>(x: T, n: i32, dx: T) -> (T, T) {
-        (value(x, n), dx * deriv(x, n))
+    pub fn jvp_a<T: Real>(dx: &T, x: &T, n: &i32) -> T {
+        *dx * deriv(*x, *n)
     }
 
     /// Reverse rule for `x`: `ct · n xⁿ⁻¹`.
@@ -276,11 +290,9 @@ pub mod mul_add {
         a.mul_add(b, c)
     }
 
-    /// Forward rule: the value and the tangent `b da + a db + dc`.
-    #[inline(always)]
-    pub fn jvp<T: Real>(a: T, b: T, c: T, da: T, db: T, dc: T) -> (T, T) {
-        (value(a, b, c), da.mul_add(b, a.mul_add(db, dc)))
-    }
+    /// Forward rules: `b da`, `a db` and `dc`, the shares of the output's
+    /// tangent (each is its reverse rule: the partials are scalars).
+    pub use self::{vjp_a as jvp_a, vjp_b as jvp_b, vjp_c as jvp_c};
 
     /// Reverse rule for `a`: `ct · b`.
     #[inline(always)]
@@ -334,10 +346,10 @@ macro_rules! piecewise_constant {
                     x.$name()
                 }
 
-                /// Forward rule: the value and a zero tangent.
+                /// Forward rule: a zero tangent (the macro emits nothing for it).
                 #[inline(always)]
-                pub fn jvp<T: Real>(x: T, _dx: T) -> (T, T) {
-                    (value(x), T::ZERO)
+                pub fn jvp<T: Real>(_dx: &T) -> T {
+                    T::ZERO
                 }
             }
         )*
@@ -434,7 +446,7 @@ mod tests {
                 let d = powi::vjp_a(&1.0, &x, &n);
                 let fd = diff(|x| powi::value(x, n), x);
                 assert!(close(d, fd, 1e-7), "powi({x}, {n})' = {d}, fd {fd}");
-                assert_eq!(powi::jvp(x, n, 2.0).1, 2.0 * d);
+                assert_eq!(powi::jvp_a(&2.0, &x, &n), 2.0 * d);
             }
         }
     }
@@ -446,7 +458,7 @@ mod tests {
         assert!(close(mul_add::vjp_a(&1.0, &b), diff(|a| f(a, b, c), a), 1e-8));
         assert!(close(mul_add::vjp_b(&1.0, &a), diff(|b| f(a, b, c), b), 1e-8));
         assert!(close(mul_add::vjp_c(&1.0), diff(|c| f(a, b, c), c), 1e-8));
-        let (_, t) = mul_add::jvp(a, b, c, 1.0, 2.0, 3.0);
+        let t = mul_add::jvp_a(&1.0, &b) + mul_add::jvp_b(&2.0, &a) + mul_add::jvp_c(&3.0);
         assert!(close(t, b + 2.0 * a + 3.0, 1e-12));
     }
 
@@ -456,14 +468,14 @@ mod tests {
             for (value, jvp) in [
                 (
                     floor::value::<f64> as fn(f64) -> f64,
-                    floor::jvp::<f64> as fn(f64, f64) -> (f64, f64),
+                    floor::jvp::<f64> as fn(&f64) -> f64,
                 ),
                 (ceil::value, ceil::jvp),
                 (round::value, round::jvp),
                 (trunc::value, trunc::jvp),
                 (signum::value, signum::jvp),
             ] {
-                assert_eq!(jvp(x, 1.0), (value(x), 0.0));
+                assert_eq!(jvp(&1.0), 0.0);
                 assert_eq!(diff(value, x), 0.0);
             }
         }
