@@ -42,7 +42,7 @@ impl Activity {
 pub fn differentiable_arg(op: &Op, i: usize) -> bool {
     match op {
         Op::Prim { rule, .. } => matches!(rule.partials[i], Partial::Vjp { .. }),
-        Op::Call { .. } | Op::Opaque { .. } | Op::Map { .. } => true,
+        Op::Call { .. } | Op::Opaque { .. } | Op::Map { .. } | Op::Field { .. } => true,
         // The iterator of a loop carries no derivative; its initial values do.
         Op::For { .. } => i >= 1,
         Op::Const(_) | Op::Passive { .. } | Op::If { .. } => false,

@@ -1,4 +1,4 @@
-//! The attribute's options: `#[differentiable(wrt(a, b), custom, crate = "path")]`.
+//! The attribute's options: `#[differentiable(wrt(a, b), order = 2, custom, crate = "path")]`.
 
 use proc_macro2::TokenStream;
 use syn::meta::ParseNestedMeta;
@@ -14,6 +14,9 @@ pub struct Args {
     pub custom: bool,
     /// `crate = "path"`: where the facade crate is (default `::autodiff`).
     pub krate: Path,
+    /// `order = 2`: also generate the second-order companions, with the
+    /// span of the option for errors about the body.
+    pub second_order: Option<proc_macro2::Span>,
 }
 
 impl Args {
@@ -22,6 +25,7 @@ impl Args {
             wrt: None,
             custom: false,
             krate: syn::parse_quote!(::autodiff),
+            second_order: None,
         };
         let parser = syn::meta::parser(|meta| args.option(meta));
         syn::parse::Parser::parse2(parser, tokens)?;
@@ -46,8 +50,10 @@ impl Args {
             self.krate = path.parse()?;
         } else if meta.path.is_ident("order") {
             let order: LitInt = meta.value()?.parse()?;
-            if order.base10_digits() != "1" {
-                return Err(syn::Error::new(order.span(), msg::order(order.base10_digits())));
+            match order.base10_digits() {
+                "1" => {}
+                "2" => self.second_order = Some(order.span()),
+                other => return Err(syn::Error::new(order.span(), msg::order(other))),
             }
         } else {
             return Err(meta.error(msg::unknown_option()));

@@ -60,6 +60,9 @@ fn generate(attr: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
 
     let mut errors = Errors::default();
     let act = activity::analyse(&func, &mut errors);
+    if args.second_order.is_some() {
+        reverse::second::check(&func, &act, &mut errors);
+    }
     errors.finish()?;
 
     let sweeps = reverse::transform(&func, &act, krate);
@@ -81,6 +84,19 @@ fn generate(attr: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
         &private,
         scalar_output,
     ));
+    if args.second_order.is_some() {
+        let second = reverse::second::transform(&func, &act, krate);
+        out.extend(grad.differentiable_impls(&func.params, &private));
+        out.extend(emit::second_order(
+            &item,
+            &grad,
+            &func.params,
+            &second,
+            &func.items,
+            &private,
+            scalar_output,
+        ));
+    }
     Ok(out)
 }
 

@@ -65,6 +65,45 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> Tangents {
     }
 }
 
+/// The tangent of a primitive's result: the sum of the shares of its
+/// arguments that have tangents (none: a static zero, and `has` is unchanged).
+pub fn prim_tangent(
+    inst: &Inst,
+    private: &TokenStream,
+    has: &mut HashSet<Value>,
+    borrow: impl Fn(Value) -> TokenStream,
+) -> TokenStream {
+    let Op::Prim { rule, args, .. } = &inst.op else {
+        return TokenStream::new();
+    };
+    let (span, result) = (inst.span, inst.results[0]);
+    let private = respan(private, span);
+    let module = Ident::new(rule.module(), span);
+    let dot = dot_ident(result);
+    let mut out = TokenStream::new();
+    for (i, &arg) in args.iter().enumerate() {
+        let Some((func, reads)) = rule.partials[i].forward() else {
+            continue;
+        };
+        if !has.contains(&arg) {
+            continue;
+        }
+        let func = Ident::new(&func, span);
+        let reads = reads.iter().map(|r| match r {
+            Operand::Arg(j) => borrow(args[*j]),
+            Operand::Out => borrow(result),
+        });
+        let t = dot_ident(arg);
+        let share = quote_spanned!(span=> #private::rules::#module::#func(&#t #(, #reads)*));
+        if has.insert(result) {
+            out.extend(quote_spanned!(span=> let mut #dot = #share;));
+        } else {
+            out.extend(quote_spanned!(span=> #private::Accumulate::accumulate(&mut #dot, #share);));
+        }
+    }
+    out
+}
+
 struct Forward<'a> {
     func: &'a Func,
     act: &'a Activity,
@@ -104,32 +143,21 @@ impl Forward<'_> {
         let result = inst.results[0];
         match &inst.op {
             Op::Const(_) | Op::Passive { .. } | Op::Opaque { .. } => self.primal.inst(inst),
-            Op::Prim { rule, args, .. } => {
+            Op::Field { base, member } => {
                 let mut out = self.primal.inst(inst);
-                if !self.act.active(result) {
-                    return out;
+                if self.act.active(result) && self.has.contains(base) {
+                    let (dot, base) = (dot_ident(result), dot_ident(*base));
+                    out.extend(quote_spanned!(span=> let #dot = ::core::clone::Clone::clone(&#base.#member);));
+                    self.has.insert(result);
                 }
-                let module = Ident::new(rule.module(), span);
-                let dot = dot_ident(result);
-                for (i, &arg) in args.iter().enumerate() {
-                    let Some((func, reads)) = rule.partials[i].forward() else {
-                        continue;
-                    };
-                    if !self.has.contains(&arg) {
-                        continue;
-                    }
-                    let func = Ident::new(&func, span);
-                    let reads = reads.iter().map(|r| match r {
-                        Operand::Arg(j) => self.primal.borrow(args[*j]),
-                        Operand::Out => self.primal.borrow(result),
-                    });
-                    let t = dot_ident(arg);
-                    let share = quote_spanned!(span=> #private::rules::#module::#func(&#t #(, #reads)*));
-                    if self.has.insert(result) {
-                        out.extend(quote_spanned!(span=> let mut #dot = #share;));
-                    } else {
-                        out.extend(quote_spanned!(span=> #private::Accumulate::accumulate(&mut #dot, #share);));
-                    }
+                out
+            }
+            Op::Prim { .. } => {
+                let mut out = self.primal.inst(inst);
+                if self.act.active(result) {
+                    out.extend(prim_tangent(inst, &self.private, &mut self.has, |v| {
+                        self.primal.borrow(v)
+                    }));
                 }
                 out
             }

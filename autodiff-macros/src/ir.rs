@@ -113,6 +113,10 @@ pub enum Op {
         by_ref: Vec<bool>,
         spans: Vec<Span>,
     },
+    /// `base.member`, copied: an element of a tuple that is a single value
+    /// (the `(value, gradient)` a call of `g_grad` returns) or a field of a
+    /// gradient struct. Its reverse rule adds into that part of `base`'s adjoint.
+    Field { base: Value, member: syn::Member },
     /// Code emitted as written that has no derivative: a comparison, a cast to
     /// an integer, a boolean operation. Its result is never differentiated.
     Passive { expr: TokenStream, args: Vec<Value> },
@@ -179,6 +183,7 @@ impl Op {
             | Op::Map { args, .. }
             | Op::For { args, .. } => args,
             Op::If { cond, .. } => std::slice::from_ref(cond),
+            Op::Field { base, .. } => std::slice::from_ref(base),
         }
     }
 }
@@ -335,6 +340,7 @@ fn write_region(f: &mut fmt::Formatter<'_>, region: &Region, depth: usize) -> fm
                 writeln!(f, "{pad}{results} = call {} {}", path.to_token_stream(), list(args))?
             }
             Op::Passive { expr, args } => writeln!(f, "{pad}{results} = passive `{expr}` {}", list(args))?,
+            Op::Field { base, member } => writeln!(f, "{pad}{results} = field {base}.{}", member.to_token_stream())?,
             Op::Opaque { expr, args, .. } => writeln!(f, "{pad}{results} = opaque `{expr}` {}", list(args))?,
             Op::For { args, body, cond } => {
                 if let Some(cond) = cond {

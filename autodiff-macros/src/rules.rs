@@ -25,16 +25,33 @@ pub enum Partial {
     /// the output's tangent) and reads `forward_reads`, or `reads` if `None`
     /// (in forward mode every value is at hand, so it may read the output for
     /// its shape where the reverse rule reads nothing).
+    ///
+    /// `curvature` is what second-order code needs: the derivative of this
+    /// reverse rule with respect to each operand it reads, one term per
+    /// operand whose tangent is nonzero; `None` where the rule has no
+    /// second-order form yet (`order = 2` refuses it).
     Vjp {
         func: &'static str,
         reads: &'static [Operand],
         forward_reads: Option<&'static [Operand]>,
+        curvature: Option<&'static [(Operand, Term)]>,
     },
     /// The derivative is zero almost everywhere (`floor`, `signum`): nothing to emit.
     Zero,
     /// The argument is not differentiated: not a real (the exponent of
     /// `powi`), or a parameter of the function (the slope of `leaky_relu`).
     NotReal,
+}
+
+/// A second-order term: the derivative of a reverse rule `vjp(ct, reads..)`
+/// with respect to one operand `r` it reads, along `r`'s tangent `dr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Term {
+    /// The rule is linear in `r`: the term is the same rule with `dr` in
+    /// `r`'s place (a product's `vjp_a(ct, a, b) = ct bᵀ` gives `ct dbᵀ`).
+    Same,
+    /// `rules::NAME::func(ct, reads.., dr)`.
+    Rule(&'static str),
 }
 
 /// How the primal is written.
@@ -76,20 +93,40 @@ use Operand::{Arg, Out};
 const X: Operand = Arg(0);
 const B: Operand = Arg(1);
 
+/// A reverse rule without a second-order form yet.
 const fn vjp(func: &'static str, reads: &'static [Operand]) -> Partial {
     Partial::Vjp {
         func,
         reads,
         forward_reads: None,
+        curvature: None,
     }
 }
 
-/// A partial whose forward rule reads the output, for its shape.
-const fn vjp_shaped(func: &'static str, reads: &'static [Operand]) -> Partial {
+/// A reverse rule with its second-order terms.
+const fn vjp2(func: &'static str, reads: &'static [Operand], curvature: &'static [(Operand, Term)]) -> Partial {
+    Partial::Vjp {
+        func,
+        reads,
+        forward_reads: None,
+        curvature: Some(curvature),
+    }
+}
+
+/// A reverse rule that is constant in what it reads (a linear operation, or
+/// a locally linear one such as `relu`, whose reads only select): no
+/// second-order term, statically.
+const fn lin(func: &'static str, reads: &'static [Operand]) -> Partial {
+    vjp2(func, reads, &[])
+}
+
+/// A linear operation whose forward rule reads the output, for its shape.
+const fn lin_shaped(func: &'static str, reads: &'static [Operand]) -> Partial {
     Partial::Vjp {
         func,
         reads,
         forward_reads: Some(&[Out]),
+        curvature: Some(&[]),
     }
 }
 
@@ -101,16 +138,26 @@ impl Partial {
                 func,
                 reads,
                 forward_reads,
+                ..
             } => Some((func.replacen("vjp", "jvp", 1), forward_reads.unwrap_or(reads))),
             Partial::Zero | Partial::NotReal => None,
         }
     }
 }
 
-/// A unary method whose reverse rule `vjp(ct, read)` reads `x` or `y`.
+/// A unary method whose reverse rule `vjp(ct, read)` reads `x` or `y`; its
+/// second-order term is `vjp_dot(ct, read, dread)`.
 macro_rules! unary {
     ($name:literal, $read:expr) => {
-        method($name, &[vjp("vjp", &[$read])])
+        method($name, &[vjp2("vjp", &[$read], &[($read, Term::Rule("vjp_dot"))])])
+    };
+}
+
+/// A unary method whose reverse rule only selects (locally linear) or reads
+/// its operand for its shape.
+macro_rules! linear_unary {
+    ($name:literal, $read:expr) => {
+        method($name, &[lin("vjp", &[$read])])
     };
 }
 
@@ -137,18 +184,30 @@ const ZERO: &[Partial] = &[Partial::Zero];
 /// `a + b`, `a - b`, `a * b`, `a / b` (and their compound assignments). A
 /// product or quotient reads both operands: their types pick the rule
 /// (matrix product, scaling), and the cotangent's type follows from them.
-pub static ADD: Rule = by_rule("add", &[vjp("vjp_a", &[]), vjp("vjp_b", &[])]);
-pub static SUB: Rule = by_rule("sub", &[vjp("vjp_a", &[]), vjp("vjp_b", &[])]);
-pub static MUL: Rule = by_rule("mul", &[vjp("vjp_a", &[X, B]), vjp("vjp_b", &[X, B])]);
-pub static DIV: Rule = by_rule("div", &[vjp("vjp_a", &[X, B]), vjp("vjp_b", &[X, B])]);
+pub static ADD: Rule = by_rule("add", &[lin("vjp_a", &[]), lin("vjp_b", &[])]);
+pub static SUB: Rule = by_rule("sub", &[lin("vjp_a", &[]), lin("vjp_b", &[])]);
+pub static MUL: Rule = by_rule(
+    "mul",
+    &[
+        vjp2("vjp_a", &[X, B], &[(B, Term::Same)]),
+        vjp2("vjp_b", &[X, B], &[(X, Term::Same)]),
+    ],
+);
+pub static DIV: Rule = by_rule(
+    "div",
+    &[
+        vjp2("vjp_a", &[X, B], &[(B, Term::Rule("vjp_a_db"))]),
+        vjp2("vjp_b", &[X, B], &[(X, Term::Same), (B, Term::Rule("vjp_b_db"))]),
+    ],
+);
 /// `-a`.
-pub static NEG: Rule = by_rule("neg", &[vjp("vjp", &[])]);
+pub static NEG: Rule = by_rule("neg", &[lin("vjp", &[])]);
 /// `x[i]`, `m[(i, j)]`: the reverse rule adds into one element of `x̄`.
-pub static INDEX: Rule = by_rule("index", &[vjp("vjp", &[X, B]), Partial::NotReal]);
+pub static INDEX: Rule = by_rule("index", &[lin("vjp", &[X, B]), Partial::NotReal]);
 /// The element `&x[i]` by reference, as `x.iter()` yields it.
 pub static INDEX_REF: Rule = Rule {
     module: Some("index_ref"),
-    ..by_rule("index", &[vjp("vjp", &[X, B]), Partial::NotReal])
+    ..by_rule("index", &[lin("vjp", &[X, B]), Partial::NotReal])
 };
 
 /// Whether a rule reads an element (by value or by reference).
@@ -183,62 +242,114 @@ static METHODS: &[Rule] = &[
     unary!("sinh", X),
     unary!("cosh", X),
     unary!("tanh", Out),
-    unary!("abs", X),
+    linear_unary!("abs", X),
     method("powf", &[vjp("vjp_a", &[X, B]), vjp("vjp_b", &[X, Out])]),
     method("atan2", &[vjp("vjp_a", &[X, B]), vjp("vjp_b", &[X, B])]),
     method("hypot", &[vjp("vjp_a", &[X, Out]), vjp("vjp_b", &[B, Out])]),
-    method("max", &[vjp("vjp_a", &[X, B]), vjp("vjp_b", &[X, B])]),
-    method("min", &[vjp("vjp_a", &[X, B]), vjp("vjp_b", &[X, B])]),
-    method("powi", &[vjp("vjp_a", &[X, B]), Partial::NotReal]),
-    method("mul_add", &[vjp("vjp_a", &[B]), vjp("vjp_b", &[X]), vjp("vjp_c", &[])]),
+    method("max", &[lin("vjp_a", &[X, B]), lin("vjp_b", &[X, B])]),
+    method("min", &[lin("vjp_a", &[X, B]), lin("vjp_b", &[X, B])]),
+    method(
+        "powi",
+        &[
+            vjp2("vjp_a", &[X, B], &[(X, Term::Rule("vjp_a_dot"))]),
+            Partial::NotReal,
+        ],
+    ),
+    method(
+        "mul_add",
+        &[
+            vjp2("vjp_a", &[B], &[(B, Term::Same)]),
+            vjp2("vjp_b", &[X], &[(X, Term::Same)]),
+            lin("vjp_c", &[]),
+        ],
+    ),
     method("floor", ZERO),
     method("ceil", ZERO),
     method("round", ZERO),
     method("trunc", ZERO),
     method("signum", ZERO),
     // activations, element-wise on reals and matrices (`Activation` methods)
-    unary!("relu", X),
+    linear_unary!("relu", X),
     unary!("sigmoid", Out),
     unary!("softplus", X),
     unary!("silu", X),
     unary!("gelu", X),
-    method("leaky_relu", &[vjp("vjp_a", &[X, B]), Partial::NotReal]),
-    method("elu", &[vjp("vjp_a", &[X, B]), Partial::NotReal]),
+    method("leaky_relu", &[lin("vjp_a", &[X, B]), Partial::NotReal]),
+    method(
+        "elu",
+        &[
+            vjp2("vjp_a", &[X, B], &[(X, Term::Rule("vjp_a_dot"))]),
+            Partial::NotReal,
+        ],
+    ),
     // nalgebra matrices and vectors
-    method("transpose", &[vjp("vjp", &[])]),
-    method("dot", &[vjp("vjp_a", &[B]), vjp("vjp_b", &[X])]),
-    method("tr_mul", &[vjp("vjp_a", &[X, B]), vjp("vjp_b", &[X, B])]),
-    method("component_mul", &[vjp("vjp_a", &[B]), vjp("vjp_b", &[X])]),
-    method("component_div", &[vjp("vjp_a", &[B]), vjp("vjp_b", &[X, B])]),
-    unary!("sum", X),
-    unary!("mean", X),
-    method("norm", &[vjp("vjp", &[X, Out])]),
-    unary!("norm_squared", X),
-    method("clone", &[vjp("vjp", &[])]),
-    method("into_owned", &[vjp("vjp", &[])]),
-    method("scale", &[vjp("vjp_a", &[X, B]), vjp("vjp_b", &[X, B])]),
-    method("add_scalar", &[vjp("vjp_a", &[]), vjp_shaped("vjp_b", &[])]),
-    unary!("column_sum", X),
-    unary!("row_sum", X),
+    method("transpose", &[lin("vjp", &[])]),
+    method(
+        "dot",
+        &[
+            vjp2("vjp_a", &[B], &[(B, Term::Same)]),
+            vjp2("vjp_b", &[X], &[(X, Term::Same)]),
+        ],
+    ),
+    method(
+        "tr_mul",
+        &[
+            vjp2("vjp_a", &[X, B], &[(B, Term::Same)]),
+            vjp2("vjp_b", &[X, B], &[(X, Term::Same)]),
+        ],
+    ),
+    method(
+        "component_mul",
+        &[
+            vjp2("vjp_a", &[B], &[(B, Term::Same)]),
+            vjp2("vjp_b", &[X], &[(X, Term::Same)]),
+        ],
+    ),
+    method(
+        "component_div",
+        &[
+            vjp2("vjp_a", &[B], &[(B, Term::Rule("vjp_a_db"))]),
+            vjp2("vjp_b", &[X, B], &[(X, Term::Same), (B, Term::Rule("vjp_b_db"))]),
+        ],
+    ),
+    linear_unary!("sum", X),
+    linear_unary!("mean", X),
+    method(
+        "norm",
+        &[vjp2("vjp", &[X, Out], &[(X, Term::Same), (Out, Term::Rule("vjp_dy"))])],
+    ),
+    method("norm_squared", &[vjp2("vjp", &[X], &[(X, Term::Same)])]),
+    method("clone", &[lin("vjp", &[])]),
+    method("into_owned", &[lin("vjp", &[])]),
+    method(
+        "scale",
+        &[
+            vjp2("vjp_a", &[X, B], &[(B, Term::Same)]),
+            vjp2("vjp_b", &[X, B], &[(X, Term::Same)]),
+        ],
+    ),
+    method("add_scalar", &[lin("vjp_a", &[]), lin_shaped("vjp_b", &[])]),
+    linear_unary!("column_sum", X),
+    linear_unary!("row_sum", X),
     // `DMatrix::from_element(r, c, x)`, `DVector::from_element(n, x)`,
     // `SMatrix::from_element(x)`: every element is `x`, so `x̄ = Σ ȳ`.
     method(
         "from_element",
-        &[Partial::NotReal, Partial::NotReal, vjp_shaped("vjp", &[])],
+        &[Partial::NotReal, Partial::NotReal, lin_shaped("vjp", &[])],
     ),
-    method("from_element", &[Partial::NotReal, vjp_shaped("vjp", &[])]),
-    method("from_element", &[vjp_shaped("vjp", &[])]),
+    method("from_element", &[Partial::NotReal, lin_shaped("vjp", &[])]),
+    method("from_element", &[lin_shaped("vjp", &[])]),
     // `DVector::from_column_slice(x)`, `DMatrix::from_column_slice(r, c, x)`,
     // `DVector::from_vec(v)`: a slice or `Vec` parameter read as a matrix.
-    method("from_column_slice", &[vjp_shaped("vjp", &[])]),
+    method("from_column_slice", &[lin_shaped("vjp", &[])]),
     method(
         "from_column_slice",
-        &[Partial::NotReal, Partial::NotReal, vjp_shaped("vjp", &[])],
+        &[Partial::NotReal, Partial::NotReal, lin_shaped("vjp", &[])],
     ),
-    method("from_vec", &[vjp_shaped("vjp", &[])]),
+    method("from_vec", &[lin_shaped("vjp", &[])]),
     // A column or row is read as an owned vector: `m.column(j)` borrows `m`.
-    by_rule("column", &[vjp("vjp", &[X, B]), Partial::NotReal]),
-    by_rule("row", &[vjp("vjp", &[X, B]), Partial::NotReal]),
+    by_rule("column", &[lin("vjp", &[X, B]), Partial::NotReal]),
+    by_rule("row", &[lin("vjp", &[X, B]), Partial::NotReal]),
 ];
 
 /// The rule of a method, by name.

@@ -257,3 +257,125 @@ impl<G> IntoTangent<G> for ZeroTangent {
 pub trait NoTangentArg {}
 
 impl NoTangentArg for ZeroTangent {}
+
+/// Tuples of differentiable values (a call returning `(value, gradient)`)
+/// are differentiable, element by element.
+macro_rules! tuple_tangent {
+    ($(($($t:ident $i:tt),+))*) => {$(
+        impl<$($t: Tangent),+> Tangent for ($($t,)+) {
+            fn zero_like(&self) -> Self {
+                ($(self.$i.zero_like(),)+)
+            }
+            fn one_like(&self) -> Self {
+                ($(self.$i.one_like(),)+)
+            }
+        }
+
+        impl<$($t: Accumulate<$t>),+> Accumulate<($($t,)+)> for ($($t,)+) {
+            fn accumulate(&mut self, c: ($($t,)+)) {
+                $(self.$i.accumulate(c.$i);)+
+            }
+        }
+
+        impl<$($t: Cotangent<Adjoint = $t>),+> Cotangent for ($($t,)+) {
+            type Adjoint = Self;
+            fn into_adjoint(self) -> Self {
+                self
+            }
+        }
+
+        impl<S: Copy, $($t: Axpy<S>),+> Axpy<S> for ($($t,)+) {
+            fn axpy(&mut self, a: S, x: &Self) {
+                $(self.$i.axpy(a, &x.$i);)+
+            }
+        }
+    )*};
+}
+
+/// `self += a · x` for a differentiable value and a real `a`: how a gradient
+/// struct is scaled and added in second-order code.
+pub trait Axpy<T> {
+    fn axpy(&mut self, a: T, x: &Self);
+}
+
+macro_rules! real_axpy {
+    ($($t:ty),*) => {$(
+        impl Axpy<$t> for $t {
+            #[inline(always)]
+            fn axpy(&mut self, a: $t, x: &$t) {
+                *self += a * *x;
+            }
+        }
+    )*};
+}
+
+real_axpy!(f32, f64);
+
+impl<T: Field, R: Dim, C: Dim> Axpy<T> for Mat<T, R, C>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    fn axpy(&mut self, a: T, x: &Self) {
+        crate::field::add_scaled(self, a, x);
+    }
+}
+
+impl<T: Field> Axpy<T> for Vec<T> {
+    fn axpy(&mut self, a: T, x: &Self) {
+        self.iter_mut().zip(x).for_each(|(s, x)| *s += a * *x);
+    }
+}
+
+tuple_tangent! {
+    (A 0, B 1)
+    (A 0, B 1, C 2)
+}
+
+/// The pullback of a second-order companion `g_vjp2`: maps the output's
+/// cotangent to the inputs' cotangents, as `g_vjp`'s does, and to the
+/// continuation that runs the tangent sweeps over what it computed.
+///
+/// (A trait rather than nested `impl FnOnce`: Rust does not accept
+/// `impl Trait` in the return type of an `Fn` bound.)
+pub trait Pullback2<Y, G> {
+    type Tangents: TangentSweep<G, Y>;
+    fn pull(self, ct: Y) -> (G, Self::Tangents);
+}
+
+impl<Y, G, N: TangentSweep<G, Y>, F: FnOnce(Y) -> (G, N)> Pullback2<Y, G> for F {
+    type Tangents = N;
+    #[inline(always)]
+    fn pull(self, ct: Y) -> (G, N) {
+        self(ct)
+    }
+}
+
+/// The forward tangent sweep of a second-order companion: maps the inputs'
+/// tangents to the output's tangent, and to the tangent of the reverse sweep.
+pub trait TangentSweep<G, Y> {
+    type Adjoint: TangentPullback<Y, G>;
+    fn push(self, t: G) -> (Y, Self::Adjoint);
+}
+
+impl<G, Y, N: TangentPullback<Y, G>, F: FnOnce(G) -> (Y, N)> TangentSweep<G, Y> for F {
+    type Adjoint = N;
+    #[inline(always)]
+    fn push(self, t: G) -> (Y, N) {
+        self(t)
+    }
+}
+
+/// The tangent of the reverse sweep: from the tangent of the output's
+/// cotangent (`None`: a constant cotangent, whose tangent is statically
+/// zero), the tangents of the inputs' cotangents; with a zero input tangent
+/// and cotangent 1 this is a Hessian-vector product.
+pub trait TangentPullback<Y, G> {
+    fn pull_tangent(self, ct_tangent: Option<Y>) -> G;
+}
+
+impl<Y, G, F: FnOnce(Option<Y>) -> G> TangentPullback<Y, G> for F {
+    #[inline(always)]
+    fn pull_tangent(self, ct_tangent: Option<Y>) -> G {
+        self(ct_tangent)
+    }
+}

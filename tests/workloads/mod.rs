@@ -92,6 +92,78 @@ pub fn w3_loss(
     softmax_cross_entropy(&z, labels)
 }
 
+/// W2's loss, twice differentiable, with respect to the input too: W4's `G = dL/dX`.
+#[differentiable(order = 2, wrt(w1, b1, w2, b2, w3, b3, x))]
+#[allow(clippy::too_many_arguments)]
+pub fn w4_tanh_loss(
+    w1: &DMatrix<f64>,
+    b1: &DVector<f64>,
+    w2: &DMatrix<f64>,
+    b2: &DVector<f64>,
+    w3: &DMatrix<f64>,
+    b3: &DVector<f64>,
+    x: &DMatrix<f64>,
+    y: &DMatrix<f64>,
+) -> f64 {
+    let h1 = add_bias(&(w1 * x), b1).tanh();
+    let h2 = add_bias(&(w2 * &h1), b2).tanh();
+    let o = add_bias(&(w3 * &h2), b3);
+    mse(&o, y)
+}
+
+/// W4 (tanh): the loss plus `0.1 ‖dL/dX‖²`, double backpropagation in plain Rust.
+#[differentiable(wrt(w1, b1, w2, b2, w3, b3))]
+#[allow(clippy::too_many_arguments)]
+pub fn w4_tanh(
+    w1: &DMatrix<f64>,
+    b1: &DVector<f64>,
+    w2: &DMatrix<f64>,
+    b2: &DVector<f64>,
+    w3: &DMatrix<f64>,
+    b3: &DVector<f64>,
+    x: &DMatrix<f64>,
+    y: &DMatrix<f64>,
+) -> f64 {
+    let (l, g) = w4_tanh_loss_grad(w1, b1, w2, b2, w3, b3, x, y);
+    l + 0.1 * g.x.norm_squared()
+}
+
+/// W4's loss with relu (locally linear: no curvature terms).
+#[differentiable(order = 2, wrt(w1, b1, w2, b2, w3, b3, x))]
+#[allow(clippy::too_many_arguments)]
+pub fn w4_relu_loss(
+    w1: &DMatrix<f64>,
+    b1: &DVector<f64>,
+    w2: &DMatrix<f64>,
+    b2: &DVector<f64>,
+    w3: &DMatrix<f64>,
+    b3: &DVector<f64>,
+    x: &DMatrix<f64>,
+    y: &DMatrix<f64>,
+) -> f64 {
+    let h1 = add_bias(&(w1 * x), b1).relu();
+    let h2 = add_bias(&(w2 * &h1), b2).relu();
+    let o = add_bias(&(w3 * &h2), b3);
+    mse(&o, y)
+}
+
+/// W4 (relu).
+#[differentiable(wrt(w1, b1, w2, b2, w3, b3))]
+#[allow(clippy::too_many_arguments)]
+pub fn w4_relu(
+    w1: &DMatrix<f64>,
+    b1: &DVector<f64>,
+    w2: &DMatrix<f64>,
+    b2: &DVector<f64>,
+    w3: &DMatrix<f64>,
+    b3: &DVector<f64>,
+    x: &DMatrix<f64>,
+    y: &DMatrix<f64>,
+) -> f64 {
+    let (l, g) = w4_relu_loss_grad(w1, b1, w2, b2, w3, b3, x, y);
+    l + 0.1 * g.x.norm_squared()
+}
+
 /// `act(w x + b)` into a new matrix, in place after the product.
 fn layer(w: &DMatrix<f64>, x: &DMatrix<f64>, b: &DVector<f64>, act: impl Fn(f64) -> f64) -> DMatrix<f64> {
     let mut h = DMatrix::zeros(w.nrows(), x.ncols());

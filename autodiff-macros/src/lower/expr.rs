@@ -40,20 +40,29 @@ impl Lowerer<'_> {
                 let items: Option<Vec<Binding>> = t.elems.iter().map(|e| self.expr(e)).collect();
                 return items.map(Binding::Tuple);
             }
-            Expr::Field(f) => {
-                if let syn::Member::Unnamed(index) = &f.member {
-                    if let Some(Binding::Tuple(items)) = self.expr(&f.base) {
-                        return match items.get(index.index as usize) {
-                            Some(b) => Some(b.clone()),
-                            None => {
-                                self.errors.push(e, msg::unsupported_expr("this tuple field"));
-                                None
-                            }
-                        };
-                    }
+            Expr::Field(f) => match self.expr(&f.base)? {
+                Binding::Tuple(items) => {
+                    let item = match &f.member {
+                        syn::Member::Unnamed(index) => items.get(index.index as usize),
+                        syn::Member::Named(_) => None,
+                    };
+                    return match item {
+                        Some(b) => Some(b.clone()),
+                        None => {
+                            self.errors.push(e, msg::unsupported_expr("this tuple field"));
+                            None
+                        }
+                    };
                 }
-                self.opaque_expr(e, Opaque::Expr)?
-            }
+                // A field of a value: of a gradient struct, or of a tuple a call returned.
+                Binding::Value(base) => self.emit1(
+                    Op::Field {
+                        base,
+                        member: f.member.clone(),
+                    },
+                    span,
+                ),
+            },
             Expr::Binary(b) => match arith_op(&b.op) {
                 Some(_) => {
                     let l = self.expr_value(&b.left);

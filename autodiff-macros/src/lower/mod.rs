@@ -28,6 +28,7 @@ use std::collections::{HashMap, HashSet};
 
 use proc_macro2::Span;
 use quote::ToTokens;
+use syn::spanned::Spanned;
 use syn::{Expr, ItemFn, Pat, Stmt, Type};
 
 use crate::args::Args;
@@ -289,6 +290,19 @@ impl Lowerer<'_> {
             Pat::Wild(_) => {}
             Pat::Paren(p) => self.pattern(&p.pat, binding, ty, first_new),
             Pat::Tuple(t) => match binding {
+                // A tuple computed as one value (`let (l, g) = loss_grad(..)`): its fields.
+                Binding::Value(v) if !t.elems.is_empty() => {
+                    let items = (0..t.elems.len())
+                        .map(|i| {
+                            let member = syn::Member::Unnamed(syn::Index {
+                                index: i as u32,
+                                span: pat.span(),
+                            });
+                            Binding::Value(self.emit1(Op::Field { base: v, member }, pat.span()))
+                        })
+                        .collect();
+                    self.pattern(pat, Binding::Tuple(items), ty, first_new);
+                }
                 Binding::Tuple(items) if items.len() == t.elems.len() => {
                     let types: Vec<Option<&Type>> = match ty {
                         Some(Type::Tuple(tt)) if tt.elems.len() == items.len() => tt.elems.iter().map(Some).collect(),

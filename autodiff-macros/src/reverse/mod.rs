@@ -21,6 +21,7 @@
 mod loops;
 mod map;
 mod saved;
+pub mod second;
 
 use std::collections::{HashMap, HashSet};
 
@@ -117,6 +118,8 @@ struct Reverse<'a> {
     needed: HashSet<Saved>,
     /// Values whose adjoint is declared and in scope at this point of the reverse sweep.
     declared: HashSet<Value>,
+    /// Second-order sweeps: calls go through `g_vjp2` and keep its continuation.
+    second_order: bool,
 }
 
 /// The primal code of single instructions, which forward mode shares with
@@ -156,6 +159,7 @@ impl<'a> Reverse<'a> {
             replayed: HashSet::new(),
             needed: HashSet::new(),
             declared: HashSet::new(),
+            second_order: false,
         }
     }
 }
@@ -242,6 +246,12 @@ impl Reverse<'_> {
                     if cond.is_none() && self.needed.remove(&Saved::Value(index)) {
                         self.replayed.insert(index);
                         self.need(args[0]);
+                    }
+                }
+                // The adjoint of the whole is started at zero, shaped like it.
+                Op::Field { base, .. } => {
+                    if self.act.active(*base) {
+                        self.need(*base);
                     }
                 }
                 // The reverse rule runs the scalar function again per element.
@@ -415,6 +425,10 @@ impl Reverse<'_> {
         });
         match &inst.op {
             Op::Const(tokens) => quote_spanned!(span=> let #result = #tokens;),
+            Op::Field { base, member } => {
+                let base = f.ident(*base);
+                quote_spanned!(span=> let #result = ::core::clone::Clone::clone(&#base.#member);)
+            }
             Op::Passive { expr, .. } | Op::Opaque { expr, .. } => quote_spanned!(span=> let #result = #expr;),
             Op::Prim {
                 rule,
@@ -462,7 +476,7 @@ impl Reverse<'_> {
                     .map(|(a, r)| if *r { quote!(&#a) } else { quote!(#a) });
                 if self.needed.contains(&Saved::Pullback(inst.results[0])) {
                     let pb = self.saved_ident(Saved::Pullback(inst.results[0]));
-                    let vjp = companion(path, "vjp");
+                    let vjp = companion(path, if self.second_order { "vjp2" } else { "vjp" });
                     quote_spanned!(span=> let (#result, #pb) = #vjp(#(#a),*);)
                 } else {
                     quote_spanned!(span=> let #result = #path(#(#a),*);)
@@ -566,10 +580,16 @@ impl Reverse<'_> {
                     }
                 }
                 Op::Call { args, spans, .. } => {
-                    if !self.declared.contains(&result) {
+                    // In second-order sweeps the pullback also gives the
+                    // continuation the tangent sweeps need, so it always runs.
+                    let ct = if self.declared.contains(&result) {
+                        adj_ident(result).to_token_stream()
+                    } else if self.second_order {
+                        let value = self.borrow(result);
+                        quote!(#private::zero_grad(#value))
+                    } else {
                         continue;
-                    }
-                    let ct = adj_ident(result);
+                    };
                     let pb = self.saved_ident(Saved::Pullback(result));
                     let tangents: Vec<Option<Ident>> = args
                         .iter()
@@ -585,9 +605,17 @@ impl Reverse<'_> {
                         Some(t) => t.to_token_stream(),
                         None => quote!(_),
                     });
-                    out.extend(quote_spanned!(span=>
-                        let (#(#pattern,)*) = #private::ArgTangents::into_arg_tangents(#pb(#ct));
-                    ));
+                    if self.second_order {
+                        let so = second::continuation(result);
+                        out.extend(quote_spanned!(span=>
+                            let (__ad_g, #so) = #private::Pullback2::pull(#pb, #ct);
+                            let (#(#pattern,)*) = #private::ArgTangents::into_arg_tangents(__ad_g);
+                        ));
+                    } else {
+                        out.extend(quote_spanned!(span=>
+                            let (#(#pattern,)*) = #private::ArgTangents::into_arg_tangents(#pb(#ct));
+                        ));
+                    }
                     // Spanned at the argument, so that a cotangent the callee
                     // does not provide is reported there.
                     for ((arg, t), &span) in args.iter().zip(tangents).zip(spans) {
@@ -617,6 +645,17 @@ impl Reverse<'_> {
                         continue;
                     }
                     self.reverse_map(scalar, args, result, span, out);
+                }
+                Op::Field { base, member } => {
+                    if !self.declared.contains(&result) || !self.act.active(*base) {
+                        continue;
+                    }
+                    let (ct, adj) = (adj_ident(result), adj_ident(*base));
+                    if self.declared.insert(*base) {
+                        let value = self.borrow(*base);
+                        out.extend(quote_spanned!(span=> let mut #adj = #private::zero_grad(#value);));
+                    }
+                    out.extend(quote_spanned!(span=> #private::Accumulate::accumulate(&mut #adj.#member, #ct);));
                 }
                 Op::For { args, body, .. } => {
                     if inst.results.iter().any(|r| self.declared.contains(r)) {

@@ -110,6 +110,14 @@ macro_rules! parametric {
             pub fn vjp_a_acc<P: Pointwise>(acc: &mut P, ct: &P, x: &P, alpha: &P::Elem) {
                 acc.zip_zip_apply_elems(ct, x, |a, c, x| *a += c * deriv(x, *alpha))
             }
+
+            /// Second-order rule: `ct · deriv2 · dx`, element-wise.
+            #[inline(always)]
+            pub fn vjp_a_dot<P: Pointwise>(ct: &P, x: &P, alpha: &P::Elem, dx: &P) -> P {
+                let mut out = x.zip_map_elems(dx, |x, d| deriv2(x, *alpha) * d);
+                out.zip_apply_elems(ct, |o, c| *o *= c);
+                out
+            }
         }
     };
 }

@@ -395,6 +395,10 @@ where
 pub trait DivRule<B>: Div<B> {
     /// `b`'s share of the output's tangent, `-a db / b²`.
     fn jvp_b(db: &B, a: &Self, b: &B) -> Self::Output;
+    /// `vjp_a`'s derivative along `db`: `-ct db / b²`.
+    fn vjp_a_db(ct: &Self::Output, a: &Self, b: &B, db: &B) -> Self;
+    /// `vjp_b`'s derivative along `db`: `2 ⟨ct, a⟩ db / b³`.
+    fn vjp_b_db(ct: &Self::Output, a: &Self, b: &B, db: &B) -> B;
     fn vjp_a(ct: &Self::Output, a: &Self, b: &B) -> Self;
     fn vjp_b(ct: &Self::Output, a: &Self, b: &B) -> B;
     fn vjp_a_acc(acc: &mut Self, ct: &Self::Output, a: &Self, b: &B);
@@ -427,6 +431,16 @@ pub mod div {
     pub fn vjp_b<A: DivRule<B>, B>(ct: &A::Output, a: &A, b: &B) -> B {
         A::vjp_b(ct, a, b)
     }
+    /// Second-order rule of `vjp_a` along `db` (it is linear in `a`).
+    #[inline(always)]
+    pub fn vjp_a_db<A: DivRule<B>, B>(ct: &A::Output, a: &A, b: &B, db: &B) -> A {
+        A::vjp_a_db(ct, a, b, db)
+    }
+    /// Second-order rule of `vjp_b` along `db`.
+    #[inline(always)]
+    pub fn vjp_b_db<A: DivRule<B>, B>(ct: &A::Output, a: &A, b: &B, db: &B) -> B {
+        A::vjp_b_db(ct, a, b, db)
+    }
     #[inline(always)]
     pub fn vjp_a_acc<A: DivRule<B>, B>(acc: &mut A, ct: &A::Output, a: &A, b: &B) {
         A::vjp_a_acc(acc, ct, a, b)
@@ -441,6 +455,14 @@ impl<T: Real> DivRule<T> for T {
     #[inline(always)]
     fn jvp_b(db: &T, a: &T, b: &T) -> T {
         -*db * *a / (*b * *b)
+    }
+    #[inline(always)]
+    fn vjp_a_db(ct: &T, _: &T, b: &T, db: &T) -> T {
+        -*ct * *db / (*b * *b)
+    }
+    #[inline(always)]
+    fn vjp_b_db(ct: &T, a: &T, b: &T, db: &T) -> T {
+        T::from_f64(2.0) * *ct * *a * *db / (*b * *b * *b)
     }
     #[inline(always)]
     fn vjp_a(ct: &T, _: &T, b: &T) -> T {
@@ -466,6 +488,12 @@ where
 {
     fn jvp_b(db: &T, a: &Self, b: &T) -> Self {
         a * (-*db / (*b * *b))
+    }
+    fn vjp_a_db(ct: &Self, _: &Self, b: &T, db: &T) -> Self {
+        ct * (-*db / (*b * *b))
+    }
+    fn vjp_b_db(ct: &Self, a: &Self, b: &T, db: &T) -> T {
+        <T as Real>::from_f64(2.0) * ct.dot(a) * *db / (*b * *b * *b)
     }
     fn vjp_a(ct: &Self, _: &Self, b: &T) -> Self {
         ct / *b

@@ -17,7 +17,7 @@ use nalgebra::storage::Storage;
 use nalgebra::{DefaultAllocator, Dim, Vector, U1};
 
 use crate::field::{Field, Mat};
-use crate::tangent::{ArgTangents, IntoTangent, NoTangent, NoTangentArg};
+use crate::tangent::{ArgTangents, IntoTangent, NoTangent, NoTangentArg, Pullback2};
 use crate::Real;
 
 /// Declares a gradient struct and its positional view.
@@ -113,6 +113,57 @@ where
     let dz = dz.into_tangent(|| z.map(|_| T::ZERO));
     let db = db.into_tangent(|| b.map(|_| T::ZERO));
     add_bias_jvp(z, b, dz, db)
+}
+
+/// [`add_bias`] with its second-order pullback (it is linear: no curvature).
+pub fn add_bias_vjp2<T: Field, R: Dim, C: Dim, S: Storage<T, R>>(
+    z: &Mat<T, R, C>,
+    b: &Vector<T, R, S>,
+) -> (
+    Mat<T, R, C>,
+    impl Pullback2<Mat<T, R, C>, AddBiasGrad<Mat<T, R, C>, Mat<T, R, U1>>>,
+)
+where
+    DefaultAllocator: Allocator<R, C> + Allocator<R>,
+{
+    let shape = (z.shape_generic(), b.shape_generic());
+    (add_bias(z, b), move |ct: Mat<T, R, C>| {
+        let b = ct.column_sum();
+        (
+            AddBiasGrad { z: ct, b },
+            move |t: AddBiasGrad<Mat<T, R, C>, Mat<T, R, U1>>| {
+                (add_bias(&t.z, &t.b), move |ct_dot: Option<Mat<T, R, C>>| match ct_dot {
+                    Some(c) => {
+                        let b = c.column_sum();
+                        AddBiasGrad { z: c, b }
+                    }
+                    None => {
+                        let ((r, c), (rb, cb)) = shape;
+                        AddBiasGrad {
+                            z: Mat::zeros_generic(r, c),
+                            b: Mat::zeros_generic(rb, cb),
+                        }
+                    }
+                })
+            },
+        )
+    })
+}
+
+#[doc(hidden)]
+pub fn add_bias_tangents_positional<T: Field, R: Dim, C: Dim, S: Storage<T, R>>(
+    z: &&Mat<T, R, C>,
+    b: &&Vector<T, R, S>,
+    dz: impl IntoTangent<Mat<T, R, C>>,
+    db: impl IntoTangent<Mat<T, R, U1>>,
+) -> AddBiasGrad<Mat<T, R, C>, Mat<T, R, U1>>
+where
+    DefaultAllocator: Allocator<R, C> + Allocator<R>,
+{
+    AddBiasGrad {
+        z: dz.into_tangent(|| z.map(|_| T::ZERO)),
+        b: db.into_tangent(|| b.map(|_| T::ZERO)),
+    }
 }
 
 /// `ln Σ eᵛ` over `values`, shifted by their maximum so that no term overflows.
@@ -360,6 +411,51 @@ where
     let dpred = dpred.into_tangent(|| pred.map(|_| T::ZERO));
     let dtarget = dtarget.into_tangent(|| target.map(|_| T::ZERO));
     mse_jvp(pred, target, dpred, dtarget)
+}
+
+/// [`mse`] with its second-order pullback: with `d = pred - target`,
+/// `pred̄ = 2 ȳ d / n = -target̄`, whose tangent is `2 (ẏ̄ d + ȳ ḋ) / n`.
+pub fn mse_vjp2<T: Field, R: Dim, C: Dim>(
+    pred: &Mat<T, R, C>,
+    target: &Mat<T, R, C>,
+) -> (T, impl Pullback2<T, MseGrad<Mat<T, R, C>>>)
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    let n = <T as Real>::from_f64(pred.len() as f64);
+    let two = <T as Real>::from_f64(2.0);
+    let diff = pred - target;
+    let value = diff.norm_squared() / n;
+    (value, move |ct: T| {
+        let g = &diff * (two * ct / n);
+        (MseGrad { target: -&g, pred: g }, move |t: MseGrad<Mat<T, R, C>>| {
+            let d_diff = t.pred - t.target;
+            let tangent = two * diff.dot(&d_diff) / n;
+            (tangent, move |ct_dot: Option<T>| {
+                let mut g = d_diff * (two * ct / n);
+                if let Some(c) = ct_dot {
+                    g += &diff * (two * c / n);
+                }
+                MseGrad { target: -&g, pred: g }
+            })
+        })
+    })
+}
+
+#[doc(hidden)]
+pub fn mse_tangents_positional<T: Field, R: Dim, C: Dim>(
+    pred: &&Mat<T, R, C>,
+    target: &&Mat<T, R, C>,
+    dpred: impl IntoTangent<Mat<T, R, C>>,
+    dtarget: impl IntoTangent<Mat<T, R, C>>,
+) -> MseGrad<Mat<T, R, C>>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    MseGrad {
+        pred: dpred.into_tangent(|| pred.map(|_| T::ZERO)),
+        target: dtarget.into_tangent(|| target.map(|_| T::ZERO)),
+    }
 }
 
 /// Softmax cross-entropy of `logits` (one column per sample) against integer

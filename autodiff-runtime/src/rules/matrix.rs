@@ -207,6 +207,32 @@ pub mod component_div {
     {
         *acc += vjp_b(ct, a, b);
     }
+
+    /// Second-order rule of `vjp_a` along `db`: `-ct ⊙ db ⊘ b²`.
+    pub fn vjp_a_db<T: Field, R: Dim, C: Dim>(ct: &Mat<T, R, C>, b: &Mat<T, R, C>, db: &Mat<T, R, C>) -> Mat<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        let mut out = b.zip_map(db, |b, d| -d / (b * b));
+        out.component_mul_assign(ct);
+        out
+    }
+
+    /// Second-order rule of `vjp_b` along `db`: `2 ct ⊙ a ⊙ db ⊘ b³`.
+    pub fn vjp_b_db<T: Field, R: Dim, C: Dim>(
+        ct: &Mat<T, R, C>,
+        a: &Mat<T, R, C>,
+        b: &Mat<T, R, C>,
+        db: &Mat<T, R, C>,
+    ) -> Mat<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        let two = <T as crate::Real>::from_f64(2.0);
+        let mut out = b.zip_map(db, |b, d| two * d / (b * b * b));
+        out.zip_zip_apply(ct, a, |o, c, a| *o *= c * a);
+        out
+    }
 }
 
 /// `y = m.column(j)`, read as an owned vector: `m̄[:, j] += ȳ`.

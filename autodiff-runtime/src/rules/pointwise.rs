@@ -144,6 +144,17 @@ macro_rules! unary_rules {
                 pub fn vjp_acc<P: $crate::rules::pointwise::Pointwise>(acc: &mut P, ct: &P $(, $s: &P)?) {
                     unary_rules!(@vjp_acc acc, ct $(, $s)?)
                 }
+
+                $(
+                /// Second-order rule: the reverse rule's derivative along the
+                /// read operand's tangent, `ct · deriv2 · ds`, element-wise.
+                #[inline(always)]
+                pub fn vjp_dot<P: $crate::rules::pointwise::Pointwise>(ct: &P, $s: &P, ds: &P) -> P {
+                    let mut out = $s.zip_map_elems(ds, |s, d| deriv2(s) * d);
+                    out.zip_apply_elems(ct, |o, c| *o *= c);
+                    out
+                }
+                )?
             }
         )*
 

@@ -8,10 +8,11 @@ use nalgebra::{DefaultAllocator, Dim};
 use crate::field::{add_scaled, Field, Mat};
 
 macro_rules! reduction {
-    ($(#[doc = $doc:literal])* $name:ident, |$ct:ident, $x:ident $(, $y:ident)?| $scale:expr, |$dx:ident| $tangent:expr) => {
+    ($(#[doc = $doc:literal])* $name:ident, |$ct:ident, $x:ident $(, $y:ident)?| $scale:expr, |$dx:ident| $tangent:expr $(; $($extra:item)*)?) => {
         $(#[doc = $doc])*
         pub mod $name {
             use super::*;
+            $($($extra)*)?
 
             /// Forward rule: `ẏ = ∂y/∂x · dx`.
             #[allow(unused_variables)]
@@ -58,7 +59,19 @@ reduction!(
 reduction!(
     /// `y = ‖x‖`: `x̄ += ȳ x / y` (0 at `x = 0`, a subgradient).
     norm, |ct, x, y| |acc: &mut Mat<T, R, C>| if *y > T::ZERO { add_scaled(acc, *ct / *y, x) },
-    |dx| if *y > T::ZERO { x.dot(dx) / *y } else { T::ZERO }
+    |dx| if *y > T::ZERO { x.dot(dx) / *y } else { T::ZERO };
+    /// Second-order rule of `vjp` along the output's tangent: `-ct x dy / y²`
+    /// (it is linear in `x`, whose term is `vjp` itself).
+    pub fn vjp_dy<T: Field, R: Dim, C: Dim>(ct: &T, x: &Mat<T, R, C>, y: &T, dy: &T) -> Mat<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        if *y > T::ZERO {
+            x * (-*ct * *dy / (*y * *y))
+        } else {
+            x * T::ZERO
+        }
+    }
 );
 reduction!(
     /// `y = ‖x‖²`: `x̄ += 2 ȳ x`.

@@ -230,6 +230,12 @@ pub mod exp_of_real {
     pub fn vjp_acc<T: Real>(acc: &mut T, ct: &T, y: &T) {
         super::exp::vjp_acc(acc, ct, y)
     }
+
+    /// Second-order rule: `ct · dy`.
+    #[inline(always)]
+    pub fn vjp_dot<T: Real>(ct: &T, y: &T, dy: &T) -> T {
+        super::exp::vjp_dot(ct, y, dy)
+    }
 }
 
 /// `1` where the condition holds, else `0`: the derivative of a selection.
@@ -277,6 +283,16 @@ pub mod powi {
     #[inline(always)]
     pub fn vjp_a_acc<T: Real>(acc: &mut T, ct: &T, x: &T, n: &i32) {
         *acc += vjp_a(ct, x, n);
+    }
+
+    /// Second-order rule: `ct · n (n - 1) xⁿ⁻² · dx`.
+    #[inline(always)]
+    pub fn vjp_a_dot<T: Real>(ct: &T, x: &T, n: &i32, dx: &T) -> T {
+        let n2 = match *n {
+            0 | 1 => T::ZERO,
+            n => T::from_f64(f64::from(n) * f64::from(n - 1)) * x.powi(n - 2),
+        };
+        *ct * n2 * *dx
     }
 }
 

@@ -1,6 +1,6 @@
 use autodiff::differentiable;
 
-#[differentiable(order = 2)]
+#[differentiable(order = 3)]
 fn f(x: f64) -> f64 {
     x * x
 }

@@ -1,0 +1,371 @@
+//! Second order: forward mode applied to the reverse sweep
+//! (forward-over-reverse), for `order = 2`.
+//!
+//! The sweeps of `f_vjp2` run in four stages, each a closure over what the
+//! earlier ones computed, so that a caller pays for each only when it needs it:
+//!
+//! 1. the primal forward sweep (as in `f_vjp`);
+//! 2. the primal reverse sweep, from the output's cotangent `ct`;
+//! 3. the tangent forward sweep, from the inputs' tangents `__ad_dot{N}`:
+//!    each value's tangent, by the forward rules (as in `f_jvp`);
+//! 4. the tangent reverse sweep, from the tangent of `ct` (or none: a
+//!    constant cotangent): each adjoint's tangent `__ad_dd{N}`. A reverse rule
+//!    `x̄ += vjp(ȳ, reads..)` has the tangent
+//!    `ẋ̄ += vjp(ẏ̄, reads..) + Σ_r ∂vjp/∂r · ṙ`, the second sum given per
+//!    operand by the rule table's curvature terms.
+//!
+//! Statically zero terms are not emitted: a locally linear rule (relu, abs,
+//! max) and a linear one have no curvature terms; a value without tangent or
+//! adjoint contributes nothing; a constant cotangent has no tangent.
+//!
+//! Bodies are straight-line code for now (`check` refuses the rest).
+
+use std::collections::HashSet;
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::Ident;
+
+use super::{adj_ident, companion, respan, Reverse};
+use crate::activity::Activity;
+use crate::diagnostics::{self as msg, Errors};
+use crate::forward::{dot_ident, prim_tangent};
+use crate::ir::{Func, Op, Value};
+use crate::rules::{Operand, Partial, Term};
+
+/// The continuation a call's pullback returns in second-order sweeps.
+pub fn continuation(v: Value) -> Ident {
+    format_ident!("__ad_so{}", v.0)
+}
+
+/// The tangent reverse sweep of a call, which its tangent forward sweep returns.
+fn tangent_continuation(v: Value) -> Ident {
+    format_ident!("__ad_st{}", v.0)
+}
+
+/// The tangent of `v`'s adjoint.
+fn dd_ident(v: Value) -> Ident {
+    format_ident!("__ad_dd{}", v.0)
+}
+
+/// Rejects what second-order sweeps do not handle yet, at its span: control
+/// flow that carries derivatives, and rules without a second-order form.
+pub fn check(func: &Func, act: &Activity, errors: &mut Errors) {
+    for inst in &func.body.insts {
+        if !inst.results.iter().any(|r| act.active(*r)) {
+            continue;
+        }
+        match &inst.op {
+            Op::If { .. } => errors.push_at(
+                inst.span,
+                msg::second_order_construct("an `if` that yields differentiated values"),
+            ),
+            Op::For { .. } => errors.push_at(
+                inst.span,
+                msg::second_order_construct("a loop that carries differentiated values"),
+            ),
+            Op::Map { .. } => errors.push_at(
+                inst.span,
+                msg::second_order_construct("`map` or `zip_map` of differentiated values"),
+            ),
+            Op::Prim { rule, args, .. } => {
+                let missing = rule
+                    .partials
+                    .iter()
+                    .zip(args)
+                    .any(|(p, a)| act.active(*a) && matches!(p, Partial::Vjp { curvature: None, .. }));
+                if missing {
+                    errors.push_at(inst.span, msg::second_order_rule(rule.name));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The four stages' code.
+pub struct SecondSweeps {
+    /// Stage 1: binds the output and what later stages read.
+    pub forward: TokenStream,
+    /// Stage 2: reads `__ad_ct`.
+    pub reverse: TokenStream,
+    pub output: Ident,
+    /// Per differentiated parameter: its gradient after stage 2.
+    pub grads: Vec<(Ident, TokenStream)>,
+    /// Stage 3: reads each differentiated parameter's tangent `__ad_dot{N}`.
+    pub tangent_forward: TokenStream,
+    /// The output's tangent after stage 3.
+    pub output_tangent: TokenStream,
+    /// Stage 4 with the cotangent's tangent `__ad_ctdot`, and without.
+    pub tangent_reverse: [TokenStream; 2],
+    /// Per differentiated parameter, per variant of stage 4: its cotangent's tangent.
+    pub tangent_grads: [Vec<(Ident, TokenStream)>; 2],
+}
+
+pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> SecondSweeps {
+    let mut cx = Reverse::new(func, act, krate);
+    cx.second_order = true;
+    cx.mark_needed(&func.body);
+    let forward = cx.forward(&func.body);
+    let mut reverse = TokenStream::new();
+    if act.active(func.output) {
+        let adj = adj_ident(func.output);
+        reverse.extend(quote!(let mut #adj = __ad_ct;));
+        cx.declared.insert(func.output);
+    }
+    cx.reverse(&func.body, &mut reverse);
+    let zero_or = |cx: &Reverse, v: Value, declared: bool, ident: Ident| {
+        if declared {
+            ident.to_token_stream()
+        } else {
+            let (private, value) = (&cx.private, cx.borrow(v));
+            quote!(#private::zero_grad(#value))
+        }
+    };
+    let differentiated: Vec<_> = func.params.iter().filter(|p| p.differentiated).collect();
+    let grads = differentiated
+        .iter()
+        .map(|p| {
+            let g = zero_or(&cx, p.value, cx.declared.contains(&p.value), adj_ident(p.value));
+            (p.ident.clone(), g)
+        })
+        .collect();
+
+    let mut tangents = Tangents {
+        cx: &cx,
+        has: differentiated.iter().map(|p| p.value).collect(),
+        dd: HashSet::new(),
+    };
+    let tangent_forward = tangents.forward();
+    let output_tangent = zero_or(
+        &cx,
+        func.output,
+        tangents.has.contains(&func.output),
+        dot_ident(func.output),
+    );
+    let mut variant = |seeded: bool| {
+        tangents.dd.clear();
+        let code = tangents.reverse(seeded);
+        let grads: Vec<(Ident, TokenStream)> = differentiated
+            .iter()
+            .map(|p| {
+                let g = zero_or(&cx, p.value, tangents.dd.contains(&p.value), dd_ident(p.value));
+                (p.ident.clone(), g)
+            })
+            .collect();
+        (code, grads)
+    };
+    let (seeded, seeded_grads) = variant(true);
+    let (unseeded, unseeded_grads) = variant(false);
+    SecondSweeps {
+        forward,
+        reverse,
+        output: func.ident(func.output).clone(),
+        grads,
+        tangent_forward,
+        output_tangent,
+        tangent_reverse: [seeded, unseeded],
+        tangent_grads: [seeded_grads, unseeded_grads],
+    }
+}
+
+/// Stages 3 and 4, over the primal sweeps' state.
+struct Tangents<'r, 'a> {
+    cx: &'r Reverse<'a>,
+    /// Values with a tangent.
+    has: HashSet<Value>,
+    /// Values whose adjoint has a tangent, in scope.
+    dd: HashSet<Value>,
+}
+
+impl Tangents<'_, '_> {
+    fn forward(&mut self) -> TokenStream {
+        let cx = self.cx;
+        let (f, act) = (cx.func, cx.act);
+        let mut out = TokenStream::new();
+        for inst in &f.body.insts {
+            let result = inst.results[0];
+            if !act.active(result) {
+                continue;
+            }
+            let span = inst.span;
+            let private = respan(&cx.private, span);
+            match &inst.op {
+                Op::Prim { .. } => out.extend(prim_tangent(inst, &cx.private, &mut self.has, |v| cx.borrow(v))),
+                Op::Field { base, member } if self.has.contains(base) => {
+                    let (dot, base) = (dot_ident(result), dot_ident(*base));
+                    out.extend(quote_spanned!(span=> let #dot = ::core::clone::Clone::clone(&#base.#member);));
+                    self.has.insert(result);
+                }
+                Op::Call { path, args, by_ref, .. } => {
+                    let values = args.iter().zip(by_ref).map(|(a, r)| {
+                        let a = f.ident(*a);
+                        if *r {
+                            quote!(&&#a)
+                        } else {
+                            quote!(&#a)
+                        }
+                    });
+                    let tangents = args.iter().map(|a| {
+                        if self.has.contains(a) {
+                            let t = dot_ident(*a);
+                            quote!(#private::Given(::core::clone::Clone::clone(&#t)))
+                        } else {
+                            quote!(#private::ZeroTangent)
+                        }
+                    });
+                    let positional = companion(path, "tangents_positional");
+                    let (so, st, dot) = (continuation(result), tangent_continuation(result), dot_ident(result));
+                    out.extend(quote_spanned!(span=>
+                        let __ad_tin = #positional(#(#values,)* #(#tangents),*);
+                        let (#dot, #st) = #private::TangentSweep::push(#so, __ad_tin);
+                    ));
+                    self.has.insert(result);
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Adds `term` to the tangent of `v`'s adjoint.
+    fn contribute(&mut self, v: Value, term: TokenStream, out: &mut TokenStream) {
+        let private = &self.cx.private;
+        let dd = dd_ident(v);
+        if self.dd.insert(v) {
+            out.extend(quote!(let mut #dd = #term;));
+        } else {
+            out.extend(quote!(#private::Accumulate::accumulate(&mut #dd, #term);));
+        }
+    }
+
+    fn reverse(&mut self, seeded: bool) -> TokenStream {
+        let cx = self.cx;
+        let (f, act) = (cx.func, cx.act);
+        let mut out = TokenStream::new();
+        if seeded && act.active(f.output) {
+            let dd = dd_ident(f.output);
+            out.extend(quote!(let mut #dd = __ad_ctdot;));
+            self.dd.insert(f.output);
+        }
+        for inst in f.body.insts.iter().rev() {
+            let result = inst.results[0];
+            if !cx.reversed(inst) {
+                continue;
+            }
+            let span = inst.span;
+            let private = respan(&cx.private, span);
+            match &inst.op {
+                Op::Prim { rule, args, .. } => {
+                    let module = Ident::new(rule.module(), span);
+                    let rules = quote_spanned!(span=> #private::rules::#module);
+                    for (i, &arg) in args.iter().enumerate() {
+                        let Partial::Vjp {
+                            func, reads, curvature, ..
+                        } = rule.partials[i]
+                        else {
+                            continue;
+                        };
+                        if !act.active(arg) {
+                            continue;
+                        }
+                        let operand = |r: &Operand| match r {
+                            Operand::Arg(j) => args[*j],
+                            Operand::Out => result,
+                        };
+                        let read_tokens: Vec<TokenStream> = reads.iter().map(|r| cx.borrow(operand(r))).collect();
+                        let func_ident = Ident::new(func, span);
+                        // The cotangent's tangent through the same (linear) rule.
+                        if self.dd.contains(&result) {
+                            let dd_r = dd_ident(result);
+                            if self.dd.insert(arg) {
+                                let dd = dd_ident(arg);
+                                out.extend(quote_spanned!(span=> let mut #dd = #rules::#func_ident(&#dd_r #(, #read_tokens)*);));
+                            } else {
+                                let (dd, acc) = (dd_ident(arg), format_ident!("{}_acc", func, span = span));
+                                out.extend(quote_spanned!(span=> #rules::#acc(&mut #dd, &#dd_r #(, #read_tokens)*);));
+                            }
+                        }
+                        // The rule's derivative along the tangents of what it reads.
+                        if !cx.declared.contains(&result) {
+                            continue;
+                        }
+                        let ct = adj_ident(result);
+                        for (r, term) in curvature.unwrap_or(&[]) {
+                            let v = operand(r);
+                            if !self.has.contains(&v) {
+                                continue;
+                            }
+                            let dv = dot_ident(v);
+                            let term = match term {
+                                Term::Same => {
+                                    let reads = reads.iter().zip(&read_tokens).map(|(q, t)| {
+                                        if q == r {
+                                            quote!(&#dv)
+                                        } else {
+                                            t.clone()
+                                        }
+                                    });
+                                    quote_spanned!(span=> #rules::#func_ident(&#ct #(, #reads)*))
+                                }
+                                Term::Rule(name) => {
+                                    let name = Ident::new(name, span);
+                                    quote_spanned!(span=> #rules::#name(&#ct #(, #read_tokens)*, &#dv))
+                                }
+                            };
+                            self.contribute(arg, term, &mut out);
+                        }
+                    }
+                }
+                Op::Field { base, member } => {
+                    if !self.dd.contains(&result) || !act.active(*base) {
+                        continue;
+                    }
+                    let (dd_r, dd) = (dd_ident(result), dd_ident(*base));
+                    if self.dd.insert(*base) {
+                        let value = cx.borrow(*base);
+                        out.extend(quote_spanned!(span=> let mut #dd = #private::zero_grad(#value);));
+                    }
+                    out.extend(quote_spanned!(span=> #private::Accumulate::accumulate(&mut #dd.#member, #dd_r);));
+                }
+                Op::Call { args, spans, .. } => {
+                    let st = tangent_continuation(result);
+                    let seed = if self.dd.contains(&result) {
+                        let dd = dd_ident(result);
+                        quote!(::core::option::Option::Some(#dd))
+                    } else {
+                        quote!(::core::option::Option::None)
+                    };
+                    let names: Vec<Option<Ident>> = args
+                        .iter()
+                        .enumerate()
+                        .map(|(i, a)| {
+                            act.active(*a)
+                                .then(|| format_ident!("__ad_tt{}_{}", result.0, i, span = spans[i]))
+                        })
+                        .collect();
+                    let pattern = names.iter().map(|t| match t {
+                        Some(t) => t.to_token_stream(),
+                        None => quote!(_),
+                    });
+                    out.extend(quote_spanned!(span=>
+                        let (#(#pattern,)*) = #private::ArgTangents::into_arg_tangents(
+                            #private::TangentPullback::pull_tangent(#st, #seed)
+                        );
+                    ));
+                    for (arg, t) in args.iter().zip(names) {
+                        let Some(t) = t else { continue };
+                        let dd = dd_ident(*arg);
+                        if self.dd.insert(*arg) {
+                            out.extend(quote_spanned!(span=> let mut #dd = #private::cotangent(#t);));
+                        } else {
+                            out.extend(quote_spanned!(span=> #private::Accumulate::accumulate(&mut #dd, #t);));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}
