@@ -425,6 +425,26 @@ mod tests {
         }
     }
 
+    /// A curvature term differentiates the reverse rule with respect to an
+    /// operand it reads: `Same` substitutes that operand's tangent.
+    #[test]
+    fn curvature_terms_name_operands_the_rule_reads() {
+        for rule in METHODS.iter().chain([&ADD, &SUB, &MUL, &DIV, &NEG, &INDEX, &INDEX_REF]) {
+            for p in rule.partials {
+                if let Partial::Vjp {
+                    reads,
+                    curvature: Some(terms),
+                    ..
+                } = p
+                {
+                    for (r, _) in *terms {
+                        assert!(reads.contains(r), "{}: curvature along {r:?}, not read", rule.name);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn names_and_arities_are_unique() {
         let mut names: Vec<_> = METHODS.iter().map(|r| (r.name, r.arity())).collect();
