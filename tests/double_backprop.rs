@@ -1,6 +1,7 @@
-//! W4 of WORKLOADS.md: the W2 network with an input-gradient penalty,
-//! `R = L + 0.1 ‖dL/dX‖²`, written as plain Rust on `w4_*_loss_grad` (tanh and
-//! relu); gradients against the reference values and against central
+//! Penalties on derivatives, written as plain Rust over `order = 2`
+//! functions: W4 (`R = L + 0.1 ‖dL/dX‖²` on `w4_*_loss_grad`) and W5 (the
+//! exact Jacobian Frobenius penalty on `w5_*_net_pullback`), tanh and relu;
+//! gradients against WORKLOADS.md's reference values and against central
 //! differences along random directions.
 
 mod workloads;
@@ -9,18 +10,6 @@ use autodiff::nalgebra::{DMatrix, DVector};
 use autodiff::prelude::*;
 use workloads::*;
 
-type Objective = fn(
-    &DMatrix<f64>,
-    &DVector<f64>,
-    &DMatrix<f64>,
-    &DVector<f64>,
-    &DMatrix<f64>,
-    &DVector<f64>,
-    &DMatrix<f64>,
-    &DMatrix<f64>,
-) -> f64;
-
-/// The parameters flattened, and back.
 fn flatten(n: &Net) -> Vec<f64> {
     [
         n.w1.as_slice(),
@@ -33,7 +22,8 @@ fn flatten(n: &Net) -> Vec<f64> {
     .concat()
 }
 
-fn unflatten(p: &[f64]) -> Net {
+/// The parameters of a `[16, 64, 64, outputs]` network from a flat vector.
+fn unflatten(p: &[f64], outputs: usize) -> Net {
     let mut offset = 0;
     let mut take = |r: usize, c: usize| {
         let m = DMatrix::from_column_slice(r, c, &p[offset..offset + r * c]);
@@ -46,38 +36,45 @@ fn unflatten(p: &[f64]) -> Net {
         b1: column(take(64, 1)),
         w2: take(64, 64),
         b2: column(take(64, 1)),
-        w3: take(1, 64),
-        b3: column(take(1, 1)),
+        w3: take(outputs, 64),
+        b3: column(take(outputs, 1)),
     }
 }
 
-fn check_w4(
-    objective: Objective,
-    gradient: impl Fn(&Net, &DMatrix<f64>, &DMatrix<f64>) -> (f64, Vec<f64>),
-    reference: [f64; 3],
+/// Checks a penalised objective's gradient against the reference values and
+/// against central differences of the objective along two random directions.
+fn check(
+    net: &Net,
+    outputs: usize,
+    objective: impl Fn(&Net) -> f64,
+    gradient: impl Fn(&Net) -> (f64, Vec<f64>),
+    [value_ref, sum_ref, abs_ref]: [f64; 3],
 ) {
-    let (n, x, y) = w2_data();
-    let (value, g) = gradient(&n, &x, &y);
-    assert_eq!(value, objective(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &y));
+    let (value, g) = gradient(net);
+    assert_eq!(value, objective(net));
     let (sum, abs) = g.iter().fold((0.0, 0.0), |(s, a), v| (s + v, a + v.abs()));
-    let [rv, rs, ra] = reference;
-    assert!((value - rv).abs() < 1e-9 * rv.abs(), "value {value} vs {rv}");
-    assert!((sum - rs).abs() < 1e-8 * ra, "gradient sum {sum} vs {rs}");
-    assert!((abs - ra).abs() < 1e-8 * ra, "gradient abs sum {abs} vs {ra}");
+    assert!(
+        (value - value_ref).abs() < 1e-9 * value_ref.abs(),
+        "value {value} vs {value_ref}"
+    );
+    assert!(
+        (sum - sum_ref).abs() < 1e-8 * abs_ref,
+        "gradient sum {sum} vs {sum_ref}"
+    );
+    assert!(
+        (abs - abs_ref).abs() < 1e-8 * abs_ref,
+        "gradient abs sum {abs} vs {abs_ref}"
+    );
 
-    // Central differences of the objective along random directions.
-    let point = flatten(&n);
-    let f = |p: &[f64]| {
-        let n = unflatten(p);
-        vec![objective(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &y)]
-    };
+    let point = flatten(net);
     for seed in [0.37, 1.91] {
         let v: Vec<f64> = (0..point.len()).map(|k| (seed * k as f64 + 0.2).sin()).collect();
+        let f = |p: &[f64]| vec![objective(&unflatten(p, outputs))];
         let along = |p: &[f64], v: &[f64]| {
-            let g = gradient(&unflatten(p), &x, &y).1;
+            let g = gradient(&unflatten(p, outputs)).1;
             vec![g.iter().zip(v).map(|(a, b)| a * b).sum()]
         };
-        if let Err(report) = GradCheck::new().tolerance(1e-6).check_jvp(f, along, &point, &v) {
+        if let Err(report) = GradCheck::new().check_jvp(f, along, &point, &v) {
             panic!("{report}");
         }
     }
@@ -85,26 +82,94 @@ fn check_w4(
 
 #[test]
 fn w4_tanh_matches_the_reference_values_and_finite_differences() {
-    // WORKLOADS.md: 0.0778809525, -0.1103594402, 54.00236367
-    check_w4(
-        w4_tanh,
-        |n, x, y| {
-            let (v, g) = w4_tanh_grad(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, x, y);
+    let (n, x, y) = w2_data();
+    check(
+        &n,
+        1,
+        |n| w4_tanh(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &y),
+        |n| {
+            let (v, g) = w4_tanh_grad(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &y);
             (v, grad_slices!(g).concat())
         },
+        // WORKLOADS.md
         [0.0778809525, -0.1103594402, 54.00236367],
     );
 }
 
 #[test]
 fn w4_relu_matches_the_reference_values_and_finite_differences() {
-    // WORKLOADS.md: 0.1983392739, 25.62987737, 67.09164852
-    check_w4(
-        w4_relu,
-        |n, x, y| {
-            let (v, g) = w4_relu_grad(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, x, y);
+    let (n, x, y) = w2_data();
+    check(
+        &n,
+        1,
+        |n| w4_relu(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &y),
+        |n| {
+            let (v, g) = w4_relu_grad(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &y);
             (v, grad_slices!(g).concat())
         },
         [0.1983392739, 25.62987737, 67.09164852],
     );
+}
+
+#[test]
+fn w5_tanh_matches_the_reference_values_and_finite_differences() {
+    let (n, x, seeds) = w5_data();
+    check(
+        &n,
+        10,
+        |n| w5_tanh(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &seeds),
+        |n| {
+            let (v, g) = w5_tanh_grad(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &seeds);
+            (v, grad_slices!(g).concat())
+        },
+        [13.40842536, 192.0182931, 15966.51832],
+    );
+}
+
+#[test]
+fn w5_relu_matches_the_reference_values_and_finite_differences() {
+    let (n, x, seeds) = w5_data();
+    check(
+        &n,
+        10,
+        |n| w5_relu(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &seeds),
+        |n| {
+            let (v, g) = w5_relu_grad(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &seeds);
+            (v, grad_slices!(g).concat())
+        },
+        [752.364911, -2494.248767, 123056.0399],
+    );
+}
+
+/// The penalty is the squared Frobenius norm of the Jacobian, column by
+/// column: against the Jacobian built by forward mode, one input direction
+/// at a time.
+#[test]
+fn w5_penalty_is_the_jacobian_norm() {
+    let (n, x, seeds) = w5_data();
+    let p = w5_tanh(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &seeds);
+    let mut total = 0.0;
+    for j in 0..16 {
+        let e = DMatrix::from_fn(16, 32, |r, _| if r == j { 1.0 } else { 0.0 });
+        let zero = |m: &DMatrix<f64>| DMatrix::zeros(m.nrows(), m.ncols());
+        let zv = |v: &DVector<f64>| DVector::zeros(v.len());
+        let (_, t) = w5_tanh_net_jvp(
+            &n.w1,
+            &n.b1,
+            &n.w2,
+            &n.b2,
+            &n.w3,
+            &n.b3,
+            &x,
+            zero(&n.w1),
+            zv(&n.b1),
+            zero(&n.w2),
+            zv(&n.b2),
+            zero(&n.w3),
+            zv(&n.b3),
+            e,
+        );
+        total += t.norm_squared();
+    }
+    assert!((p - total).abs() < 1e-10 * p, "{p} vs {total}");
 }

@@ -164,6 +164,91 @@ pub fn w4_relu(
     l + 0.1 * g.x.norm_squared()
 }
 
+/// W5's network `f: R¹⁶ → R¹⁰`, on a batch of columns, twice differentiable.
+#[differentiable(order = 2, wrt(w1, b1, w2, b2, w3, b3, x))]
+pub fn w5_tanh_net(
+    w1: &DMatrix<f64>,
+    b1: &DVector<f64>,
+    w2: &DMatrix<f64>,
+    b2: &DVector<f64>,
+    w3: &DMatrix<f64>,
+    b3: &DVector<f64>,
+    x: &DMatrix<f64>,
+) -> DMatrix<f64> {
+    let h1 = add_bias(&(w1 * x), b1).tanh();
+    let h2 = add_bias(&(w2 * &h1), b2).tanh();
+    add_bias(&(w3 * &h2), b3)
+}
+
+/// W5 (tanh): `Σ_b ‖J_f(x_b)‖²_F`, as the sum over the output rows `i` of
+/// `‖J_bᵀ e_i‖²` for every column `b` at once: one vector-Jacobian product
+/// per output row (10 of them, fewer than the 16 inputs a forward-mode
+/// evaluation would need). `seeds[i]` is one on row `i`, zero elsewhere.
+#[differentiable(wrt(w1, b1, w2, b2, w3, b3))]
+#[allow(clippy::too_many_arguments)]
+pub fn w5_tanh(
+    w1: &DMatrix<f64>,
+    b1: &DVector<f64>,
+    w2: &DMatrix<f64>,
+    b2: &DVector<f64>,
+    w3: &DMatrix<f64>,
+    b3: &DVector<f64>,
+    x: &DMatrix<f64>,
+    seeds: &[DMatrix<f64>],
+) -> f64 {
+    let mut p = 0.0;
+    for i in 0..seeds.len() {
+        let g = w5_tanh_net_pullback(w1, b1, w2, b2, w3, b3, x, &seeds[i]);
+        p += g.x.norm_squared();
+    }
+    p
+}
+
+/// W5's network with relu.
+#[differentiable(order = 2, wrt(w1, b1, w2, b2, w3, b3, x))]
+pub fn w5_relu_net(
+    w1: &DMatrix<f64>,
+    b1: &DVector<f64>,
+    w2: &DMatrix<f64>,
+    b2: &DVector<f64>,
+    w3: &DMatrix<f64>,
+    b3: &DVector<f64>,
+    x: &DMatrix<f64>,
+) -> DMatrix<f64> {
+    let h1 = add_bias(&(w1 * x), b1).relu();
+    let h2 = add_bias(&(w2 * &h1), b2).relu();
+    add_bias(&(w3 * &h2), b3)
+}
+
+/// W5 (relu).
+#[differentiable(wrt(w1, b1, w2, b2, w3, b3))]
+#[allow(clippy::too_many_arguments)]
+pub fn w5_relu(
+    w1: &DMatrix<f64>,
+    b1: &DVector<f64>,
+    w2: &DMatrix<f64>,
+    b2: &DVector<f64>,
+    w3: &DMatrix<f64>,
+    b3: &DVector<f64>,
+    x: &DMatrix<f64>,
+    seeds: &[DMatrix<f64>],
+) -> f64 {
+    let mut p = 0.0;
+    for i in 0..seeds.len() {
+        let g = w5_relu_net_pullback(w1, b1, w2, b2, w3, b3, x, &seeds[i]);
+        p += g.x.norm_squared();
+    }
+    p
+}
+
+/// W5's data: the network, the inputs and the one-hot row seeds.
+pub fn w5_data() -> (Net, DMatrix<f64>, Vec<DMatrix<f64>>) {
+    let seeds = (0..10)
+        .map(|i| DMatrix::from_fn(10, 32, |r, _| if r == i { 1.0 } else { 0.0 }))
+        .collect();
+    (Net::new([16, 64, 64, 10]), tensor(6, 16, 32), seeds)
+}
+
 /// `act(w x + b)` into a new matrix, in place after the product.
 fn layer(w: &DMatrix<f64>, x: &DMatrix<f64>, b: &DVector<f64>, act: impl Fn(f64) -> f64) -> DMatrix<f64> {
     let mut h = DMatrix::zeros(w.nrows(), x.ncols());
