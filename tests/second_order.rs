@@ -41,6 +41,14 @@ fn hvp_matches_finite_differences_of_the_gradient() {
     }
 }
 
+/// Inputs whose tangent is zero at run time have their terms skipped; the
+/// result must not change (and is zero for a zero direction).
+#[test]
+fn zero_directions_give_zero_products() {
+    let point = [0.7, 1.3, -0.4];
+    assert_eq!(mixed_hvp_vec(&point, &[0.0, 0.0, 0.0]), vec![0.0, 0.0, 0.0]);
+}
+
 #[test]
 fn hessians_are_symmetric() {
     let point = [0.7, 1.3, -0.4];

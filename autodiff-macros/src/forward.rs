@@ -67,11 +67,16 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> Tangents {
 
 /// The tangent of a primitive's result: the sum of the shares of its
 /// arguments that have tangents (none: a static zero, and `has` is unchanged).
+///
+/// `guard(v)` names a flag that is false when `v`'s tangent is zero at run
+/// time (an input's tangent that a caller passed as zeros): `v`'s share is
+/// then skipped.
 pub fn prim_tangent(
     inst: &Inst,
     private: &TokenStream,
     has: &mut HashSet<Value>,
     borrow: impl Fn(Value) -> TokenStream,
+    guard: impl Fn(Value) -> Option<Ident>,
 ) -> TokenStream {
     let Op::Prim { rule, args, .. } = &inst.op else {
         return TokenStream::new();
@@ -79,8 +84,7 @@ pub fn prim_tangent(
     let (span, result) = (inst.span, inst.results[0]);
     let private = respan(private, span);
     let module = Ident::new(rule.module(), span);
-    let dot = dot_ident(result);
-    let mut out = TokenStream::new();
+    let mut shares = Vec::new();
     for (i, &arg) in args.iter().enumerate() {
         let Some((func, reads)) = rule.partials[i].forward() else {
             continue;
@@ -94,12 +98,50 @@ pub fn prim_tangent(
             Operand::Out => borrow(result),
         });
         let t = dot_ident(arg);
-        let share = quote_spanned!(span=> #private::rules::#module::#func(&#t #(, #reads)*));
-        if has.insert(result) {
-            out.extend(quote_spanned!(span=> let mut #dot = #share;));
-        } else {
-            out.extend(quote_spanned!(span=> #private::Accumulate::accumulate(&mut #dot, #share);));
+        shares.push((
+            quote_spanned!(span=> #private::rules::#module::#func(&#t #(, #reads)*)),
+            guard(arg),
+        ));
+    }
+    if shares.is_empty() {
+        return TokenStream::new();
+    }
+    has.insert(result);
+    sum_of_shares(&dot_ident(result), shares, &private)
+}
+
+/// `let mut target = Σ shares;`, each share added only where its guard
+/// holds. Unguarded shares come first; if all are guarded, the first share
+/// whose guard holds starts the sum (the first share, a zero, if none does),
+/// so that no zero of unknown shape is needed.
+pub fn sum_of_shares(
+    target: &Ident,
+    mut shares: Vec<(TokenStream, Option<Ident>)>,
+    private: &TokenStream,
+) -> TokenStream {
+    shares.sort_by_key(|(_, guard)| guard.is_some());
+    let mut out = TokenStream::new();
+    if shares.len() > 1 && shares.iter().all(|(_, g)| g.is_some()) {
+        let guards: Vec<&Ident> = shares.iter().filter_map(|(_, g)| g.as_ref()).collect();
+        let indices: Vec<usize> = (0..shares.len()).collect();
+        let arms = shares.iter().zip(&indices).map(|((s, _), i)| quote!(#i => #s,));
+        out.extend(quote! {
+            let __ad_first: usize = [#(#guards),*].iter().position(|g| *g).unwrap_or(0);
+            let mut #target = match __ad_first { #(#arms)* _ => ::core::unreachable!() };
+        });
+        for ((share, guard), i) in shares.iter().zip(&indices) {
+            out.extend(
+                quote!(if #guard && __ad_first != #i { #private::Accumulate::accumulate(&mut #target, #share); }),
+            );
         }
+        return out;
+    }
+    for (k, (share, guard)) in shares.into_iter().enumerate() {
+        out.extend(match (k, guard) {
+            (0, _) => quote!(let mut #target = #share;),
+            (_, None) => quote!(#private::Accumulate::accumulate(&mut #target, #share);),
+            (_, Some(g)) => quote!(if #g { #private::Accumulate::accumulate(&mut #target, #share); }),
+        });
     }
     out
 }
@@ -155,9 +197,14 @@ impl Forward<'_> {
             Op::Prim { .. } => {
                 let mut out = self.primal.inst(inst);
                 if self.act.active(result) {
-                    out.extend(prim_tangent(inst, &self.private, &mut self.has, |v| {
-                        self.primal.borrow(v)
-                    }));
+                    let primal = &self.primal;
+                    out.extend(prim_tangent(
+                        inst,
+                        &self.private,
+                        &mut self.has,
+                        |v| primal.borrow(v),
+                        |_| None,
+                    ));
                 }
                 out
             }

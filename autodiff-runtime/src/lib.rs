@@ -28,8 +28,8 @@ pub use tangent::{ArgTangents, NoTangent};
 pub mod __private {
     pub use crate::rules;
     pub use crate::tangent::{
-        cotangent, one_like, zero_grad, Accumulate, ArgTangents, Axpy, Branch, Cotangent, Given, IntoTangent,
-        NoTangent, NoTangentArg, Pullback2, Tangent, TangentPullback, TangentSweep, ZeroTangent,
+        cotangent, is_nonzero, one_like, zero_grad, Accumulate, ArgTangents, Axpy, Branch, Cotangent, Given,
+        IntoTangent, NoTangent, NoTangentArg, NonZero, Pullback2, Tangent, TangentPullback, TangentSweep, ZeroTangent,
     };
     pub use crate::Real;
 }

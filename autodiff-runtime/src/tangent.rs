@@ -379,3 +379,45 @@ impl<Y, G, F: FnOnce(Option<Y>) -> G> TangentPullback<Y, G> for F {
         self(ct_tangent)
     }
 }
+
+/// Whether a tangent has a nonzero element: second-order code tests each
+/// input's tangent once and skips the terms of those that are zero (a caller
+/// that differentiates a penalty on one input's gradient passes zeros for
+/// the others). Stops at the first nonzero element.
+pub trait NonZero {
+    fn is_nonzero(&self) -> bool;
+}
+
+macro_rules! real_nonzero {
+    ($($t:ty),*) => {$(
+        impl NonZero for $t {
+            #[inline(always)]
+            fn is_nonzero(&self) -> bool {
+                *self != 0.0
+            }
+        }
+    )*};
+}
+
+real_nonzero!(f32, f64);
+
+impl<T: Field, R: Dim, C: Dim> NonZero for Mat<T, R, C>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    fn is_nonzero(&self) -> bool {
+        self.iter().any(|x| *x != T::ZERO)
+    }
+}
+
+impl<T: Field> NonZero for Vec<T> {
+    fn is_nonzero(&self) -> bool {
+        self.iter().any(|x| *x != T::ZERO)
+    }
+}
+
+/// Whether `t` has a nonzero element.
+#[inline(always)]
+pub fn is_nonzero<T: NonZero>(t: &T) -> bool {
+    t.is_nonzero()
+}

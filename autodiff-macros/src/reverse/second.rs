@@ -48,6 +48,13 @@ fn dd_ident(v: Value) -> Ident {
     format_ident!("__ad_dd{}", v.0)
 }
 
+/// Whether the tangent of the input `v` is nonzero, tested once on entry to
+/// the tangent sweep: a caller often passes zeros for some inputs (the
+/// penalty of W4 has a direction on `x` only), whose terms are then skipped.
+fn nonzero_ident(v: Value) -> Ident {
+    format_ident!("__ad_nz{}", v.0)
+}
+
 /// Rejects what second-order sweeps do not handle yet, at its span: control
 /// flow that carries derivatives, and rules without a second-order form.
 pub fn check(func: &Func, act: &Activity, errors: &mut Errors) {
@@ -135,6 +142,7 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> SecondSweeps
         cx: &cx,
         has: differentiated.iter().map(|p| p.value).collect(),
         dd: HashSet::new(),
+        guarded: differentiated.iter().map(|p| p.value).collect(),
     };
     let tangent_forward = tangents.forward();
     let output_tangent = zero_or(
@@ -176,13 +184,26 @@ struct Tangents<'r, 'a> {
     has: HashSet<Value>,
     /// Values whose adjoint has a tangent, in scope.
     dd: HashSet<Value>,
+    /// Inputs whose tangent may be zero at run time (see [`nonzero_ident`]).
+    guarded: HashSet<Value>,
 }
 
 impl Tangents<'_, '_> {
+    fn guard(&self, v: Value) -> Option<Ident> {
+        self.guarded.contains(&v).then(|| nonzero_ident(v))
+    }
+
     fn forward(&mut self) -> TokenStream {
         let cx = self.cx;
         let (f, act) = (cx.func, cx.act);
         let mut out = TokenStream::new();
+        let private = &cx.private;
+        let mut guarded: Vec<&Value> = self.guarded.iter().collect();
+        guarded.sort();
+        for v in guarded {
+            let (nz, dot) = (nonzero_ident(*v), dot_ident(*v));
+            out.extend(quote!(let #nz = #private::is_nonzero(&#dot);));
+        }
         for inst in &f.body.insts {
             let result = inst.results[0];
             if !act.active(result) {
@@ -191,7 +212,11 @@ impl Tangents<'_, '_> {
             let span = inst.span;
             let private = respan(&cx.private, span);
             match &inst.op {
-                Op::Prim { .. } => out.extend(prim_tangent(inst, &cx.private, &mut self.has, |v| cx.borrow(v))),
+                Op::Prim { .. } => {
+                    let guarded = &self.guarded;
+                    let guard = |v: Value| guarded.contains(&v).then(|| nonzero_ident(v));
+                    out.extend(prim_tangent(inst, &cx.private, &mut self.has, |v| cx.borrow(v), guard))
+                }
                 Op::Field { base, member } if self.has.contains(base) => {
                     let (dot, base) = (dot_ident(result), dot_ident(*base));
                     out.extend(quote_spanned!(span=> let #dot = ::core::clone::Clone::clone(&#base.#member);));
@@ -228,15 +253,23 @@ impl Tangents<'_, '_> {
         out
     }
 
-    /// Adds `term` to the tangent of `v`'s adjoint.
-    fn contribute(&mut self, v: Value, term: TokenStream, out: &mut TokenStream) {
-        let private = &self.cx.private;
+    /// Adds a term to the tangent of `v`'s adjoint: `first` starts it (even
+    /// if its guard fails: the term is then zero, and correct), `add` adds in
+    /// place, only where `guard` holds.
+    fn contribute(
+        &mut self,
+        v: Value,
+        first: TokenStream,
+        add: TokenStream,
+        guard: Option<Ident>,
+        out: &mut TokenStream,
+    ) {
         let dd = dd_ident(v);
-        if self.dd.insert(v) {
-            out.extend(quote!(let mut #dd = #term;));
-        } else {
-            out.extend(quote!(#private::Accumulate::accumulate(&mut #dd, #term);));
-        }
+        out.extend(match (self.dd.insert(v), guard) {
+            (true, _) => quote!(let mut #dd = #first;),
+            (false, None) => add,
+            (false, Some(g)) => quote!(if #g { #add }),
+        });
     }
 
     fn reverse(&mut self, seeded: bool) -> TokenStream {
@@ -296,24 +329,33 @@ impl Tangents<'_, '_> {
                             if !self.has.contains(&v) {
                                 continue;
                             }
-                            let dv = dot_ident(v);
-                            let term = match term {
+                            let (dv, dd) = (dot_ident(v), dd_ident(arg));
+                            let (first, add) = match term {
+                                // The same rule, in place once the tangent adjoint exists
+                                // (a product's term is then a `gemm` into it).
                                 Term::Same => {
-                                    let reads = reads.iter().zip(&read_tokens).map(|(q, t)| {
-                                        if q == r {
-                                            quote!(&#dv)
-                                        } else {
-                                            t.clone()
-                                        }
-                                    });
-                                    quote_spanned!(span=> #rules::#func_ident(&#ct #(, #reads)*))
+                                    let reads: Vec<TokenStream> = reads
+                                        .iter()
+                                        .zip(&read_tokens)
+                                        .map(|(q, t)| if q == r { quote!(&#dv) } else { t.clone() })
+                                        .collect();
+                                    let acc = format_ident!("{}_acc", func, span = span);
+                                    (
+                                        quote_spanned!(span=> #rules::#func_ident(&#ct #(, #reads)*)),
+                                        quote_spanned!(span=> #rules::#acc(&mut #dd, &#ct #(, #reads)*);),
+                                    )
                                 }
                                 Term::Rule(name) => {
                                     let name = Ident::new(name, span);
-                                    quote_spanned!(span=> #rules::#name(&#ct #(, #read_tokens)*, &#dv))
+                                    let term = quote_spanned!(span=> #rules::#name(&#ct #(, #read_tokens)*, &#dv));
+                                    (
+                                        term.clone(),
+                                        quote_spanned!(span=> #private::Accumulate::accumulate(&mut #dd, #term);),
+                                    )
                                 }
                             };
-                            self.contribute(arg, term, &mut out);
+                            let guard = self.guard(v);
+                            self.contribute(arg, first, add, guard, &mut out);
                         }
                     }
                 }
