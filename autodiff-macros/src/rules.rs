@@ -352,6 +352,17 @@ static METHODS: &[Rule] = &[
     by_rule("row", &[lin("vjp", &[X, B]), Partial::NotReal]),
 ];
 
+/// Runtime functions with a rule, called by name (`add_bias(&z, &b)`): a
+/// primitive rather than a call, so that its static zeros propagate (it is
+/// linear: a zero cotangent gives zero cotangents, without computing them).
+pub static FUNCTIONS: &[Rule] = &[by_rule("add_bias", &[lin("vjp_a", &[]), lin_shaped("vjp_b", &[])])];
+
+/// The rule of a function called by its bare name.
+pub fn function_rule(path: &syn::Path) -> Option<&'static Rule> {
+    let name = path.get_ident()?.to_string();
+    FUNCTIONS.iter().find(|r| r.name == name)
+}
+
 /// The rule of a method, by name.
 pub fn method_rule(name: &str) -> Option<&'static Rule> {
     METHODS.iter().find(|r| r.name == name)
@@ -412,7 +423,11 @@ mod tests {
 
     #[test]
     fn reads_name_existing_operands() {
-        for rule in METHODS.iter().chain([&ADD, &SUB, &MUL, &DIV, &NEG, &INDEX, &INDEX_REF]) {
+        for rule in METHODS
+            .iter()
+            .chain(FUNCTIONS)
+            .chain([&ADD, &SUB, &MUL, &DIV, &NEG, &INDEX, &INDEX_REF])
+        {
             for p in rule.partials {
                 if let Partial::Vjp { reads, .. } = p {
                     for r in *reads {

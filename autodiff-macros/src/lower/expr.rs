@@ -337,6 +337,17 @@ impl Lowerer<'_> {
             }
         }
         let (args, by_ref, spans) = self.args(call.args.iter())?;
+        if let Some(rule) = rules::function_rule(path).filter(|r| r.arity() == args.len()) {
+            return Some(Binding::Value(self.emit1(
+                Op::Prim {
+                    rule,
+                    args,
+                    by_ref,
+                    qualifier: None,
+                },
+                span,
+            )));
+        }
         Some(Binding::Value(self.emit1(
             Op::Call {
                 path: path.clone(),

@@ -35,12 +35,8 @@ fn layer_jvp(
         &mut __ad_dot3,
         ::autodiff::__private::rules::mul::jvp_b(&__ad_dot2, w, x),
     );
-    let (__ad_v4, __ad_dot4) = add_bias_jvp_positional(
-        &__ad_v3,
-        b,
-        ::autodiff::__private::Given(::core::clone::Clone::clone(&__ad_dot3)),
-        ::autodiff::__private::ZeroTangent,
-    );
+    let __ad_v4 = ::autodiff::__private::rules::add_bias::value(&__ad_v3, b);
+    let mut __ad_dot4 = ::autodiff::__private::rules::add_bias::jvp_a(&__ad_dot3);
     let __ad_v5 = __ad_v4.tanh();
     let mut __ad_dot5 = ::autodiff::__private::rules::tanh::jvp(&__ad_dot4, &__ad_v5);
     let __ad_v6 = __ad_v5.norm_squared();
@@ -75,7 +71,7 @@ fn layer_jvp_positional(
 #[allow(dead_code, unused_mut, unused_variables, clippy::all)]
 fn layer_grad(w: &DMatrix<f64>, b: &DVector<f64>, x: &DMatrix<f64>) -> (f64, LayerGrad) {
     let __ad_v3 = ::autodiff::__private::rules::mul::value(w, x);
-    let (__ad_v4, __ad_pb4) = add_bias_vjp(&__ad_v3, b);
+    let __ad_v4 = ::autodiff::__private::rules::add_bias::value(&__ad_v3, b);
     let __ad_v5 = __ad_v4.tanh();
     let __ad_v6 = __ad_v5.norm_squared();
     let __ad_ct = ::autodiff::__private::one_like(&__ad_v6);
@@ -85,10 +81,7 @@ fn layer_grad(w: &DMatrix<f64>, b: &DVector<f64>, x: &DMatrix<f64>) -> (f64, Lay
         &__ad_v5,
     );
     let mut __ad_d4 = ::autodiff::__private::rules::tanh::vjp(&__ad_d5, &__ad_v5);
-    let (__ad_t4_0, _) = ::autodiff::__private::ArgTangents::into_arg_tangents(
-        __ad_pb4(__ad_d4),
-    );
-    let mut __ad_d3 = ::autodiff::__private::cotangent(__ad_t4_0);
+    let mut __ad_d3 = ::autodiff::__private::rules::add_bias::vjp_a(&__ad_d4);
     let mut __ad_d0 = ::autodiff::__private::rules::mul::vjp_a(&__ad_d3, w, x);
     let mut __ad_d2 = ::autodiff::__private::rules::mul::vjp_b(&__ad_d3, w, x);
     (
@@ -107,7 +100,7 @@ fn layer_vjp<'__ad>(
     x: &'__ad DMatrix<f64>,
 ) -> (f64, impl ::core::ops::FnOnce(f64) -> LayerGrad + '__ad) {
     let __ad_v3 = ::autodiff::__private::rules::mul::value(w, x);
-    let (__ad_v4, __ad_pb4) = add_bias_vjp(&__ad_v3, b);
+    let __ad_v4 = ::autodiff::__private::rules::add_bias::value(&__ad_v3, b);
     let __ad_v5 = __ad_v4.tanh();
     let __ad_v6 = __ad_v5.norm_squared();
     (
@@ -122,10 +115,7 @@ fn layer_vjp<'__ad>(
                 &__ad_d5,
                 &__ad_v5,
             );
-            let (__ad_t4_0, _) = ::autodiff::__private::ArgTangents::into_arg_tangents(
-                __ad_pb4(__ad_d4),
-            );
-            let mut __ad_d3 = ::autodiff::__private::cotangent(__ad_t4_0);
+            let mut __ad_d3 = ::autodiff::__private::rules::add_bias::vjp_a(&__ad_d4);
             let mut __ad_d0 = ::autodiff::__private::rules::mul::vjp_a(&__ad_d3, w, x);
             let mut __ad_d2 = ::autodiff::__private::rules::mul::vjp_b(&__ad_d3, w, x);
             LayerGrad {
@@ -187,7 +177,7 @@ fn layer_vjp2<'__ad>(
     x: &'__ad DMatrix<f64>,
 ) -> (f64, impl ::autodiff::__private::Pullback2<f64, LayerGrad> + '__ad) {
     let __ad_v3 = ::autodiff::__private::rules::mul::value(w, x);
-    let (__ad_v4, __ad_pb4) = add_bias_vjp2(&__ad_v3, b);
+    let __ad_v4 = ::autodiff::__private::rules::add_bias::value(&__ad_v3, b);
     let __ad_v5 = __ad_v4.tanh();
     let __ad_v6 = __ad_v5.norm_squared();
     (
@@ -202,14 +192,7 @@ fn layer_vjp2<'__ad>(
                 &__ad_d5,
                 &__ad_v5,
             );
-            let (__ad_g, __ad_so4) = ::autodiff::__private::Pullback2::pull(
-                __ad_pb4,
-                __ad_d4,
-            );
-            let (__ad_t4_0, _) = ::autodiff::__private::ArgTangents::into_arg_tangents(
-                __ad_g,
-            );
-            let mut __ad_d3 = ::autodiff::__private::cotangent(__ad_t4_0);
+            let mut __ad_d3 = ::autodiff::__private::rules::add_bias::vjp_a(&__ad_d4);
             let mut __ad_d0 = ::autodiff::__private::rules::mul::vjp_a(&__ad_d3, w, x);
             let mut __ad_d2 = ::autodiff::__private::rules::mul::vjp_b(&__ad_d3, w, x);
             (
@@ -247,17 +230,8 @@ fn layer_vjp2<'__ad>(
                             ::autodiff::__private::rules::mul::jvp_b(&__ad_dot2, w, x),
                         );
                     }
-                    let __ad_tin = add_bias_tangents_positional(
-                        &&__ad_v3,
-                        &b,
-                        ::autodiff::__private::Given(
-                            ::core::clone::Clone::clone(&__ad_dot3),
-                        ),
-                        ::autodiff::__private::ZeroTangent,
-                    );
-                    let (__ad_dot4, __ad_st4) = ::autodiff::__private::TangentSweep::push(
-                        __ad_so4,
-                        __ad_tin,
+                    let mut __ad_dot4 = ::autodiff::__private::rules::add_bias::jvp_a(
+                        &__ad_dot3,
                     );
                     let mut __ad_dot5 = ::autodiff::__private::rules::tanh::jvp(
                         &__ad_dot4,
@@ -293,14 +267,8 @@ fn layer_vjp2<'__ad>(
                                         &__ad_dot5,
                                     ),
                                 );
-                                let (__ad_tt4_0, _) = ::autodiff::__private::ArgTangents::into_arg_tangents(
-                                    ::autodiff::__private::TangentPullback::pull_tangent(
-                                        __ad_st4,
-                                        ::core::option::Option::Some(__ad_dd4),
-                                    ),
-                                );
-                                let mut __ad_dd3 = ::autodiff::__private::cotangent(
-                                    __ad_tt4_0,
+                                let mut __ad_dd3 = ::autodiff::__private::rules::add_bias::vjp_a(
+                                    &__ad_dd4,
                                 );
                                 let mut __ad_dd0 = ::autodiff::__private::rules::mul::vjp_a(
                                     &__ad_dd3,
@@ -350,14 +318,8 @@ fn layer_vjp2<'__ad>(
                                         &__ad_dot5,
                                     ),
                                 );
-                                let (__ad_tt4_0, _) = ::autodiff::__private::ArgTangents::into_arg_tangents(
-                                    ::autodiff::__private::TangentPullback::pull_tangent(
-                                        __ad_st4,
-                                        ::core::option::Option::Some(__ad_dd4),
-                                    ),
-                                );
-                                let mut __ad_dd3 = ::autodiff::__private::cotangent(
-                                    __ad_tt4_0,
+                                let mut __ad_dd3 = ::autodiff::__private::rules::add_bias::vjp_a(
+                                    &__ad_dd4,
                                 );
                                 let mut __ad_dd0 = ::autodiff::__private::rules::mul::vjp_a(
                                     &__ad_dd3,

@@ -115,57 +115,6 @@ where
     add_bias_jvp(z, b, dz, db)
 }
 
-/// [`add_bias`] with its second-order pullback (it is linear: no curvature).
-pub fn add_bias_vjp2<T: Field, R: Dim, C: Dim, S: Storage<T, R>>(
-    z: &Mat<T, R, C>,
-    b: &Vector<T, R, S>,
-) -> (
-    Mat<T, R, C>,
-    impl Pullback2<Mat<T, R, C>, AddBiasGrad<Mat<T, R, C>, Mat<T, R, U1>>>,
-)
-where
-    DefaultAllocator: Allocator<R, C> + Allocator<R>,
-{
-    let shape = (z.shape_generic(), b.shape_generic());
-    (add_bias(z, b), move |ct: Mat<T, R, C>| {
-        let b = ct.column_sum();
-        (
-            AddBiasGrad { z: ct, b },
-            move |t: AddBiasGrad<Mat<T, R, C>, Mat<T, R, U1>>| {
-                (add_bias(&t.z, &t.b), move |ct_dot: Option<Mat<T, R, C>>| match ct_dot {
-                    Some(c) => {
-                        let b = c.column_sum();
-                        AddBiasGrad { z: c, b }
-                    }
-                    None => {
-                        let ((r, c), (rb, cb)) = shape;
-                        AddBiasGrad {
-                            z: Mat::zeros_generic(r, c),
-                            b: Mat::zeros_generic(rb, cb),
-                        }
-                    }
-                })
-            },
-        )
-    })
-}
-
-#[doc(hidden)]
-pub fn add_bias_tangents_positional<T: Field, R: Dim, C: Dim, S: Storage<T, R>>(
-    z: &&Mat<T, R, C>,
-    b: &&Vector<T, R, S>,
-    dz: impl IntoTangent<Mat<T, R, C>>,
-    db: impl IntoTangent<Mat<T, R, U1>>,
-) -> AddBiasGrad<Mat<T, R, C>, Mat<T, R, U1>>
-where
-    DefaultAllocator: Allocator<R, C> + Allocator<R>,
-{
-    AddBiasGrad {
-        z: dz.into_tangent(|| z.map(|_| T::ZERO)),
-        b: db.into_tangent(|| b.map(|_| T::ZERO)),
-    }
-}
-
 /// `ln Σ eᵛ` over `values`, shifted by their maximum so that no term overflows.
 fn lse<T: Field>(values: &[T]) -> T {
     let m = values.iter().fold(T::NEG_INFINITY, |m, v| if *v > m { *v } else { m });

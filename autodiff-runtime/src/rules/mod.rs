@@ -5,6 +5,7 @@
 //! `::autodiff::__private::rules::NAME`.
 
 pub mod activation;
+pub mod add_bias;
 pub mod arith;
 pub mod indexing;
 pub mod loss;
