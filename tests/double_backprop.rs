@@ -173,3 +173,56 @@ fn w5_penalty_is_the_jacobian_norm() {
     }
     assert!((p - total).abs() < 1e-10 * p, "{p} vs {total}");
 }
+
+/// The hand-written forward-over-reverse the benchmarks compare with
+/// computes the same gradients.
+#[test]
+fn hand_written_penalties_agree() {
+    use workloads::penalties::{w4_hand, w5_hand, Act};
+    let close = |a: &[f64], b: &[f64]| {
+        let scale = b.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        a.iter().zip(b).all(|(a, b)| (a - b).abs() <= 1e-12 * scale)
+    };
+    let (n, x, y) = w2_data();
+    for act in [Act::Tanh, Act::Relu] {
+        let (v, g) = w4_hand(&n, &x, &y, act);
+        let (vg, gg) = match act {
+            Act::Tanh => {
+                let (v, g) = w4_tanh_grad(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &y);
+                (v, grad_slices!(g).concat())
+            }
+            Act::Relu => {
+                let (v, g) = w4_relu_grad(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &y);
+                (v, grad_slices!(g).concat())
+            }
+        };
+        assert!((v - vg).abs() < 1e-14, "{act:?}: {v} vs {vg}");
+        assert!(close(&g.concat_slices(), &gg), "{act:?}");
+    }
+    let (n, x, seeds) = w5_data();
+    for act in [Act::Tanh, Act::Relu] {
+        let (v, g) = w5_hand(&n, &x, act);
+        let (vg, gg) = match act {
+            Act::Tanh => {
+                let (v, g) = w5_tanh_grad(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &seeds);
+                (v, grad_slices!(g).concat())
+            }
+            Act::Relu => {
+                let (v, g) = w5_relu_grad(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &seeds);
+                (v, grad_slices!(g).concat())
+            }
+        };
+        assert!((v - vg).abs() < 1e-12 * vg.abs(), "{act:?}: {v} vs {vg}");
+        assert!(close(&g.concat_slices(), &gg), "{act:?}");
+    }
+}
+
+trait ConcatSlices {
+    fn concat_slices(&self) -> Vec<f64>;
+}
+
+impl ConcatSlices for [DMatrix<f64>; 6] {
+    fn concat_slices(&self) -> Vec<f64> {
+        self.iter().flat_map(|m| m.iter().copied()).collect()
+    }
+}

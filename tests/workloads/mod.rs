@@ -15,6 +15,7 @@
 
 pub mod gmm;
 pub mod lstm;
+pub mod penalties;
 
 use autodiff::nalgebra::{DMatrix, DVector};
 use autodiff::prelude::*;
