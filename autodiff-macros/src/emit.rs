@@ -566,11 +566,11 @@ pub fn second_order(
             {
                 let (__ad_y, __ad_pb) = #vjp2(#(#staged_values),*);
                 let (__ad_g, __ad_st) = #private::Pullback2::pull(__ad_pb, #private::one_like(&__ad_y));
-                ((__ad_y, ::core::clone::Clone::clone(&__ad_g)), move |(__ad_lbar, __ad_gbar): (#ret, #grad_ty)| {
+                // The reverse sweep is linear in its seed: seeding its tangent
+                // with `l̄` adds `l̄ ∇f` to `H ḡ` in the same sweep.
+                ((__ad_y, __ad_g), move |(__ad_lbar, __ad_gbar): (#ret, #grad_ty)| {
                     let (_, __ad_tp) = #private::TangentSweep::push(__ad_st, __ad_gbar);
-                    let mut __ad_hv = #private::TangentPullback::pull_tangent(__ad_tp, ::core::option::Option::None);
-                    #private::Axpy::axpy(&mut __ad_hv, __ad_lbar, &__ad_g);
-                    __ad_hv
+                    #private::TangentPullback::pull_tangent(__ad_tp, ::core::option::Option::Some(__ad_lbar))
                 })
             }
 

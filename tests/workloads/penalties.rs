@@ -172,7 +172,14 @@ pub fn w5_hand(n: &Net, x: &DMatrix<f64>, act: Act) -> (f64, Grads) {
         let mut w3_row = w3.row_mut(i);
         w3_row += h2t.column_sum().transpose();
         // h̄2 does not depend on anything with a tangent: only curvature below.
-        let z2bt = adjoint_tangent(act, None, &d2, &DMatrix::from_fn(h2.nrows(), batch, |r, _| row[r]), &h2, &h2t);
+        let z2bt = adjoint_tangent(
+            act,
+            None,
+            &d2,
+            &DMatrix::from_fn(h2.nrows(), batch, |r, _| row[r]),
+            &h2,
+            &h2t,
+        );
         gemm_nt(&mut w2, &z2b, &h1t, 1.0);
         let z1bt = z2bt.map(|z2bt| {
             gemm_nt(&mut w2, &z2bt, &h1, 1.0);

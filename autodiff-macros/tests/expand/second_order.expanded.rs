@@ -423,18 +423,16 @@ fn layer_grad_vjp<'__ad>(
         ::autodiff::__private::one_like(&__ad_y),
     );
     (
-        (__ad_y, ::core::clone::Clone::clone(&__ad_g)),
+        (__ad_y, __ad_g),
         move |(__ad_lbar, __ad_gbar): (f64, LayerGrad)| {
             let (_, __ad_tp) = ::autodiff::__private::TangentSweep::push(
                 __ad_st,
                 __ad_gbar,
             );
-            let mut __ad_hv = ::autodiff::__private::TangentPullback::pull_tangent(
+            ::autodiff::__private::TangentPullback::pull_tangent(
                 __ad_tp,
-                ::core::option::Option::None,
-            );
-            ::autodiff::__private::Axpy::axpy(&mut __ad_hv, __ad_lbar, &__ad_g);
-            __ad_hv
+                ::core::option::Option::Some(__ad_lbar),
+            )
         },
     )
 }
