@@ -92,6 +92,7 @@ cases! {
         (c.scale(t) + a.add_scalar(t * 0.5)).norm_squared() + a.clone().into_owned().sum() * t
     };
     sums(a: (3, 4), b: (3, 4)) = a.column_sum().norm_squared() + a.row_sum().dot(&b.row_sum());
+    cross_entropy(w: (3, 4), x: (4, 5)) = softmax_cross_entropy(&(w * x), &[0, 1, 2, 1, 0]) + (w * x).norm_squared() * 0.1;
     bias_and_mse(w: (4, 3), x: (3, 6), b: (4, 1), y: (4, 6)) = {
         let bias = b.column(0);
         let h = add_bias(&(w * x), &bias).tanh();

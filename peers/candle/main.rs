@@ -1,10 +1,16 @@
-//! The candle peer for W2 (mlp-small) and W3 (mlp-big): the same networks
-//! and data as `benches/mlp.rs`, differentiated by candle-core's tape
-//! (`Tensor::backward`), timed as medians over repeated calls on one thread.
+//! The candle peer for W2 (mlp-small), W3 (mlp-big) and, with
+//! `CANDLE_GRAD_DO_NOT_DETACH=1`, the second-order W4 (input-gradient
+//! penalty) and W5 (Jacobian penalty): the same networks and data as the
+//! benches, differentiated by candle-core's tape (`Tensor::backward`), timed
+//! as medians over repeated calls on one thread.
 //!
-//! `cargo run --release --manifest-path peers/candle/Cargo.toml`
-//! prints, per workload, the value and gradient checksums (to compare with
-//! WORKLOADS.md) and the median times of the objective and of value + gradient.
+//! `cargo run --release --manifest-path peers/candle/Cargo.toml` (W2, W3);
+//! `CANDLE_GRAD_DO_NOT_DETACH=1 cargo run --release --manifest-path peers/candle/Cargo.toml`
+//! (W4, W5: candle differentiates a gradient again only with this variable,
+//! read once per thread; without it the second-order gradient is silently
+//! wrong). Prints, per workload, the value and gradient checksums (to compare
+//! with WORKLOADS.md) and the median times of the objective and of value +
+//! gradient.
 
 use std::time::Instant;
 
@@ -58,6 +64,35 @@ fn w3_loss(net: &Net, x: &Tensor, onehot: &Tensor) -> Result<Tensor> {
     (logp * onehot)?.sum_all()?.affine(-1.0 / batch, 0.0)
 }
 
+/// W4: `L + 0.1 ‖dL/dX‖²`, with `dL/dX` from a first backward pass that
+/// keeps its graph.
+fn w4_objective(net: &Net, x: &Var, y: &Tensor, act: fn(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
+    let o = net.forward(x.as_tensor(), act)?;
+    let l = (o - y)?.sqr()?.mean_all()?;
+    let g = l.backward()?;
+    let gx = g.get(x.as_tensor()).expect("dL/dX");
+    l + gx.sqr()?.sum_all()?.affine(0.1, 0.0)?
+}
+
+/// W5: `Σ_i ‖J_fᵀ e_i‖²` over the output rows, one backward pass per row.
+fn w5_objective(net: &Net, x: &Var, act: fn(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
+    let o = net.forward(x.as_tensor(), act)?;
+    let (rows, batch) = o.dims2()?;
+    let mut total: Option<Tensor> = None;
+    for i in 0..rows {
+        let mut seed = vec![0.0; rows * batch];
+        seed[i * batch..(i + 1) * batch].iter_mut().for_each(|v| *v = 1.0);
+        let seed = Tensor::from_vec(seed, (rows, batch), &Device::Cpu)?;
+        let g = (&o * seed)?.sum_all()?.backward()?;
+        let row = g.get(x.as_tensor()).expect("Jᵀ e_i").sqr()?.sum_all()?;
+        total = Some(match total {
+            None => row,
+            Some(t) => (t + row)?,
+        });
+    }
+    Ok(total.expect("rows"))
+}
+
 fn median_us(runs: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
     for _ in 0..runs.min(10) {
         f()?;
@@ -76,8 +111,8 @@ fn report(name: &str, net: &Net, loss: impl Fn() -> Result<Tensor>, runs: usize)
     let value = loss()?.to_scalar::<f64>()?;
     let grads = loss()?.backward()?;
     let (mut sum, mut abs) = (0.0, 0.0);
-    for p in &net.params {
-        let g = grads.get(p.as_tensor()).expect("every parameter has a gradient");
+    // A parameter the objective does not depend on (W5's last bias) has none.
+    for g in net.params.iter().filter_map(|p| grads.get(p.as_tensor())) {
         for v in g.flatten_all()?.to_vec1::<f64>()? {
             sum += v;
             abs += v.abs();
@@ -88,7 +123,7 @@ fn report(name: &str, net: &Net, loss: impl Fn() -> Result<Tensor>, runs: usize)
         let l = loss()?;
         let grads = l.backward()?;
         for p in &net.params {
-            grads.get(p.as_tensor()).expect("gradient");
+            let _ = grads.get(p.as_tensor());
         }
         Ok(())
     })?;
@@ -100,6 +135,19 @@ fn report(name: &str, net: &Net, loss: impl Fn() -> Result<Tensor>, runs: usize)
 }
 
 fn main() -> Result<()> {
+    if std::env::var("CANDLE_GRAD_DO_NOT_DETACH").as_deref() == Ok("1") {
+        let tanh: fn(&Tensor) -> Result<Tensor> = |t| t.tanh();
+        let relu: fn(&Tensor) -> Result<Tensor> = |t| t.relu();
+        let net = Net::new([16, 64, 64, 1])?;
+        let (x, y) = (Var::from_tensor(&tensor(6, 16, 32)?)?, tensor(7, 1, 32)?);
+        report("w4_tanh/candle", &net, || w4_objective(&net, &x, &y, tanh), 500)?;
+        report("w4_relu/candle", &net, || w4_objective(&net, &x, &y, relu), 500)?;
+        let net = Net::new([16, 64, 64, 10])?;
+        report("w5_tanh/candle", &net, || w5_objective(&net, &x, tanh), 100)?;
+        report("w5_relu/candle", &net, || w5_objective(&net, &x, relu), 100)?;
+        return Ok(());
+    }
+    println!("(W4 and W5 run with CANDLE_GRAD_DO_NOT_DETACH=1)");
     let net = Net::new([16, 64, 64, 1])?;
     let (x, y) = (tensor(6, 16, 32)?, tensor(7, 1, 32)?);
     report("w2_mlp_small/candle", &net, || w2_loss(&net, &x, &y), 2000)?;

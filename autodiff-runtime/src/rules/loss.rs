@@ -497,3 +497,61 @@ where
     let dlogits = dlogits.into_tangent(|| logits.map(|_| T::ZERO));
     softmax_cross_entropy_jvp(logits, labels, dlogits)
 }
+
+/// [`softmax_cross_entropy`] with its second-order pullback. With `s` the
+/// column-wise softmax: `z̄ = ȳ (s - onehot) / batch`, whose tangent along
+/// `ż` is `(ẏ̄ (s - onehot) + ȳ s ⊙ (ż - ⟨s, ż⟩)) / batch`, per column.
+pub fn softmax_cross_entropy_vjp2<T: Field, R: Dim, C: Dim>(
+    logits: &Mat<T, R, C>,
+    labels: &[usize],
+) -> (T, impl Pullback2<T, SoftmaxCrossEntropyGrad<Mat<T, R, C>>>)
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    let (value, probs) = softmax_cross_entropy_parts(logits, labels);
+    let labels = labels.to_vec();
+    let batch = <T as Real>::from_f64(labels.len() as f64);
+    (value, move |ct: T| {
+        // `s - onehot`, kept for the tangent sweep.
+        let mut residual = probs.clone();
+        for (mut column, &label) in residual.column_iter_mut().zip(&labels) {
+            column[label] -= T::ONE;
+        }
+        let gradient = &residual * (ct / batch);
+        (
+            SoftmaxCrossEntropyGrad { logits: gradient },
+            move |t: SoftmaxCrossEntropyGrad<Mat<T, R, C>>| {
+                let dz = t.logits;
+                let tangent = residual.dot(&dz) / batch;
+                (tangent, move |ct_dot: Option<T>| {
+                    // ȳ s ⊙ (ż - ⟨s, ż⟩) / batch, per column.
+                    let mut g = dz;
+                    for (mut d, s) in g.column_iter_mut().zip(probs.column_iter()) {
+                        let inner = d.dot(&s);
+                        d.zip_apply(&s, |d, s| *d = s * (*d - inner));
+                    }
+                    g *= ct / batch;
+                    if let Some(c) = ct_dot {
+                        g += &residual * (c / batch);
+                    }
+                    SoftmaxCrossEntropyGrad { logits: g }
+                })
+            },
+        )
+    })
+}
+
+#[doc(hidden)]
+pub fn softmax_cross_entropy_tangents_positional<T: Field, R: Dim, C: Dim, L: ?Sized>(
+    logits: &&Mat<T, R, C>,
+    _labels: &L,
+    dlogits: impl IntoTangent<Mat<T, R, C>>,
+    _dlabels: impl NoTangentArg,
+) -> SoftmaxCrossEntropyGrad<Mat<T, R, C>>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    SoftmaxCrossEntropyGrad {
+        logits: dlogits.into_tangent(|| logits.map(|_| T::ZERO)),
+    }
+}
