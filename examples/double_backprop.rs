@@ -273,11 +273,10 @@ fn objective(method: Method, p: &Params, x: &DMatrix<f64>, labels: &[usize], see
     }
 }
 
-/// One-hot row seeds: `seeds[i]` is one on row `i` of a `CLASSES x n` matrix.
+/// One-hot row seeds: `seeds[i]` is one on row `i` of a `CLASSES x n` matrix
+/// (the exact penalty; `jacobian::random_projections` would estimate it).
 fn seeds(n: usize) -> Vec<DMatrix<f64>> {
-    (0..CLASSES)
-        .map(|i| DMatrix::from_fn(CLASSES, n, |r, _| if r == i { 1.0 } else { 0.0 }))
-        .collect()
+    autodiff::runtime::jacobian::one_hot_rows(CLASSES, n)
 }
 
 /// Full-batch Adam on the method's objective.

@@ -226,3 +226,25 @@ impl ConcatSlices for [DMatrix<f64>; 6] {
         self.iter().flat_map(|m| m.iter().copied()).collect()
     }
 }
+
+/// The random-projection estimator (Hoffman et al. 2019) through the same
+/// plain-Rust penalty: close to the exact value with enough projections,
+/// and its gradient is the gradient of the estimate.
+#[test]
+fn w5_random_projections_estimate_the_penalty() {
+    use autodiff::runtime::jacobian::random_projections;
+    let (n, x, exact_seeds) = w5_data();
+    let exact = w5_tanh(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &exact_seeds);
+    let seeds = random_projections(10, 32, 60, 11);
+    let (estimate, g) = w5_tanh_grad(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &seeds);
+    assert!((estimate - exact).abs() < 0.1 * exact, "{estimate} vs {exact}");
+    let v = DMatrix::from_fn(64, 64, |i, j| ((i + 3 * j) as f64).sin());
+    let h = 1e-6;
+    let at = |t: f64| w5_tanh(&n.w1, &n.b1, &(&n.w2 + &v * t), &n.b2, &n.w3, &n.b3, &x, &seeds);
+    let numeric = (at(h) - at(-h)) / (2.0 * h);
+    let analytic = g.w2.dot(&v);
+    assert!(
+        (numeric - analytic).abs() < 1e-5 * analytic.abs().max(1.0),
+        "{numeric} vs {analytic}"
+    );
+}

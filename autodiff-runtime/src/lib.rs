@@ -5,12 +5,15 @@
 //! - [`rules`]: one module per primitive with its value, forward rule and
 //!   reverse rule side by side.
 //! - [`check_grad`] / [`GradCheck`]: compare a gradient with central finite
-//!   differences.
+//!   differences; [`check_jvp`] and [`check_hvp`] a tangent and a
+//!   Hessian-vector product.
+//! - [`jacobian`]: seeds for exact and estimated Jacobian-norm penalties.
 
 #![forbid(unsafe_code)]
 
 mod check;
 mod field;
+pub mod jacobian;
 pub mod kernel;
 mod real;
 pub mod rules;

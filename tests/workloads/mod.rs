@@ -244,9 +244,7 @@ pub fn w5_relu(
 
 /// W5's data: the network, the inputs and the one-hot row seeds.
 pub fn w5_data() -> (Net, DMatrix<f64>, Vec<DMatrix<f64>>) {
-    let seeds = (0..10)
-        .map(|i| DMatrix::from_fn(10, 32, |r, _| if r == i { 1.0 } else { 0.0 }))
-        .collect();
+    let seeds = autodiff::runtime::jacobian::one_hot_rows(10, 32);
     (Net::new([16, 64, 64, 10]), tensor(6, 16, 32), seeds)
 }
 
