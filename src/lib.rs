@@ -31,6 +31,14 @@
 //! | `fn f_vjp(a, b, n) -> (T, impl FnOnce(T) -> FGrad)` | the value and the pullback, mapping an output cotangent to the input cotangents |
 //! | `fn f_jvp(a, b, n, da: A, db: B) -> (T, T)` | the value and its directional derivative along one tangent per differentiated parameter (forward mode) |
 //!
+//! With `#[differentiable(order = 2)]`, also `f_hvp(a, b, n, v: &FGrad) ->
+//! (T, FGrad, FGrad)` (value, gradient, Hessian times `v`, by
+//! forward-over-reverse), `f_grad_vjp` (so that `f_grad` can be called in
+//! another differentiable body: double backpropagation), `f_pullback(a, b,
+//! n, ct) -> FGrad` (a vector-Jacobian product as a differentiable function
+//! of the parameters, for penalties on Jacobians) and `f_vjp2`, the staged
+//! second-order sweeps they are built on. The README shows them at work.
+//!
 //! Parameters of type `f32`, `f64` or a generic `T` are differentiated;
 //! `#[differentiable(wrt(a))]` restricts the set, and integers, `bool` and
 //! other types are passed through as data.
