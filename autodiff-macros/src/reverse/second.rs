@@ -143,6 +143,7 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> SecondSweeps
         has: differentiated.iter().map(|p| p.value).collect(),
         dd: HashSet::new(),
         guarded: differentiated.iter().map(|p| p.value).collect(),
+        maybe: HashSet::new(),
     };
     let tangent_forward = tangents.forward();
     let output_tangent = zero_or(
@@ -153,11 +154,18 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> SecondSweeps
     );
     let mut variant = |seeded: bool| {
         tangents.dd.clear();
+        tangents.maybe.clear();
         let code = tangents.reverse(seeded);
         let grads: Vec<(Ident, TokenStream)> = differentiated
             .iter()
             .map(|p| {
                 let g = zero_or(&cx, p.value, tangents.dd.contains(&p.value), dd_ident(p.value));
+                let g = if tangents.maybe.contains(&p.value) {
+                    let zero = zero_or(&cx, p.value, false, dd_ident(p.value));
+                    quote!(#g.unwrap_or_else(|| #zero))
+                } else {
+                    g
+                };
                 (p.ident.clone(), g)
             })
             .collect();
@@ -186,6 +194,8 @@ struct Tangents<'r, 'a> {
     dd: HashSet<Value>,
     /// Inputs whose tangent may be zero at run time (see [`nonzero_ident`]).
     guarded: HashSet<Value>,
+    /// Adjoint tangents held as `Option`s: reached only under a guard so far.
+    maybe: HashSet<Value>,
 }
 
 impl Tangents<'_, '_> {
@@ -253,22 +263,45 @@ impl Tangents<'_, '_> {
         out
     }
 
-    /// Adds a term to the tangent of `v`'s adjoint: `first` starts it (even
-    /// if its guard fails: the term is then zero, and correct), `add` adds in
-    /// place, only where `guard` holds.
-    fn contribute(
+    /// Adds a term to the tangent of `target`'s adjoint. `value` is the term
+    /// as an expression; `add(place)` adds it into `place` (a `&mut`
+    /// expression), in place where the rule can. With a guard, the term is
+    /// added only where the guard holds; an adjoint tangent first reached
+    /// under a guard is an `Option`, `None` while no term has reached it, so
+    /// that the chain it would start is skipped at run time.
+    fn add_term(
         &mut self,
-        v: Value,
-        first: TokenStream,
-        add: TokenStream,
-        guard: Option<Ident>,
+        target: Value,
+        value: TokenStream,
+        add: impl Fn(TokenStream) -> TokenStream,
+        guard: Option<TokenStream>,
         out: &mut TokenStream,
     ) {
-        let dd = dd_ident(v);
-        out.extend(match (self.dd.insert(v), guard) {
-            (true, _) => quote!(let mut #dd = #first;),
-            (false, None) => add,
-            (false, Some(g)) => quote!(if #g { #add }),
+        let dd = dd_ident(target);
+        let slot = format_ident!("__ad_slot");
+        let code = if !self.dd.contains(&target) {
+            self.dd.insert(target);
+            match guard {
+                None => return out.extend(quote!(let mut #dd = #value;)),
+                Some(g) => {
+                    self.maybe.insert(target);
+                    return out.extend(quote!(let mut #dd = if #g { ::core::option::Option::Some(#value) } else { ::core::option::Option::None };));
+                }
+            }
+        } else if self.maybe.contains(&target) {
+            let add = add(quote!(#slot));
+            quote! {
+                match &mut #dd {
+                    ::core::option::Option::Some(#slot) => { #add }
+                    ::core::option::Option::None => #dd = ::core::option::Option::Some(#value),
+                }
+            }
+        } else {
+            add(quote!(&mut #dd))
+        };
+        out.extend(match guard {
+            None => code,
+            Some(g) => quote!(if #g { #code }),
         });
     }
 
@@ -289,90 +322,44 @@ impl Tangents<'_, '_> {
             let span = inst.span;
             let private = respan(&cx.private, span);
             match &inst.op {
-                Op::Prim { rule, args, .. } => {
-                    let module = Ident::new(rule.module(), span);
-                    let rules = quote_spanned!(span=> #private::rules::#module);
-                    for (i, &arg) in args.iter().enumerate() {
-                        let Partial::Vjp {
-                            func, reads, curvature, ..
-                        } = rule.partials[i]
-                        else {
-                            continue;
-                        };
-                        if !act.active(arg) {
-                            continue;
-                        }
-                        let operand = |r: &Operand| match r {
-                            Operand::Arg(j) => args[*j],
-                            Operand::Out => result,
-                        };
-                        let read_tokens: Vec<TokenStream> = reads.iter().map(|r| cx.borrow(operand(r))).collect();
-                        let func_ident = Ident::new(func, span);
-                        // The cotangent's tangent through the same (linear) rule.
-                        if self.dd.contains(&result) {
-                            let dd_r = dd_ident(result);
-                            if self.dd.insert(arg) {
-                                let dd = dd_ident(arg);
-                                out.extend(quote_spanned!(span=> let mut #dd = #rules::#func_ident(&#dd_r #(, #read_tokens)*);));
-                            } else {
-                                let (dd, acc) = (dd_ident(arg), format_ident!("{}_acc", func, span = span));
-                                out.extend(quote_spanned!(span=> #rules::#acc(&mut #dd, &#dd_r #(, #read_tokens)*);));
-                            }
-                        }
-                        // The rule's derivative along the tangents of what it reads.
-                        if !cx.declared.contains(&result) {
-                            continue;
-                        }
-                        let ct = adj_ident(result);
-                        for (r, term) in curvature.unwrap_or(&[]) {
-                            let v = operand(r);
-                            if !self.has.contains(&v) {
-                                continue;
-                            }
-                            let (dv, dd) = (dot_ident(v), dd_ident(arg));
-                            let (first, add) = match term {
-                                // The same rule, in place once the tangent adjoint exists
-                                // (a product's term is then a `gemm` into it).
-                                Term::Same => {
-                                    let reads: Vec<TokenStream> = reads
-                                        .iter()
-                                        .zip(&read_tokens)
-                                        .map(|(q, t)| if q == r { quote!(&#dv) } else { t.clone() })
-                                        .collect();
-                                    let acc = format_ident!("{}_acc", func, span = span);
-                                    (
-                                        quote_spanned!(span=> #rules::#func_ident(&#ct #(, #reads)*)),
-                                        quote_spanned!(span=> #rules::#acc(&mut #dd, &#ct #(, #reads)*);),
-                                    )
-                                }
-                                Term::Rule(name) => {
-                                    let name = Ident::new(name, span);
-                                    let term = quote_spanned!(span=> #rules::#name(&#ct #(, #read_tokens)*, &#dv));
-                                    (
-                                        term.clone(),
-                                        quote_spanned!(span=> #private::Accumulate::accumulate(&mut #dd, #term);),
-                                    )
-                                }
-                            };
-                            let guard = self.guard(v);
-                            self.contribute(arg, first, add, guard, &mut out);
-                        }
-                    }
-                }
+                Op::Prim { rule, args, .. } => self.reverse_prim(inst, rule, args, &mut out),
                 Op::Field { base, member } => {
                     if !self.dd.contains(&result) || !act.active(*base) {
                         continue;
                     }
                     let (dd_r, dd) = (dd_ident(result), dd_ident(*base));
-                    if self.dd.insert(*base) {
+                    let zero = {
                         let value = cx.borrow(*base);
-                        out.extend(quote_spanned!(span=> let mut #dd = #private::zero_grad(#value);));
+                        quote_spanned!(span=> #private::zero_grad(#value))
+                    };
+                    // The base's adjoint tangent, zero but for this field.
+                    let (part, whole) = (format_ident!("__ad_part"), format_ident!("__ad_whole"));
+                    let term = quote_spanned!(span=> {
+                        let mut #whole = #zero;
+                        #private::Accumulate::accumulate(&mut #whole.#member, #part);
+                        #whole
+                    });
+                    let add = |place: TokenStream| quote_spanned!(span=> #private::Accumulate::accumulate(&mut (#place).#member, #part););
+                    if self.maybe.contains(&result) {
+                        if !self.dd.contains(base) {
+                            self.dd.insert(*base);
+                            self.maybe.insert(*base);
+                            out.extend(quote!(let mut #dd = ::core::option::Option::None;));
+                        }
+                        let mut inner = TokenStream::new();
+                        self.add_term(*base, term, add, None, &mut inner);
+                        out.extend(quote!(if let ::core::option::Option::Some(#part) = #dd_r { #inner }));
+                    } else {
+                        out.extend(quote!(let #part = #dd_r;));
+                        self.add_term(*base, term, add, None, &mut out);
                     }
-                    out.extend(quote_spanned!(span=> #private::Accumulate::accumulate(&mut #dd.#member, #dd_r);));
                 }
                 Op::Call { args, spans, .. } => {
                     let st = tangent_continuation(result);
-                    let seed = if self.dd.contains(&result) {
+                    // An `Option` adjoint tangent is the seed as it is.
+                    let seed = if self.maybe.contains(&result) {
+                        dd_ident(result).to_token_stream()
+                    } else if self.dd.contains(&result) {
                         let dd = dd_ident(result);
                         quote!(::core::option::Option::Some(#dd))
                     } else {
@@ -397,17 +384,131 @@ impl Tangents<'_, '_> {
                     ));
                     for (arg, t) in args.iter().zip(names) {
                         let Some(t) = t else { continue };
-                        let dd = dd_ident(*arg);
-                        if self.dd.insert(*arg) {
-                            out.extend(quote_spanned!(span=> let mut #dd = #private::cotangent(#t);));
-                        } else {
-                            out.extend(quote_spanned!(span=> #private::Accumulate::accumulate(&mut #dd, #t);));
-                        }
+                        let value = quote_spanned!(span=> #private::cotangent(#t));
+                        let add =
+                            |place: TokenStream| quote_spanned!(span=> #private::Accumulate::accumulate(#place, #t););
+                        self.add_term(*arg, value, add, None, &mut out);
                     }
                 }
                 _ => {}
             }
         }
         out
+    }
+
+    /// The tangent reverse sweep of a primitive: per differentiated
+    /// argument, its rule applied to the result's adjoint tangent (inside an
+    /// `if let` where that is an `Option`), and the rule's curvature terms
+    /// along the tangents of what it reads.
+    fn reverse_prim(
+        &mut self,
+        inst: &crate::ir::Inst,
+        rule: &crate::rules::Rule,
+        args: &[Value],
+        out: &mut TokenStream,
+    ) {
+        let cx = self.cx;
+        let act = cx.act;
+        let (span, result) = (inst.span, inst.results[0]);
+        let private = respan(&cx.private, span);
+        let module = Ident::new(rule.module(), span);
+        let rules = quote_spanned!(span=> #private::rules::#module);
+        let operand = |r: &Operand| match r {
+            Operand::Arg(j) => args[*j],
+            Operand::Out => result,
+        };
+        let partials: Vec<(Value, &'static str, &'static [Operand], &'static [(Operand, Term)])> = args
+            .iter()
+            .zip(rule.partials)
+            .filter_map(|(&arg, p)| match p {
+                Partial::Vjp {
+                    func, reads, curvature, ..
+                } if act.active(arg) => Some((arg, *func, *reads, curvature.unwrap_or(&[]))),
+                _ => None,
+            })
+            .collect();
+
+        // The cotangent's tangent through the same (linear) rules.
+        if self.dd.contains(&result) {
+            let maybe = self.maybe.contains(&result);
+            let ct = if maybe {
+                quote!(__ad_in)
+            } else {
+                let dd = dd_ident(result);
+                quote!(&#dd)
+            };
+            let mut block = TokenStream::new();
+            for &(arg, func, reads, _) in &partials {
+                if maybe && !self.dd.contains(&arg) {
+                    // Declared outside the `if let`, reached inside it.
+                    let dd = dd_ident(arg);
+                    out.extend(quote!(let mut #dd = ::core::option::Option::None;));
+                    self.dd.insert(arg);
+                    self.maybe.insert(arg);
+                }
+                let reads: Vec<TokenStream> = reads.iter().map(|r| cx.borrow(operand(r))).collect();
+                let (func_ident, acc) = (Ident::new(func, span), format_ident!("{}_acc", func, span = span));
+                let value = quote_spanned!(span=> #rules::#func_ident(#ct #(, #reads)*));
+                let add = |place: TokenStream| quote_spanned!(span=> #rules::#acc(#place, #ct #(, #reads)*););
+                self.add_term(arg, value, add, None, &mut block);
+            }
+            if maybe {
+                let dd = dd_ident(result);
+                out.extend(quote!(if let ::core::option::Option::Some(__ad_in) = &#dd { #block }));
+            } else {
+                out.extend(block);
+            }
+        }
+
+        // The rules' derivatives along the tangents of what they read, for
+        // the result's adjoint of the primal sweep.
+        if !cx.declared.contains(&result) {
+            return;
+        }
+        let ct = adj_ident(result);
+        for &(arg, func, reads, curvature) in &partials {
+            let read_tokens: Vec<TokenStream> = reads.iter().map(|r| cx.borrow(operand(r))).collect();
+            for (r, term) in curvature {
+                let v = operand(r);
+                if !self.has.contains(&v) {
+                    continue;
+                }
+                let dv = dot_ident(v);
+                let (value, add): (TokenStream, Box<dyn Fn(TokenStream) -> TokenStream>) = match term {
+                    // The same rule, in place once the tangent adjoint exists
+                    // (a product's term is then a `gemm` into it).
+                    Term::Same => {
+                        let reads: Vec<TokenStream> = reads
+                            .iter()
+                            .zip(&read_tokens)
+                            .map(|(q, t)| if q == r { quote!(&#dv) } else { t.clone() })
+                            .collect();
+                        let (func_ident, acc) = (Ident::new(func, span), format_ident!("{}_acc", func, span = span));
+                        // Local names with the call site's hygiene (see `reverse_map`).
+                        let slot = format_ident!("__ad_place");
+                        let value = quote_spanned!(span=> #rules::#func_ident(&#ct #(, #reads)*));
+                        let add = quote_spanned!(span=> #rules::#acc(#slot, &#ct #(, #reads)*););
+                        (
+                            value,
+                            Box::new(move |place: TokenStream| quote!({ let #slot = #place; #add })),
+                        )
+                    }
+                    Term::Rule(name) => {
+                        let name = Ident::new(name, span);
+                        let term = quote_spanned!(span=> #rules::#name(&#ct #(, #read_tokens)*, &#dv));
+                        let private = private.clone();
+                        let term2 = term.clone();
+                        (
+                            term,
+                            Box::new(
+                                move |place: TokenStream| quote_spanned!(span=> #private::Accumulate::accumulate(#place, #term2);),
+                            ),
+                        )
+                    }
+                };
+                let guard = self.guard(v).map(|g| g.to_token_stream());
+                self.add_term(arg, value, add, guard, out);
+            }
+        }
     }
 }

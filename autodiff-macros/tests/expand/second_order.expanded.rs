@@ -250,11 +250,14 @@ fn layer_vjp2<'__ad>(
                                     &__ad_dd6,
                                     &__ad_v5,
                                 );
-                                ::autodiff::__private::rules::norm_squared::vjp_acc(
-                                    &mut __ad_dd5,
-                                    &__ad_d6,
-                                    &__ad_dot5,
-                                );
+                                {
+                                    let __ad_place = &mut __ad_dd5;
+                                    ::autodiff::__private::rules::norm_squared::vjp_acc(
+                                        __ad_place,
+                                        &__ad_d6,
+                                        &__ad_dot5,
+                                    );
+                                }
                                 let mut __ad_dd4 = ::autodiff::__private::rules::tanh::vjp(
                                     &__ad_dd5,
                                     &__ad_v5,
@@ -275,26 +278,32 @@ fn layer_vjp2<'__ad>(
                                     w,
                                     x,
                                 );
-                                if __ad_nz2 {
-                                    ::autodiff::__private::rules::mul::vjp_a_acc(
-                                        &mut __ad_dd0,
-                                        &__ad_d3,
-                                        w,
-                                        &__ad_dot2,
-                                    );
-                                }
                                 let mut __ad_dd2 = ::autodiff::__private::rules::mul::vjp_b(
                                     &__ad_dd3,
                                     w,
                                     x,
                                 );
+                                if __ad_nz2 {
+                                    {
+                                        let __ad_place = &mut __ad_dd0;
+                                        ::autodiff::__private::rules::mul::vjp_a_acc(
+                                            __ad_place,
+                                            &__ad_d3,
+                                            w,
+                                            &__ad_dot2,
+                                        );
+                                    }
+                                }
                                 if __ad_nz0 {
-                                    ::autodiff::__private::rules::mul::vjp_b_acc(
-                                        &mut __ad_dd2,
-                                        &__ad_d3,
-                                        &__ad_dot0,
-                                        x,
-                                    );
+                                    {
+                                        let __ad_place = &mut __ad_dd2;
+                                        ::autodiff::__private::rules::mul::vjp_b_acc(
+                                            __ad_place,
+                                            &__ad_d3,
+                                            &__ad_dot0,
+                                            x,
+                                        );
+                                    }
                                 }
                                 LayerGrad {
                                     w: __ad_dd0,
@@ -326,26 +335,32 @@ fn layer_vjp2<'__ad>(
                                     w,
                                     x,
                                 );
-                                if __ad_nz2 {
-                                    ::autodiff::__private::rules::mul::vjp_a_acc(
-                                        &mut __ad_dd0,
-                                        &__ad_d3,
-                                        w,
-                                        &__ad_dot2,
-                                    );
-                                }
                                 let mut __ad_dd2 = ::autodiff::__private::rules::mul::vjp_b(
                                     &__ad_dd3,
                                     w,
                                     x,
                                 );
+                                if __ad_nz2 {
+                                    {
+                                        let __ad_place = &mut __ad_dd0;
+                                        ::autodiff::__private::rules::mul::vjp_a_acc(
+                                            __ad_place,
+                                            &__ad_d3,
+                                            w,
+                                            &__ad_dot2,
+                                        );
+                                    }
+                                }
                                 if __ad_nz0 {
-                                    ::autodiff::__private::rules::mul::vjp_b_acc(
-                                        &mut __ad_dd2,
-                                        &__ad_d3,
-                                        &__ad_dot0,
-                                        x,
-                                    );
+                                    {
+                                        let __ad_place = &mut __ad_dd2;
+                                        ::autodiff::__private::rules::mul::vjp_b_acc(
+                                            __ad_place,
+                                            &__ad_d3,
+                                            &__ad_dot0,
+                                            x,
+                                        );
+                                    }
                                 }
                                 LayerGrad {
                                     w: __ad_dd0,
