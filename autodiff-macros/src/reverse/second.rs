@@ -185,6 +185,10 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> SecondSweeps
     }
 }
 
+/// An argument of a primitive with its reverse rule: the argument, the
+/// rule's function, what it reads, and its curvature terms.
+type DifferentiatedArg = (Value, &'static str, &'static [Operand], &'static [(Operand, Term)]);
+
 /// Stages 3 and 4, over the primal sweeps' state.
 struct Tangents<'r, 'a> {
     cx: &'r Reverse<'a>,
@@ -417,7 +421,7 @@ impl Tangents<'_, '_> {
             Operand::Arg(j) => args[*j],
             Operand::Out => result,
         };
-        let partials: Vec<(Value, &'static str, &'static [Operand], &'static [(Operand, Term)])> = args
+        let partials: Vec<DifferentiatedArg> = args
             .iter()
             .zip(rule.partials)
             .filter_map(|(&arg, p)| match p {
