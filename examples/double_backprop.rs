@@ -20,26 +20,14 @@ use std::fmt::Write as _;
 use autodiff::nalgebra::{DMatrix, DVector};
 use autodiff::prelude::*;
 
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{Adam, Rng};
+
 const INPUTS: usize = 24;
 const HIDDEN: usize = 32;
 const CLASSES: usize = 2;
-
-/// A seeded xorshift generator: the example needs no `rand` dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn uniform(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn normal(&mut self) -> f64 {
-        let (u, v) = (self.uniform().max(1e-300), self.uniform());
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
-}
 
 /// Two moons in the first two coordinates, Gaussian noise in the others:
 /// samples as columns, and their labels.
@@ -189,40 +177,6 @@ impl Params {
     }
 }
 
-/// Adam: per-coordinate moment estimates, bias-corrected.
-struct Adam {
-    rate: f64,
-    step: i32,
-    first: Vec<Vec<f64>>,
-    second: Vec<Vec<f64>>,
-}
-
-impl Adam {
-    fn new(rate: f64, params: &mut Params) -> Adam {
-        let sizes: Vec<usize> = params.slices_mut().iter().map(|s| s.len()).collect();
-        Adam {
-            rate,
-            step: 0,
-            first: sizes.iter().map(|&n| vec![0.0; n]).collect(),
-            second: sizes.iter().map(|&n| vec![0.0; n]).collect(),
-        }
-    }
-
-    fn update(&mut self, params: &mut Params, grads: [&[f64]; 6]) {
-        let (beta1, beta2, eps) = (0.9f64, 0.999f64, 1e-8);
-        self.step += 1;
-        let (c1, c2) = (1.0 - beta1.powi(self.step), 1.0 - beta2.powi(self.step));
-        for (k, (p, g)) in params.slices_mut().into_iter().zip(grads).enumerate() {
-            let (m, v) = (&mut self.first[k], &mut self.second[k]);
-            for i in 0..p.len() {
-                m[i] = beta1 * m[i] + (1.0 - beta1) * g[i];
-                v[i] = beta2 * v[i] + (1.0 - beta2) * g[i] * g[i];
-                p[i] -= self.rate * (m[i] / c1) / ((v[i] / c2).sqrt() + eps);
-            }
-        }
-    }
-}
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Method {
     Plain,
@@ -283,7 +237,8 @@ fn seeds(n: usize) -> Vec<DMatrix<f64>> {
 fn train(method: Method, x: &DMatrix<f64>, labels: &[usize], epochs: usize) -> Params {
     let mut rng = Rng(0x2545_F491_4F6C_DD1D);
     let mut p = Params::new(&mut rng);
-    let mut adam = Adam::new(0.01, &mut p);
+    let sizes: Vec<usize> = p.slices_mut().iter().map(|s| s.len()).collect();
+    let mut adam = Adam::new(0.01, &sizes);
     let seeds = seeds(x.ncols());
     let (lambda, mu) = weights(x.ncols());
     for _ in 0..epochs {
@@ -302,7 +257,7 @@ fn train(method: Method, x: &DMatrix<f64>, labels: &[usize], epochs: usize) -> P
                 grads!(g)
             }
         };
-        adam.update(&mut p, [&g[0], &g[1], &g[2], &g[3], &g[4], &g[5]]);
+        adam.update(p.slices_mut(), [&g[0], &g[1], &g[2], &g[3], &g[4], &g[5]]);
     }
     p
 }

@@ -9,22 +9,10 @@ use std::fmt::Write as _;
 use autodiff::nalgebra::{DMatrix, DVector};
 use autodiff::prelude::*;
 
-/// A seeded xorshift generator: the example needs no `rand` dependency.
-struct Rng(u64);
+#[path = "support/mod.rs"]
+mod support;
 
-impl Rng {
-    fn uniform(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn normal(&mut self) -> f64 {
-        let (u, v) = (self.uniform().max(1e-300), self.uniform());
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
-}
+use support::{Adam, Rng};
 
 /// Two spirals, one per class: points as columns of a 2 x n matrix.
 fn spirals(n_per_class: usize, rng: &mut Rng) -> (DMatrix<f64>, Vec<usize>) {
@@ -113,30 +101,6 @@ impl Params {
     }
 }
 
-/// Adam: per-coordinate moment estimates, bias-corrected.
-struct Adam {
-    rate: f64,
-    step: i32,
-    first: Vec<Vec<f64>>,
-    second: Vec<Vec<f64>>,
-}
-
-impl Adam {
-    fn update(&mut self, params: &mut Params, grads: [&[f64]; 6]) {
-        let (beta1, beta2, eps) = (0.9f64, 0.999f64, 1e-8);
-        self.step += 1;
-        let (c1, c2) = (1.0 - beta1.powi(self.step), 1.0 - beta2.powi(self.step));
-        for (k, (p, g)) in params.slices_mut().into_iter().zip(grads).enumerate() {
-            let (m, v) = (&mut self.first[k], &mut self.second[k]);
-            for i in 0..p.len() {
-                m[i] = beta1 * m[i] + (1.0 - beta1) * g[i];
-                v[i] = beta2 * v[i] + (1.0 - beta2) * g[i] * g[i];
-                p[i] -= self.rate * (m[i] / c1) / ((v[i] / c2).sqrt() + eps);
-            }
-        }
-    }
-}
-
 fn accuracy(predicted: &[usize], labels: &[usize]) -> f64 {
     predicted.iter().zip(labels).filter(|(p, l)| p == l).count() as f64 / labels.len() as f64
 }
@@ -186,12 +150,7 @@ fn main() -> std::io::Result<()> {
     let (x, labels) = spirals(200, &mut rng);
     let mut params = Params::new(32, &mut rng);
     let sizes: Vec<usize> = params.slices_mut().iter().map(|s| s.len()).collect();
-    let mut adam = Adam {
-        rate: 0.01,
-        step: 0,
-        first: sizes.iter().map(|&n| vec![0.0; n]).collect(),
-        second: sizes.iter().map(|&n| vec![0.0; n]).collect(),
-    };
+    let mut adam = Adam::new(0.01, &sizes);
 
     let epochs = 1500;
     for epoch in 0..=epochs {
@@ -210,7 +169,7 @@ fn main() -> std::io::Result<()> {
                 g.w3.as_slice(),
                 g.b3.as_slice(),
             ];
-            adam.update(&mut params, grads);
+            adam.update(params.slices_mut(), grads);
         }
     }
 

@@ -339,6 +339,25 @@ pub fn jvp(item: &ItemFn, params: &[Param], tangents: &Tangents, items: &[syn::I
     }
 }
 
+/// One tangent parameter per parameter, `__ad_t{i}`, as forward-mode and
+/// second-order callers pass them (`Given(t)` or `ZeroTangent`): a tangent
+/// of the owned type for a differentiated parameter, only a zero otherwise.
+fn positional_tangent_params(params: &[Param], private: &TokenStream) -> Vec<TokenStream> {
+    params
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let t = format_ident!("__ad_t{}", i);
+            if p.differentiated {
+                let ty = owned(&p.ty);
+                quote!(#t: impl #private::IntoTangent<#ty>)
+            } else {
+                quote!(#t: impl #private::NoTangentArg)
+            }
+        })
+        .collect()
+}
+
 /// `f_jvp_positional`: `f_jvp` with one tangent per parameter, as a caller
 /// that does not know which of `f`'s parameters are differentiated passes
 /// them (`Given(t)` or `ZeroTangent`). Hidden; forward-mode code calls it.
@@ -349,15 +368,7 @@ pub fn jvp_positional(item: &ItemFn, params: &[Param], private: &TokenStream) ->
     let where_clause = &generics.where_clause;
     let inputs = inputs(item);
     let ret = return_type(item);
-    let positional = params.iter().enumerate().map(|(i, p)| {
-        let t = format_ident!("__ad_t{}", i);
-        if p.differentiated {
-            let ty = owned(&p.ty);
-            quote!(#t: impl #private::IntoTangent<#ty>)
-        } else {
-            quote!(#t: impl #private::NoTangentArg)
-        }
-    });
+    let positional = positional_tangent_params(params, private);
     // Bound before the call, which may move the parameters.
     let tangents: Vec<Ident> = params
         .iter()
@@ -444,10 +455,10 @@ pub fn second_order(
         grads,
         tangent_forward,
         output_tangent,
-        tangent_reverse: [seeded, unseeded],
-        tangent_grads: [seeded_grads, unseeded_grads],
+        tangent_reverse,
+        tangent_grads,
     } = sweeps;
-    let (gradient, seeded_grad, unseeded_grad) = (build(grads), build(seeded_grads), build(unseeded_grads));
+    let (gradient, tangent_gradient) = (build(grads), build(tangent_grads));
     let dots = differentiated.iter().map(|p| dot_ident(p.value));
     let allow = quote!(#[allow(dead_code, unused_mut, unused_variables, clippy::all)]);
     let Pullback {
@@ -477,15 +488,9 @@ pub fn second_order(
                 (#gradient, move |__ad_tin: #grad_ty| {
                     #(let #dots = __ad_tin.#fields;)*
                     #tangent_forward
-                    (#output_tangent, move |__ad_ctdot: ::core::option::Option<#ret>| match __ad_ctdot {
-                        ::core::option::Option::Some(__ad_ctdot) => {
-                            #seeded
-                            #seeded_grad
-                        }
-                        ::core::option::Option::None => {
-                            #unseeded
-                            #unseeded_grad
-                        }
+                    (#output_tangent, move |__ad_ctdot: ::core::option::Option<#ret>| {
+                        #tangent_reverse
+                        #tangent_gradient
                     })
                 })
             })
@@ -496,15 +501,7 @@ pub fn second_order(
         let (x, ty) = (&p.ident, &p.ty);
         quote!(#x: &#ty)
     });
-    let positional_tangents = params.iter().enumerate().map(|(i, p)| {
-        let t = format_ident!("__ad_t{}", i);
-        if p.differentiated {
-            let ty = owned(&p.ty);
-            quote!(#t: impl #private::IntoTangent<#ty>)
-        } else {
-            quote!(#t: impl #private::NoTangentArg)
-        }
-    });
+    let positional_tangents = positional_tangent_params(params, private);
     let tangent_fields = params
         .iter()
         .enumerate()
@@ -535,19 +532,7 @@ pub fn second_order(
         );
         let staged_values = values.clone();
         let positional_values = values.clone();
-        let tangent_params: Vec<TokenStream> = params
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let t = format_ident!("__ad_t{}", i);
-                if p.differentiated {
-                    let ty = owned(&p.ty);
-                    quote!(#t: impl #private::IntoTangent<#ty>)
-                } else {
-                    quote!(#t: impl #private::NoTangentArg)
-                }
-            })
-            .collect();
+        let tangent_params = positional_tangent_params(params, private);
         let tangent_args: Vec<Ident> = (0..params.len()).map(|i| format_ident!("__ad_t{}", i)).collect();
         quote! {
             #[doc = #hvp_doc]
@@ -636,19 +621,7 @@ fn pullback_function(item: &ItemFn, grad: &GradStruct, params: &[Param], private
             quote!(#private::NoTangent)
         }
     });
-    let tangent_params: Vec<TokenStream> = params
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let t = format_ident!("__ad_t{}", i);
-            if p.differentiated {
-                let ty = owned(&p.ty);
-                quote!(#t: impl #private::IntoTangent<#ty>)
-            } else {
-                quote!(#t: impl #private::NoTangentArg)
-            }
-        })
-        .collect();
+    let tangent_params = positional_tangent_params(params, private);
     let tangent_args: Vec<Ident> = (0..params.len()).map(|i| format_ident!("__ad_t{}", i)).collect();
     let Pullback {
         generics: staged_generics,

@@ -93,154 +93,97 @@ pub fn w3_loss(
     softmax_cross_entropy(&z, labels)
 }
 
-/// W2's loss, twice differentiable, with respect to the input too: W4's `G = dL/dX`.
-#[differentiable(order = 2, wrt(w1, b1, w2, b2, w3, b3, x))]
-#[allow(clippy::too_many_arguments)]
-pub fn w4_tanh_loss(
-    w1: &DMatrix<f64>,
-    b1: &DVector<f64>,
-    w2: &DMatrix<f64>,
-    b2: &DVector<f64>,
-    w3: &DMatrix<f64>,
-    b3: &DVector<f64>,
-    x: &DMatrix<f64>,
-    y: &DMatrix<f64>,
-) -> f64 {
-    let h1 = add_bias(&(w1 * x), b1).tanh();
-    let h2 = add_bias(&(w2 * &h1), b2).tanh();
-    let o = add_bias(&(w3 * &h2), b3);
-    mse(&o, y)
+/// W4 for an activation: `$loss` is W2's loss, twice differentiable and
+/// with respect to the input too (its gradient is `$loss_grad`);
+/// `$penalised` adds `0.1 ‖dL/dX‖²`: double backpropagation in plain Rust.
+macro_rules! w4 {
+    ($loss:ident, $loss_grad:ident, $penalised:ident, $act:ident) => {
+        #[differentiable(order = 2, wrt(w1, b1, w2, b2, w3, b3, x))]
+        #[allow(clippy::too_many_arguments)]
+        pub fn $loss(
+            w1: &DMatrix<f64>,
+            b1: &DVector<f64>,
+            w2: &DMatrix<f64>,
+            b2: &DVector<f64>,
+            w3: &DMatrix<f64>,
+            b3: &DVector<f64>,
+            x: &DMatrix<f64>,
+            y: &DMatrix<f64>,
+        ) -> f64 {
+            let h1 = add_bias(&(w1 * x), b1).$act();
+            let h2 = add_bias(&(w2 * &h1), b2).$act();
+            let o = add_bias(&(w3 * &h2), b3);
+            mse(&o, y)
+        }
+
+        #[differentiable(wrt(w1, b1, w2, b2, w3, b3))]
+        #[allow(clippy::too_many_arguments)]
+        pub fn $penalised(
+            w1: &DMatrix<f64>,
+            b1: &DVector<f64>,
+            w2: &DMatrix<f64>,
+            b2: &DVector<f64>,
+            w3: &DMatrix<f64>,
+            b3: &DVector<f64>,
+            x: &DMatrix<f64>,
+            y: &DMatrix<f64>,
+        ) -> f64 {
+            let (l, g) = $loss_grad(w1, b1, w2, b2, w3, b3, x, y);
+            l + 0.1 * g.x.norm_squared()
+        }
+    };
 }
 
-/// W4 (tanh): the loss plus `0.1 ‖dL/dX‖²`, double backpropagation in plain Rust.
-#[differentiable(wrt(w1, b1, w2, b2, w3, b3))]
-#[allow(clippy::too_many_arguments)]
-pub fn w4_tanh(
-    w1: &DMatrix<f64>,
-    b1: &DVector<f64>,
-    w2: &DMatrix<f64>,
-    b2: &DVector<f64>,
-    w3: &DMatrix<f64>,
-    b3: &DVector<f64>,
-    x: &DMatrix<f64>,
-    y: &DMatrix<f64>,
-) -> f64 {
-    let (l, g) = w4_tanh_loss_grad(w1, b1, w2, b2, w3, b3, x, y);
-    l + 0.1 * g.x.norm_squared()
+w4!(w4_tanh_loss, w4_tanh_loss_grad, w4_tanh, tanh);
+w4!(w4_relu_loss, w4_relu_loss_grad, w4_relu, relu);
+
+/// W5 for an activation: `$net` is `f: R¹⁶ → R¹⁰` on a batch of columns,
+/// twice differentiable; `$penalised` is `Σ_b ‖J_f(x_b)‖²_F`, the sum over
+/// the output rows `i` of `‖J_bᵀ e_i‖²` for every column `b` at once: one
+/// vector-Jacobian product (`$pullback`) per output row (10 of them, fewer
+/// than the 16 inputs a forward-mode evaluation would need). `seeds[i]` is
+/// one on row `i`, zero elsewhere.
+macro_rules! w5 {
+    ($net:ident, $pullback:ident, $penalised:ident, $act:ident) => {
+        #[differentiable(order = 2, wrt(w1, b1, w2, b2, w3, b3, x))]
+        pub fn $net(
+            w1: &DMatrix<f64>,
+            b1: &DVector<f64>,
+            w2: &DMatrix<f64>,
+            b2: &DVector<f64>,
+            w3: &DMatrix<f64>,
+            b3: &DVector<f64>,
+            x: &DMatrix<f64>,
+        ) -> DMatrix<f64> {
+            let h1 = add_bias(&(w1 * x), b1).$act();
+            let h2 = add_bias(&(w2 * &h1), b2).$act();
+            add_bias(&(w3 * &h2), b3)
+        }
+
+        #[differentiable(wrt(w1, b1, w2, b2, w3, b3))]
+        #[allow(clippy::too_many_arguments)]
+        pub fn $penalised(
+            w1: &DMatrix<f64>,
+            b1: &DVector<f64>,
+            w2: &DMatrix<f64>,
+            b2: &DVector<f64>,
+            w3: &DMatrix<f64>,
+            b3: &DVector<f64>,
+            x: &DMatrix<f64>,
+            seeds: &[DMatrix<f64>],
+        ) -> f64 {
+            let mut p = 0.0;
+            for seed in seeds.iter() {
+                let g = $pullback(w1, b1, w2, b2, w3, b3, x, seed);
+                p += g.x.norm_squared();
+            }
+            p
+        }
+    };
 }
 
-/// W4's loss with relu (locally linear: no curvature terms).
-#[differentiable(order = 2, wrt(w1, b1, w2, b2, w3, b3, x))]
-#[allow(clippy::too_many_arguments)]
-pub fn w4_relu_loss(
-    w1: &DMatrix<f64>,
-    b1: &DVector<f64>,
-    w2: &DMatrix<f64>,
-    b2: &DVector<f64>,
-    w3: &DMatrix<f64>,
-    b3: &DVector<f64>,
-    x: &DMatrix<f64>,
-    y: &DMatrix<f64>,
-) -> f64 {
-    let h1 = add_bias(&(w1 * x), b1).relu();
-    let h2 = add_bias(&(w2 * &h1), b2).relu();
-    let o = add_bias(&(w3 * &h2), b3);
-    mse(&o, y)
-}
-
-/// W4 (relu).
-#[differentiable(wrt(w1, b1, w2, b2, w3, b3))]
-#[allow(clippy::too_many_arguments)]
-pub fn w4_relu(
-    w1: &DMatrix<f64>,
-    b1: &DVector<f64>,
-    w2: &DMatrix<f64>,
-    b2: &DVector<f64>,
-    w3: &DMatrix<f64>,
-    b3: &DVector<f64>,
-    x: &DMatrix<f64>,
-    y: &DMatrix<f64>,
-) -> f64 {
-    let (l, g) = w4_relu_loss_grad(w1, b1, w2, b2, w3, b3, x, y);
-    l + 0.1 * g.x.norm_squared()
-}
-
-/// W5's network `f: R¹⁶ → R¹⁰`, on a batch of columns, twice differentiable.
-#[differentiable(order = 2, wrt(w1, b1, w2, b2, w3, b3, x))]
-pub fn w5_tanh_net(
-    w1: &DMatrix<f64>,
-    b1: &DVector<f64>,
-    w2: &DMatrix<f64>,
-    b2: &DVector<f64>,
-    w3: &DMatrix<f64>,
-    b3: &DVector<f64>,
-    x: &DMatrix<f64>,
-) -> DMatrix<f64> {
-    let h1 = add_bias(&(w1 * x), b1).tanh();
-    let h2 = add_bias(&(w2 * &h1), b2).tanh();
-    add_bias(&(w3 * &h2), b3)
-}
-
-/// W5 (tanh): `Σ_b ‖J_f(x_b)‖²_F`, as the sum over the output rows `i` of
-/// `‖J_bᵀ e_i‖²` for every column `b` at once: one vector-Jacobian product
-/// per output row (10 of them, fewer than the 16 inputs a forward-mode
-/// evaluation would need). `seeds[i]` is one on row `i`, zero elsewhere.
-#[differentiable(wrt(w1, b1, w2, b2, w3, b3))]
-#[allow(clippy::too_many_arguments)]
-pub fn w5_tanh(
-    w1: &DMatrix<f64>,
-    b1: &DVector<f64>,
-    w2: &DMatrix<f64>,
-    b2: &DVector<f64>,
-    w3: &DMatrix<f64>,
-    b3: &DVector<f64>,
-    x: &DMatrix<f64>,
-    seeds: &[DMatrix<f64>],
-) -> f64 {
-    let mut p = 0.0;
-    for i in 0..seeds.len() {
-        let g = w5_tanh_net_pullback(w1, b1, w2, b2, w3, b3, x, &seeds[i]);
-        p += g.x.norm_squared();
-    }
-    p
-}
-
-/// W5's network with relu.
-#[differentiable(order = 2, wrt(w1, b1, w2, b2, w3, b3, x))]
-pub fn w5_relu_net(
-    w1: &DMatrix<f64>,
-    b1: &DVector<f64>,
-    w2: &DMatrix<f64>,
-    b2: &DVector<f64>,
-    w3: &DMatrix<f64>,
-    b3: &DVector<f64>,
-    x: &DMatrix<f64>,
-) -> DMatrix<f64> {
-    let h1 = add_bias(&(w1 * x), b1).relu();
-    let h2 = add_bias(&(w2 * &h1), b2).relu();
-    add_bias(&(w3 * &h2), b3)
-}
-
-/// W5 (relu).
-#[differentiable(wrt(w1, b1, w2, b2, w3, b3))]
-#[allow(clippy::too_many_arguments)]
-pub fn w5_relu(
-    w1: &DMatrix<f64>,
-    b1: &DVector<f64>,
-    w2: &DMatrix<f64>,
-    b2: &DVector<f64>,
-    w3: &DMatrix<f64>,
-    b3: &DVector<f64>,
-    x: &DMatrix<f64>,
-    seeds: &[DMatrix<f64>],
-) -> f64 {
-    let mut p = 0.0;
-    for i in 0..seeds.len() {
-        let g = w5_relu_net_pullback(w1, b1, w2, b2, w3, b3, x, &seeds[i]);
-        p += g.x.norm_squared();
-    }
-    p
-}
+w5!(w5_tanh_net, w5_tanh_net_pullback, w5_tanh, tanh);
+w5!(w5_relu_net, w5_relu_net_pullback, w5_relu, relu);
 
 /// W5's data: the network, the inputs and the one-hot row seeds.
 pub fn w5_data() -> (Net, DMatrix<f64>, Vec<DMatrix<f64>>) {

@@ -51,30 +51,12 @@ pub struct Sweeps {
 /// Builds both sweeps.
 pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> Sweeps {
     let mut cx = Reverse::new(func, act, krate);
-    cx.mark_needed(&func.body);
-    let forward = cx.forward(&func.body);
-
-    let mut reverse = TokenStream::new();
-    if act.active(func.output) {
-        let adj = adj_ident(func.output);
-        reverse.extend(quote!(let mut #adj = __ad_ct;));
-        cx.declared.insert(func.output);
-    }
-    cx.reverse(&func.body, &mut reverse);
-    let private = &cx.private;
+    let (forward, reverse) = cx.sweeps();
     let grads = func
         .params
         .iter()
         .filter(|p| p.differentiated)
-        .map(|p| {
-            let grad = if cx.declared.contains(&p.value) {
-                adj_ident(p.value).to_token_stream()
-            } else {
-                let value = cx.borrow(p.value);
-                quote!(#private::zero_grad(#value))
-            };
-            (p.ident.clone(), grad)
-        })
+        .map(|p| (p.ident.clone(), cx.adjoint_or_zero(p.value)))
         .collect();
     Sweeps {
         forward,
@@ -165,6 +147,32 @@ impl<'a> Reverse<'a> {
 }
 
 impl Reverse<'_> {
+    /// The forward sweep, and the reverse sweep from the output's cotangent
+    /// `__ad_ct`.
+    fn sweeps(&mut self) -> (TokenStream, TokenStream) {
+        let func = self.func;
+        self.mark_needed(&func.body);
+        let forward = self.forward(&func.body);
+        let mut reverse = TokenStream::new();
+        if self.act.active(func.output) {
+            let adj = adj_ident(func.output);
+            reverse.extend(quote!(let mut #adj = __ad_ct;));
+            self.declared.insert(func.output);
+        }
+        self.reverse(&func.body, &mut reverse);
+        (forward, reverse)
+    }
+
+    /// `v`'s adjoint after the reverse sweep, or a zero shaped like `v`.
+    fn adjoint_or_zero(&self, v: Value) -> TokenStream {
+        if self.declared.contains(&v) {
+            adj_ident(v).to_token_stream()
+        } else {
+            let (private, value) = (&self.private, self.borrow(v));
+            quote!(#private::zero_grad(#value))
+        }
+    }
+
     fn saved_ident(&self, s: Saved) -> Ident {
         match s {
             Saved::Value(v) => self.func.ident(v).clone(),

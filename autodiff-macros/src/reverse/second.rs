@@ -8,8 +8,10 @@
 //! 2. the primal reverse sweep, from the output's cotangent `ct`;
 //! 3. the tangent forward sweep, from the inputs' tangents `__ad_dot{N}`:
 //!    each value's tangent, by the forward rules (as in `f_jvp`);
-//! 4. the tangent reverse sweep, from the tangent of `ct` (or none: a
-//!    constant cotangent): each adjoint's tangent `__ad_dd{N}`. A reverse rule
+//! 4. the tangent reverse sweep, from the tangent of `ct` (an `Option`:
+//!    none for a constant cotangent): each adjoint's tangent `__ad_dd{N}`,
+//!    an `Option` too where only such a seed or a zero input tangent may
+//!    reach it, so that the chains they would start are skipped at run time. A reverse rule
 //!    `x̄ += vjp(ȳ, reads..)` has the tangent
 //!    `ẋ̄ += vjp(ẏ̄, reads..) + Σ_r ∂vjp/∂r · ṙ`, the second sum given per
 //!    operand by the rule table's curvature terms.
@@ -103,39 +105,21 @@ pub struct SecondSweeps {
     pub tangent_forward: TokenStream,
     /// The output's tangent after stage 3.
     pub output_tangent: TokenStream,
-    /// Stage 4 with the cotangent's tangent `__ad_ctdot`, and without.
-    pub tangent_reverse: [TokenStream; 2],
-    /// Per differentiated parameter, per variant of stage 4: its cotangent's tangent.
-    pub tangent_grads: [Vec<(Ident, TokenStream)>; 2],
+    /// Stage 4: reads the tangent of the output's cotangent, `__ad_ctdot`,
+    /// an `Option` (`None`: a constant cotangent).
+    pub tangent_reverse: TokenStream,
+    /// Per differentiated parameter: its cotangent's tangent after stage 4.
+    pub tangent_grads: Vec<(Ident, TokenStream)>,
 }
 
 pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> SecondSweeps {
     let mut cx = Reverse::new(func, act, krate);
     cx.second_order = true;
-    cx.mark_needed(&func.body);
-    let forward = cx.forward(&func.body);
-    let mut reverse = TokenStream::new();
-    if act.active(func.output) {
-        let adj = adj_ident(func.output);
-        reverse.extend(quote!(let mut #adj = __ad_ct;));
-        cx.declared.insert(func.output);
-    }
-    cx.reverse(&func.body, &mut reverse);
-    let zero_or = |cx: &Reverse, v: Value, declared: bool, ident: Ident| {
-        if declared {
-            ident.to_token_stream()
-        } else {
-            let (private, value) = (&cx.private, cx.borrow(v));
-            quote!(#private::zero_grad(#value))
-        }
-    };
+    let (forward, reverse) = cx.sweeps();
     let differentiated: Vec<_> = func.params.iter().filter(|p| p.differentiated).collect();
     let grads = differentiated
         .iter()
-        .map(|p| {
-            let g = zero_or(&cx, p.value, cx.declared.contains(&p.value), adj_ident(p.value));
-            (p.ident.clone(), g)
-        })
+        .map(|p| (p.ident.clone(), cx.adjoint_or_zero(p.value)))
         .collect();
 
     let mut tangents = Tangents {
@@ -146,33 +130,29 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> SecondSweeps
         maybe: HashSet::new(),
     };
     let tangent_forward = tangents.forward();
-    let output_tangent = zero_or(
-        &cx,
-        func.output,
-        tangents.has.contains(&func.output),
-        dot_ident(func.output),
-    );
-    let mut variant = |seeded: bool| {
-        tangents.dd.clear();
-        tangents.maybe.clear();
-        let code = tangents.reverse(seeded);
-        let grads: Vec<(Ident, TokenStream)> = differentiated
-            .iter()
-            .map(|p| {
-                let g = zero_or(&cx, p.value, tangents.dd.contains(&p.value), dd_ident(p.value));
-                let g = if tangents.maybe.contains(&p.value) {
-                    let zero = zero_or(&cx, p.value, false, dd_ident(p.value));
-                    quote!(#g.unwrap_or_else(|| #zero))
-                } else {
-                    g
-                };
-                (p.ident.clone(), g)
-            })
-            .collect();
-        (code, grads)
+    let output_tangent = if tangents.has.contains(&func.output) {
+        dot_ident(func.output).to_token_stream()
+    } else {
+        let (private, value) = (&cx.private, cx.borrow(func.output));
+        quote!(#private::zero_grad(#value))
     };
-    let (seeded, seeded_grads) = variant(true);
-    let (unseeded, unseeded_grads) = variant(false);
+    let tangent_reverse = tangents.reverse();
+    let tangent_grads = differentiated
+        .iter()
+        .map(|p| {
+            let zero = {
+                let (private, value) = (&cx.private, cx.borrow(p.value));
+                quote!(#private::zero_grad(#value))
+            };
+            let dd = dd_ident(p.value);
+            let grad = match (tangents.dd.contains(&p.value), tangents.maybe.contains(&p.value)) {
+                (false, _) => zero,
+                (true, false) => dd.to_token_stream(),
+                (true, true) => quote!(#dd.unwrap_or_else(|| #zero)),
+            };
+            (p.ident.clone(), grad)
+        })
+        .collect();
     SecondSweeps {
         forward,
         reverse,
@@ -180,8 +160,8 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> SecondSweeps
         grads,
         tangent_forward,
         output_tangent,
-        tangent_reverse: [seeded, unseeded],
-        tangent_grads: [seeded_grads, unseeded_grads],
+        tangent_reverse,
+        tangent_grads,
     }
 }
 
@@ -309,14 +289,17 @@ impl Tangents<'_, '_> {
         });
     }
 
-    fn reverse(&mut self, seeded: bool) -> TokenStream {
+    fn reverse(&mut self) -> TokenStream {
         let cx = self.cx;
         let (f, act) = (cx.func, cx.act);
         let mut out = TokenStream::new();
-        if seeded && act.active(f.output) {
+        // The seed's tangent is an `Option`: none for a constant cotangent,
+        // whose chain is then skipped at run time like any zero.
+        if act.active(f.output) {
             let dd = dd_ident(f.output);
             out.extend(quote!(let mut #dd = __ad_ctdot;));
             self.dd.insert(f.output);
+            self.maybe.insert(f.output);
         }
         for inst in f.body.insts.iter().rev() {
             let result = inst.results[0];

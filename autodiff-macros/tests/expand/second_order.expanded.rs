@@ -243,106 +243,138 @@ fn layer_vjp2<'__ad>(
                     );
                     (
                         __ad_dot6,
-                        move |__ad_ctdot: ::core::option::Option<f64>| match __ad_ctdot {
-                            ::core::option::Option::Some(__ad_ctdot) => {
-                                let mut __ad_dd6 = __ad_ctdot;
-                                let mut __ad_dd5 = ::autodiff::__private::rules::norm_squared::vjp(
-                                    &__ad_dd6,
-                                    &__ad_v5,
-                                );
-                                {
-                                    let __ad_place = &mut __ad_dd5;
+                        move |__ad_ctdot: ::core::option::Option<f64>| {
+                            let mut __ad_dd6 = __ad_ctdot;
+                            let mut __ad_dd5 = ::core::option::Option::None;
+                            if let ::core::option::Option::Some(__ad_in) = &__ad_dd6 {
+                                match &mut __ad_dd5 {
+                                    ::core::option::Option::Some(__ad_slot) => {
+                                        ::autodiff::__private::rules::norm_squared::vjp_acc(
+                                            __ad_slot,
+                                            __ad_in,
+                                            &__ad_v5,
+                                        );
+                                    }
+                                    ::core::option::Option::None => {
+                                        __ad_dd5 = ::core::option::Option::Some(
+                                            ::autodiff::__private::rules::norm_squared::vjp(
+                                                __ad_in,
+                                                &__ad_v5,
+                                            ),
+                                        );
+                                    }
+                                }
+                            }
+                            match &mut __ad_dd5 {
+                                ::core::option::Option::Some(__ad_slot) => {
+                                    let __ad_place = __ad_slot;
                                     ::autodiff::__private::rules::norm_squared::vjp_acc(
                                         __ad_place,
                                         &__ad_d6,
                                         &__ad_dot5,
                                     );
                                 }
-                                let mut __ad_dd4 = ::autodiff::__private::rules::tanh::vjp(
-                                    &__ad_dd5,
-                                    &__ad_v5,
-                                );
-                                ::autodiff::__private::Accumulate::accumulate(
-                                    &mut __ad_dd4,
-                                    ::autodiff::__private::rules::tanh::vjp_dot(
-                                        &__ad_d5,
-                                        &__ad_v5,
-                                        &__ad_dot5,
-                                    ),
-                                );
-                                let mut __ad_dd3 = ::autodiff::__private::rules::add_bias::vjp_a(
-                                    &__ad_dd4,
-                                );
-                                let mut __ad_dd0 = ::autodiff::__private::rules::mul::vjp_a(
-                                    &__ad_dd3,
-                                    w,
-                                    x,
-                                );
-                                let mut __ad_dd2 = ::autodiff::__private::rules::mul::vjp_b(
-                                    &__ad_dd3,
-                                    w,
-                                    x,
-                                );
-                                if __ad_nz2 {
-                                    {
-                                        let __ad_place = &mut __ad_dd0;
-                                        ::autodiff::__private::rules::mul::vjp_a_acc(
-                                            __ad_place,
-                                            &__ad_d3,
-                                            w,
-                                            &__ad_dot2,
-                                        );
-                                    }
-                                }
-                                if __ad_nz0 {
-                                    {
-                                        let __ad_place = &mut __ad_dd2;
-                                        ::autodiff::__private::rules::mul::vjp_b_acc(
-                                            __ad_place,
-                                            &__ad_d3,
-                                            &__ad_dot0,
-                                            x,
-                                        );
-                                    }
-                                }
-                                LayerGrad {
-                                    w: __ad_dd0,
-                                    x: __ad_dd2,
+                                ::core::option::Option::None => {
+                                    __ad_dd5 = ::core::option::Option::Some(
+                                        ::autodiff::__private::rules::norm_squared::vjp(
+                                            &__ad_d6,
+                                            &__ad_dot5,
+                                        ),
+                                    );
                                 }
                             }
-                            ::core::option::Option::None => {
-                                let mut __ad_dd5 = ::autodiff::__private::rules::norm_squared::vjp(
-                                    &__ad_d6,
-                                    &__ad_dot5,
-                                );
-                                let mut __ad_dd4 = ::autodiff::__private::rules::tanh::vjp(
-                                    &__ad_dd5,
-                                    &__ad_v5,
-                                );
-                                ::autodiff::__private::Accumulate::accumulate(
-                                    &mut __ad_dd4,
-                                    ::autodiff::__private::rules::tanh::vjp_dot(
-                                        &__ad_d5,
-                                        &__ad_v5,
-                                        &__ad_dot5,
-                                    ),
-                                );
-                                let mut __ad_dd3 = ::autodiff::__private::rules::add_bias::vjp_a(
-                                    &__ad_dd4,
-                                );
-                                let mut __ad_dd0 = ::autodiff::__private::rules::mul::vjp_a(
-                                    &__ad_dd3,
-                                    w,
-                                    x,
-                                );
-                                let mut __ad_dd2 = ::autodiff::__private::rules::mul::vjp_b(
-                                    &__ad_dd3,
-                                    w,
-                                    x,
-                                );
-                                if __ad_nz2 {
-                                    {
-                                        let __ad_place = &mut __ad_dd0;
+                            let mut __ad_dd4 = ::core::option::Option::None;
+                            if let ::core::option::Option::Some(__ad_in) = &__ad_dd5 {
+                                match &mut __ad_dd4 {
+                                    ::core::option::Option::Some(__ad_slot) => {
+                                        ::autodiff::__private::rules::tanh::vjp_acc(
+                                            __ad_slot,
+                                            __ad_in,
+                                            &__ad_v5,
+                                        );
+                                    }
+                                    ::core::option::Option::None => {
+                                        __ad_dd4 = ::core::option::Option::Some(
+                                            ::autodiff::__private::rules::tanh::vjp(__ad_in, &__ad_v5),
+                                        );
+                                    }
+                                }
+                            }
+                            match &mut __ad_dd4 {
+                                ::core::option::Option::Some(__ad_slot) => {
+                                    ::autodiff::__private::Accumulate::accumulate(
+                                        __ad_slot,
+                                        ::autodiff::__private::rules::tanh::vjp_dot(
+                                            &__ad_d5,
+                                            &__ad_v5,
+                                            &__ad_dot5,
+                                        ),
+                                    );
+                                }
+                                ::core::option::Option::None => {
+                                    __ad_dd4 = ::core::option::Option::Some(
+                                        ::autodiff::__private::rules::tanh::vjp_dot(
+                                            &__ad_d5,
+                                            &__ad_v5,
+                                            &__ad_dot5,
+                                        ),
+                                    );
+                                }
+                            }
+                            let mut __ad_dd3 = ::core::option::Option::None;
+                            if let ::core::option::Option::Some(__ad_in) = &__ad_dd4 {
+                                match &mut __ad_dd3 {
+                                    ::core::option::Option::Some(__ad_slot) => {
+                                        ::autodiff::__private::rules::add_bias::vjp_a_acc(
+                                            __ad_slot,
+                                            __ad_in,
+                                        );
+                                    }
+                                    ::core::option::Option::None => {
+                                        __ad_dd3 = ::core::option::Option::Some(
+                                            ::autodiff::__private::rules::add_bias::vjp_a(__ad_in),
+                                        );
+                                    }
+                                }
+                            }
+                            let mut __ad_dd0 = ::core::option::Option::None;
+                            let mut __ad_dd2 = ::core::option::Option::None;
+                            if let ::core::option::Option::Some(__ad_in) = &__ad_dd3 {
+                                match &mut __ad_dd0 {
+                                    ::core::option::Option::Some(__ad_slot) => {
+                                        ::autodiff::__private::rules::mul::vjp_a_acc(
+                                            __ad_slot,
+                                            __ad_in,
+                                            w,
+                                            x,
+                                        );
+                                    }
+                                    ::core::option::Option::None => {
+                                        __ad_dd0 = ::core::option::Option::Some(
+                                            ::autodiff::__private::rules::mul::vjp_a(__ad_in, w, x),
+                                        );
+                                    }
+                                }
+                                match &mut __ad_dd2 {
+                                    ::core::option::Option::Some(__ad_slot) => {
+                                        ::autodiff::__private::rules::mul::vjp_b_acc(
+                                            __ad_slot,
+                                            __ad_in,
+                                            w,
+                                            x,
+                                        );
+                                    }
+                                    ::core::option::Option::None => {
+                                        __ad_dd2 = ::core::option::Option::Some(
+                                            ::autodiff::__private::rules::mul::vjp_b(__ad_in, w, x),
+                                        );
+                                    }
+                                }
+                            }
+                            if __ad_nz2 {
+                                match &mut __ad_dd0 {
+                                    ::core::option::Option::Some(__ad_slot) => {
+                                        let __ad_place = __ad_slot;
                                         ::autodiff::__private::rules::mul::vjp_a_acc(
                                             __ad_place,
                                             &__ad_d3,
@@ -350,10 +382,21 @@ fn layer_vjp2<'__ad>(
                                             &__ad_dot2,
                                         );
                                     }
+                                    ::core::option::Option::None => {
+                                        __ad_dd0 = ::core::option::Option::Some(
+                                            ::autodiff::__private::rules::mul::vjp_a(
+                                                &__ad_d3,
+                                                w,
+                                                &__ad_dot2,
+                                            ),
+                                        );
+                                    }
                                 }
-                                if __ad_nz0 {
-                                    {
-                                        let __ad_place = &mut __ad_dd2;
+                            }
+                            if __ad_nz0 {
+                                match &mut __ad_dd2 {
+                                    ::core::option::Option::Some(__ad_slot) => {
+                                        let __ad_place = __ad_slot;
                                         ::autodiff::__private::rules::mul::vjp_b_acc(
                                             __ad_place,
                                             &__ad_d3,
@@ -361,11 +404,22 @@ fn layer_vjp2<'__ad>(
                                             x,
                                         );
                                     }
+                                    ::core::option::Option::None => {
+                                        __ad_dd2 = ::core::option::Option::Some(
+                                            ::autodiff::__private::rules::mul::vjp_b(
+                                                &__ad_d3,
+                                                &__ad_dot0,
+                                                x,
+                                            ),
+                                        );
+                                    }
                                 }
-                                LayerGrad {
-                                    w: __ad_dd0,
-                                    x: __ad_dd2,
-                                }
+                            }
+                            LayerGrad {
+                                w: __ad_dd0
+                                    .unwrap_or_else(|| ::autodiff::__private::zero_grad(w)),
+                                x: __ad_dd2
+                                    .unwrap_or_else(|| ::autodiff::__private::zero_grad(x)),
                             }
                         },
                     )
