@@ -30,11 +30,16 @@ pub enum Partial {
     /// reverse rule with respect to each operand it reads, one term per
     /// operand whose tangent is nonzero; `None` where the rule has no
     /// second-order form yet (`order = 2` refuses it).
+    ///
+    /// `identity`: the reverse rule is `x̄ = ȳ` (a sum's operands, a copy),
+    /// so that the result's adjoint can become the argument's, moved
+    /// rather than copied, where nothing reads it after.
     Vjp {
         func: &'static str,
         reads: &'static [Operand],
         forward_reads: Option<&'static [Operand]>,
         curvature: Option<&'static [(Operand, Term)]>,
+        identity: bool,
     },
     /// The derivative is zero almost everywhere (`floor`, `signum`): nothing to emit.
     Zero,
@@ -100,6 +105,7 @@ const fn vjp(func: &'static str, reads: &'static [Operand]) -> Partial {
         reads,
         forward_reads: None,
         curvature: None,
+        identity: false,
     }
 }
 
@@ -110,6 +116,7 @@ const fn vjp2(func: &'static str, reads: &'static [Operand], curvature: &'static
         reads,
         forward_reads: None,
         curvature: Some(curvature),
+        identity: false,
     }
 }
 
@@ -127,6 +134,18 @@ const fn lin_shaped(func: &'static str, reads: &'static [Operand]) -> Partial {
         reads,
         forward_reads: Some(&[Out]),
         curvature: Some(&[]),
+        identity: false,
+    }
+}
+
+/// A reverse rule that is the identity, `x̄ = ȳ`.
+const fn identity(func: &'static str) -> Partial {
+    Partial::Vjp {
+        func,
+        reads: &[],
+        forward_reads: None,
+        curvature: Some(&[]),
+        identity: true,
     }
 }
 
@@ -184,8 +203,8 @@ const ZERO: &[Partial] = &[Partial::Zero];
 /// `a + b`, `a - b`, `a * b`, `a / b` (and their compound assignments). A
 /// product or quotient reads both operands: their types pick the rule
 /// (matrix product, scaling), and the cotangent's type follows from them.
-pub static ADD: Rule = by_rule("add", &[lin("vjp_a", &[]), lin("vjp_b", &[])]);
-pub static SUB: Rule = by_rule("sub", &[lin("vjp_a", &[]), lin("vjp_b", &[])]);
+pub static ADD: Rule = by_rule("add", &[identity("vjp_a"), identity("vjp_b")]);
+pub static SUB: Rule = by_rule("sub", &[identity("vjp_a"), lin("vjp_b", &[])]);
 pub static MUL: Rule = by_rule(
     "mul",
     &[
@@ -319,8 +338,8 @@ static METHODS: &[Rule] = &[
         &[vjp2("vjp", &[X, Out], &[(X, Term::Same), (Out, Term::Rule("vjp_dy"))])],
     ),
     method("norm_squared", &[vjp2("vjp", &[X], &[(X, Term::Same)])]),
-    method("clone", &[lin("vjp", &[])]),
-    method("into_owned", &[lin("vjp", &[])]),
+    method("clone", &[identity("vjp")]),
+    method("into_owned", &[identity("vjp")]),
     method(
         "scale",
         &[
@@ -328,7 +347,7 @@ static METHODS: &[Rule] = &[
             vjp2("vjp_b", &[X, B], &[(X, Term::Same)]),
         ],
     ),
-    method("add_scalar", &[lin("vjp_a", &[]), lin_shaped("vjp_b", &[])]),
+    method("add_scalar", &[identity("vjp_a"), lin_shaped("vjp_b", &[])]),
     linear_unary!("column_sum", X),
     linear_unary!("row_sum", X),
     // `DMatrix::from_element(r, c, x)`, `DVector::from_element(n, x)`,
@@ -355,7 +374,7 @@ static METHODS: &[Rule] = &[
 /// Runtime functions with a rule, called by name (`add_bias(&z, &b)`): a
 /// primitive rather than a call, so that its static zeros propagate (it is
 /// linear: a zero cotangent gives zero cotangents, without computing them).
-pub static FUNCTIONS: &[Rule] = &[by_rule("add_bias", &[lin("vjp_a", &[]), lin_shaped("vjp_b", &[])])];
+pub static FUNCTIONS: &[Rule] = &[by_rule("add_bias", &[identity("vjp_a"), lin_shaped("vjp_b", &[])])];
 
 /// The rule of a function called by its bare name.
 pub fn function_rule(path: &syn::Path) -> Option<&'static Rule> {

@@ -559,11 +559,24 @@ impl Reverse<'_> {
                     }
                     let ct = adj_ident(result);
                     let module = Ident::new(rule.module(), span);
-                    for (i, &arg) in args.iter().enumerate() {
-                        let Partial::Vjp { func, reads, .. } = rule.partials[i] else {
+                    // The result's adjoint is read by no one after this
+                    // instruction, except by second-order terms of its rule.
+                    let dead_after = !self.second_order || !has_curvature(rule);
+                    let order = partial_order(rule, args, |a| self.act.active(a));
+                    let last = order.last().copied();
+                    for i in order {
+                        let arg = args[i];
+                        let Partial::Vjp {
+                            func, reads, identity, ..
+                        } = rule.partials[i]
+                        else {
                             continue;
                         };
-                        if !self.act.active(arg) {
+                        // `x̄ = ȳ` as a move, where `ȳ` is not read after.
+                        if identity && dead_after && Some(i) == last && !self.declared.contains(&arg) {
+                            self.declared.insert(arg);
+                            let adj = adj_ident(arg);
+                            out.extend(quote_spanned!(span=> let mut #adj = #ct;));
                             continue;
                         }
                         let (func, func_acc) = (Ident::new(func, span), format_ident!("{}_acc", func, span = span));
@@ -703,6 +716,25 @@ impl Reverse<'_> {
         let pattern = self.tape_pattern(region);
         quote!(#private::Branch::#variant(#pattern) => { #body })
     }
+}
+
+/// Whether a rule has any second-order term (then its result's adjoint is
+/// read again by the tangent reverse sweep).
+fn has_curvature(rule: &crate::rules::Rule) -> bool {
+    rule.partials
+        .iter()
+        .any(|p| matches!(p, Partial::Vjp { curvature, .. } if curvature.is_none_or(|c| !c.is_empty())))
+}
+
+/// The order in which a primitive's differentiated arguments receive their
+/// cotangents: identity rules last, so that the last of them may take the
+/// result's adjoint by move.
+pub fn partial_order(rule: &crate::rules::Rule, args: &[Value], active: impl Fn(Value) -> bool) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..args.len())
+        .filter(|&i| active(args[i]) && matches!(rule.partials[i], Partial::Vjp { .. }))
+        .collect();
+    order.sort_by_key(|&i| matches!(rule.partials[i], Partial::Vjp { identity: true, .. }));
+    order
 }
 
 /// `tokens` with every span set to `span`, so that rustc reports an error

@@ -166,8 +166,9 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> SecondSweeps
 }
 
 /// An argument of a primitive with its reverse rule: the argument, the
-/// rule's function, what it reads, and its curvature terms.
-type DifferentiatedArg = (Value, &'static str, &'static [Operand], &'static [(Operand, Term)]);
+/// rule's function, what it reads, its curvature terms, and whether it is
+/// the identity.
+type DifferentiatedArg = (Value, &'static str, &'static [Operand], &'static [(Operand, Term)], bool);
 
 /// Stages 3 and 4, over the primal sweeps' state.
 struct Tangents<'r, 'a> {
@@ -404,13 +405,17 @@ impl Tangents<'_, '_> {
             Operand::Arg(j) => args[*j],
             Operand::Out => result,
         };
-        let partials: Vec<DifferentiatedArg> = args
-            .iter()
-            .zip(rule.partials)
-            .filter_map(|(&arg, p)| match p {
+        // Identity rules last: the last may take the adjoint tangent by move.
+        let partials: Vec<DifferentiatedArg> = super::partial_order(rule, args, |a| act.active(a))
+            .into_iter()
+            .filter_map(|i| match rule.partials[i] {
                 Partial::Vjp {
-                    func, reads, curvature, ..
-                } if act.active(arg) => Some((arg, *func, *reads, curvature.unwrap_or(&[]))),
+                    func,
+                    reads,
+                    curvature,
+                    identity,
+                    ..
+                } => Some((args[i], func, reads, curvature.unwrap_or(&[]), identity)),
                 _ => None,
             })
             .collect();
@@ -425,7 +430,14 @@ impl Tangents<'_, '_> {
                 quote!(&#dd)
             };
             let mut block = TokenStream::new();
-            for &(arg, func, reads, _) in &partials {
+            for (k, &(arg, func, reads, _, identity)) in partials.iter().enumerate() {
+                // `ẋ̄ = ẏ̄` as a move: nothing reads `ẏ̄` after.
+                if identity && !maybe && k + 1 == partials.len() && !self.dd.contains(&arg) {
+                    self.dd.insert(arg);
+                    let (dd, dd_r) = (dd_ident(arg), dd_ident(result));
+                    block.extend(quote!(let mut #dd = #dd_r;));
+                    continue;
+                }
                 if maybe && !self.dd.contains(&arg) {
                     // Declared outside the `if let`, reached inside it.
                     let dd = dd_ident(arg);
@@ -453,7 +465,7 @@ impl Tangents<'_, '_> {
             return;
         }
         let ct = adj_ident(result);
-        for &(arg, func, reads, curvature) in &partials {
+        for &(arg, func, reads, curvature, _) in &partials {
             let read_tokens: Vec<TokenStream> = reads.iter().map(|r| cx.borrow(operand(r))).collect();
             for (r, term) in curvature {
                 let v = operand(r);

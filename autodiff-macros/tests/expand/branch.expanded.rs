@@ -118,7 +118,7 @@ fn f_grad(x: f64, y: f64) -> (f64, FGrad) {
         ::autodiff::__private::Branch::Then(()) => {
             let mut __ad_d5 = __ad_d8;
             ::autodiff::__private::rules::add::vjp_a_acc(&mut __ad_d2, &__ad_d5);
-            let mut __ad_d4 = ::autodiff::__private::rules::add::vjp_b(&__ad_d5);
+            let mut __ad_d4 = __ad_d5;
             ::autodiff::__private::rules::sin::vjp_acc(&mut __ad_d0, &__ad_d4, &x);
         }
         ::autodiff::__private::Branch::Else(()) => {
@@ -175,7 +175,7 @@ fn f_vjp(x: f64, y: f64) -> (f64, impl ::core::ops::FnOnce(f64) -> FGrad) {
                 ::autodiff::__private::Branch::Then(()) => {
                     let mut __ad_d5 = __ad_d8;
                     ::autodiff::__private::rules::add::vjp_a_acc(&mut __ad_d2, &__ad_d5);
-                    let mut __ad_d4 = ::autodiff::__private::rules::add::vjp_b(&__ad_d5);
+                    let mut __ad_d4 = __ad_d5;
                     ::autodiff::__private::rules::sin::vjp_acc(
                         &mut __ad_d0,
                         &__ad_d4,

@@ -84,7 +84,7 @@ fn g_grad(x: f64, n: usize) -> (f64, GGrad) {
     let __ad_ct = ::autodiff::__private::one_like(&__ad_v10);
     let mut __ad_d10 = __ad_ct;
     let mut __ad_d6 = ::autodiff::__private::rules::add::vjp_a(&__ad_d10);
-    let mut __ad_d9 = ::autodiff::__private::rules::add::vjp_b(&__ad_d10);
+    let mut __ad_d9 = __ad_d10;
     let mut __ad_d7 = ::autodiff::__private::rules::powi::vjp_a(&__ad_d9, &__ad_v7, &2);
     let (__ad_t7_0,) = ::autodiff::__private::ArgTangents::into_arg_tangents(
         __ad_pb7(__ad_d7),
@@ -115,7 +115,7 @@ fn g_vjp(x: f64, n: usize) -> (f64, impl ::core::ops::FnOnce(f64) -> GGrad) {
         move |__ad_ct: f64| {
             let mut __ad_d10 = __ad_ct;
             let mut __ad_d6 = ::autodiff::__private::rules::add::vjp_a(&__ad_d10);
-            let mut __ad_d9 = ::autodiff::__private::rules::add::vjp_b(&__ad_d10);
+            let mut __ad_d9 = __ad_d10;
             let mut __ad_d7 = ::autodiff::__private::rules::powi::vjp_a(
                 &__ad_d9,
                 &__ad_v7,

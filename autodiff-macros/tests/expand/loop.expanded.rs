@@ -186,9 +186,9 @@ fn rosenbrock_grad(x: &[f64]) -> (f64, RosenbrockGrad) {
             let __ad_v13 = ::autodiff::__private::rules::sub::value(&1.0, &__ad_v12);
             let mut __ad_d19 = __ad_a20_0;
             let mut __ad_d4 = ::autodiff::__private::rules::add::vjp_a(&__ad_d19);
-            let mut __ad_d18 = ::autodiff::__private::rules::add::vjp_b(&__ad_d19);
+            let mut __ad_d18 = __ad_d19;
             let mut __ad_d16 = ::autodiff::__private::rules::add::vjp_a(&__ad_d18);
-            let mut __ad_d17 = ::autodiff::__private::rules::add::vjp_b(&__ad_d18);
+            let mut __ad_d17 = __ad_d18;
             let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_a(
                 &__ad_d17,
                 &__ad_v13,
@@ -223,8 +223,8 @@ fn rosenbrock_grad(x: &[f64]) -> (f64, RosenbrockGrad) {
                 x,
                 &__ad_v3,
             );
-            let mut __ad_d6 = ::autodiff::__private::rules::sub::vjp_a(&__ad_d10);
             let mut __ad_d9 = ::autodiff::__private::rules::sub::vjp_b(&__ad_d10);
+            let mut __ad_d6 = __ad_d10;
             let mut __ad_d7 = ::autodiff::__private::rules::mul::vjp_a(
                 &__ad_d9,
                 &__ad_v7,
@@ -327,15 +327,11 @@ fn rosenbrock_vjp<'__ad>(
                     let mut __ad_d4 = ::autodiff::__private::rules::add::vjp_a(
                         &__ad_d19,
                     );
-                    let mut __ad_d18 = ::autodiff::__private::rules::add::vjp_b(
-                        &__ad_d19,
-                    );
+                    let mut __ad_d18 = __ad_d19;
                     let mut __ad_d16 = ::autodiff::__private::rules::add::vjp_a(
                         &__ad_d18,
                     );
-                    let mut __ad_d17 = ::autodiff::__private::rules::add::vjp_b(
-                        &__ad_d18,
-                    );
+                    let mut __ad_d17 = __ad_d18;
                     let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_a(
                         &__ad_d17,
                         &__ad_v13,
@@ -372,12 +368,10 @@ fn rosenbrock_vjp<'__ad>(
                         x,
                         &__ad_v3,
                     );
-                    let mut __ad_d6 = ::autodiff::__private::rules::sub::vjp_a(
-                        &__ad_d10,
-                    );
                     let mut __ad_d9 = ::autodiff::__private::rules::sub::vjp_b(
                         &__ad_d10,
                     );
+                    let mut __ad_d6 = __ad_d10;
                     let mut __ad_d7 = ::autodiff::__private::rules::mul::vjp_a(
                         &__ad_d9,
                         &__ad_v7,

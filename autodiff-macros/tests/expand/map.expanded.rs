@@ -144,7 +144,7 @@ fn f_grad(a: &DMatrix<f64>) -> (f64, FGrad) {
     let __ad_ct = ::autodiff::__private::one_like(&__ad_v8);
     let mut __ad_d8 = __ad_ct;
     let mut __ad_d5 = ::autodiff::__private::rules::add::vjp_a(&__ad_d8);
-    let mut __ad_d7 = ::autodiff::__private::rules::add::vjp_b(&__ad_d8);
+    let mut __ad_d7 = __ad_d8;
     let mut __ad_d6 = ::autodiff::__private::rules::sum::vjp(&__ad_d7, &__ad_v6);
     let mut __ad_d0 = __ad_d6
         .zip_map(
@@ -160,7 +160,7 @@ fn f_grad(a: &DMatrix<f64>) -> (f64, FGrad) {
             },
         );
     let mut __ad_d2 = ::autodiff::__private::rules::add::vjp_a(&__ad_d5);
-    let mut __ad_d4 = ::autodiff::__private::rules::add::vjp_b(&__ad_d5);
+    let mut __ad_d4 = __ad_d5;
     let mut __ad_d3 = ::autodiff::__private::rules::norm_squared::vjp(
         &__ad_d4,
         &__ad_v3,
@@ -232,7 +232,7 @@ fn f_vjp<'__ad>(
         move |__ad_ct: f64| {
             let mut __ad_d8 = __ad_ct;
             let mut __ad_d5 = ::autodiff::__private::rules::add::vjp_a(&__ad_d8);
-            let mut __ad_d7 = ::autodiff::__private::rules::add::vjp_b(&__ad_d8);
+            let mut __ad_d7 = __ad_d8;
             let mut __ad_d6 = ::autodiff::__private::rules::sum::vjp(&__ad_d7, &__ad_v6);
             let mut __ad_d0 = __ad_d6
                 .zip_map(
@@ -248,7 +248,7 @@ fn f_vjp<'__ad>(
                     },
                 );
             let mut __ad_d2 = ::autodiff::__private::rules::add::vjp_a(&__ad_d5);
-            let mut __ad_d4 = ::autodiff::__private::rules::add::vjp_b(&__ad_d5);
+            let mut __ad_d4 = __ad_d5;
             let mut __ad_d3 = ::autodiff::__private::rules::norm_squared::vjp(
                 &__ad_d4,
                 &__ad_v3,

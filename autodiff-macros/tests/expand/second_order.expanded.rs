@@ -81,7 +81,7 @@ fn layer_grad(w: &DMatrix<f64>, b: &DVector<f64>, x: &DMatrix<f64>) -> (f64, Lay
         &__ad_v5,
     );
     let mut __ad_d4 = ::autodiff::__private::rules::tanh::vjp(&__ad_d5, &__ad_v5);
-    let mut __ad_d3 = ::autodiff::__private::rules::add_bias::vjp_a(&__ad_d4);
+    let mut __ad_d3 = __ad_d4;
     let mut __ad_d0 = ::autodiff::__private::rules::mul::vjp_a(&__ad_d3, w, x);
     let mut __ad_d2 = ::autodiff::__private::rules::mul::vjp_b(&__ad_d3, w, x);
     (
@@ -115,7 +115,7 @@ fn layer_vjp<'__ad>(
                 &__ad_d5,
                 &__ad_v5,
             );
-            let mut __ad_d3 = ::autodiff::__private::rules::add_bias::vjp_a(&__ad_d4);
+            let mut __ad_d3 = __ad_d4;
             let mut __ad_d0 = ::autodiff::__private::rules::mul::vjp_a(&__ad_d3, w, x);
             let mut __ad_d2 = ::autodiff::__private::rules::mul::vjp_b(&__ad_d3, w, x);
             LayerGrad {
@@ -192,7 +192,7 @@ fn layer_vjp2<'__ad>(
                 &__ad_d5,
                 &__ad_v5,
             );
-            let mut __ad_d3 = ::autodiff::__private::rules::add_bias::vjp_a(&__ad_d4);
+            let mut __ad_d3 = __ad_d4;
             let mut __ad_d0 = ::autodiff::__private::rules::mul::vjp_a(&__ad_d3, w, x);
             let mut __ad_d2 = ::autodiff::__private::rules::mul::vjp_b(&__ad_d3, w, x);
             (
@@ -718,7 +718,7 @@ fn penalised_grad(
     let __ad_ct = ::autodiff::__private::one_like(&__ad_v10);
     let mut __ad_d10 = __ad_ct;
     let mut __ad_d4 = ::autodiff::__private::rules::add::vjp_a(&__ad_d10);
-    let mut __ad_d9 = ::autodiff::__private::rules::add::vjp_b(&__ad_d10);
+    let mut __ad_d9 = __ad_d10;
     let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_b(&__ad_d9, &0.1, &__ad_v8);
     let mut __ad_d7 = ::autodiff::__private::rules::norm_squared::vjp(
         &__ad_d8,
@@ -755,7 +755,7 @@ fn penalised_vjp<'__ad>(
         move |__ad_ct: f64| {
             let mut __ad_d10 = __ad_ct;
             let mut __ad_d4 = ::autodiff::__private::rules::add::vjp_a(&__ad_d10);
-            let mut __ad_d9 = ::autodiff::__private::rules::add::vjp_b(&__ad_d10);
+            let mut __ad_d9 = __ad_d10;
             let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_b(
                 &__ad_d9,
                 &0.1,
