@@ -677,9 +677,10 @@ fn pullback_function(item: &ItemFn, grad: &GradStruct, params: &[Param], private
 }
 
 impl GradStruct {
-    /// With `order = 2`: the gradient struct is itself a differentiable value
-    /// (zero, accumulation, scaling), field by field, so that a body that
-    /// calls `f_grad` can be differentiated.
+    /// The gradient struct as a differentiable value (zero, accumulation,
+    /// scaling), field by field: a body that calls `f_grad` of an `order = 2`
+    /// function differentiates through it (and one that calls it without
+    /// `order = 2` gets the one error that says so).
     pub fn differentiable_impls(&self, params: &[Param], private: &TokenStream) -> TokenStream {
         let ident = &self.ident;
         let (impl_generics, _, _) = self.generics.split_for_impl();
@@ -718,6 +719,50 @@ impl GradStruct {
                     #(#private::Axpy::axpy(&mut self.#fields, a, &x.#fields);)*
                 }
             }
+        }
+    }
+}
+
+/// Without `order = 2`: `f_grad_vjp` and `f_grad_jvp_positional` exist, so
+/// that a body calling `f_grad` finds them, but are bounded by a trait that
+/// nothing implements: the call fails, at the call, with the runtime's
+/// message to add `order = 2`. (The lifetime parameter keeps the bound from
+/// being trivially false, which would be an error where it is declared.)
+pub fn gradient_stubs(item: &ItemFn, grad: &GradStruct, params: &[Param], private: &TokenStream) -> TokenStream {
+    let name = &item.sig.ident;
+    let vis = &item.vis;
+    let mut generics = item.sig.generics.clone();
+    generics.params.insert(0, syn::parse_quote!('__ad_order));
+    let grad_ty = grad.ty();
+    let where_clause = {
+        let mut w = generics
+            .where_clause
+            .clone()
+            .unwrap_or_else(|| syn::parse_quote!(where));
+        w.predicates
+            .push(syn::parse_quote!(#grad_ty: #private::SecondOrder<'__ad_order>));
+        w
+    };
+    let inputs = inputs(item);
+    let ret = return_type(item);
+    let tangent_params = positional_tangent_params(params, private);
+    let (grad_vjp, grad_jvp) = (
+        format_ident!("{}_grad_vjp", name),
+        format_ident!("{}_grad_jvp_positional", name),
+    );
+    quote! {
+        #[doc(hidden)]
+        #[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+        #vis fn #grad_vjp #generics (#(#inputs),*)
+            -> ((#ret, #grad_ty), impl ::core::ops::FnOnce((#ret, #grad_ty)) -> #grad_ty) #where_clause
+        {
+            (::core::unreachable!(), |_: (#ret, #grad_ty)| -> #grad_ty { ::core::unreachable!() })
+        }
+
+        #[doc(hidden)]
+        #[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+        #vis fn #grad_jvp #generics (#(#inputs,)* #(#tangent_params),*) -> ((#ret, #grad_ty), (#ret, #grad_ty)) #where_clause {
+            ::core::unreachable!()
         }
     }
 }

@@ -84,9 +84,12 @@ fn generate(attr: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
         &private,
         scalar_output,
     ));
+    if args.second_order.is_none() && scalar_output {
+        out.extend(emit::gradient_stubs(&item, &grad, &func.params, &private));
+    }
+    out.extend(grad.differentiable_impls(&func.params, &private));
     if args.second_order.is_some() {
         let second = reverse::second::transform(&func, &act, krate);
-        out.extend(grad.differentiable_impls(&func.params, &private));
         out.extend(emit::second_order(
             &item,
             &grad,

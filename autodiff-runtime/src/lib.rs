@@ -32,7 +32,8 @@ pub mod __private {
     pub use crate::rules;
     pub use crate::tangent::{
         cotangent, is_nonzero, one_like, zero_grad, Accumulate, ArgTangents, Axpy, Branch, Cotangent, Given,
-        IntoTangent, NoTangent, NoTangentArg, NonZero, Pullback2, Tangent, TangentPullback, TangentSweep, ZeroTangent,
+        IntoTangent, NoTangent, NoTangentArg, NonZero, Pullback2, SecondOrder, Tangent, TangentPullback, TangentSweep,
+        ZeroTangent,
     };
     pub use crate::Real;
 }

@@ -421,3 +421,13 @@ impl<T: Field> NonZero for Vec<T> {
 pub fn is_nonzero<T: NonZero>(t: &T) -> bool {
     t.is_nonzero()
 }
+
+/// Implemented by nothing: the bound of the `f_grad_vjp` that a function
+/// without `order = 2` gets, so that calling its gradient inside a
+/// differentiable body fails at the call with this explanation.
+#[diagnostic::on_unimplemented(
+    message = "the gradient `{Self}` of a function without `order = 2` cannot be differentiated",
+    label = "this calls the gradient of a function that is not `#[differentiable(order = 2)]`",
+    note = "add `order = 2` to the `#[differentiable]` attribute of the function whose `_grad` is called here"
+)]
+pub trait SecondOrder<'a> {}

@@ -168,7 +168,13 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> SecondSweeps
 /// An argument of a primitive with its reverse rule: the argument, the
 /// rule's function, what it reads, its curvature terms, and whether it is
 /// the identity.
-type DifferentiatedArg = (Value, &'static str, &'static [Operand], &'static [(Operand, Term)], bool);
+type DifferentiatedArg = (
+    Value,
+    &'static str,
+    &'static [Operand],
+    &'static [(Operand, Term)],
+    bool,
+);
 
 /// Stages 3 and 4, over the primal sweeps' state.
 struct Tangents<'r, 'a> {

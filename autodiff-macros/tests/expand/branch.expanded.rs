@@ -198,3 +198,71 @@ fn f_vjp(x: f64, y: f64) -> (f64, impl ::core::ops::FnOnce(f64) -> FGrad) {
         },
     )
 }
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn f_grad_vjp<'__ad_order>(
+    x: f64,
+    y: f64,
+) -> ((f64, FGrad), impl ::core::ops::FnOnce((f64, FGrad)) -> FGrad)
+where
+    FGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    (::core::unreachable!(), |_: (f64, FGrad)| -> FGrad { ::core::unreachable!() })
+}
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn f_grad_jvp_positional<'__ad_order>(
+    x: f64,
+    y: f64,
+    __ad_t0: impl ::autodiff::__private::IntoTangent<f64>,
+    __ad_t1: impl ::autodiff::__private::IntoTangent<f64>,
+) -> ((f64, FGrad), (f64, FGrad))
+where
+    FGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    ::core::unreachable!()
+}
+impl ::autodiff::__private::Tangent for FGrad
+where
+    f64: ::autodiff::__private::Tangent,
+    f64: ::autodiff::__private::Tangent,
+{
+    fn zero_like(&self) -> Self {
+        FGrad {
+            x: ::autodiff::__private::Tangent::zero_like(&self.x),
+            y: ::autodiff::__private::Tangent::zero_like(&self.y),
+        }
+    }
+    fn one_like(&self) -> Self {
+        FGrad {
+            x: ::autodiff::__private::Tangent::one_like(&self.x),
+            y: ::autodiff::__private::Tangent::one_like(&self.y),
+        }
+    }
+}
+impl ::autodiff::__private::Accumulate<FGrad> for FGrad
+where
+    f64: ::autodiff::__private::Accumulate<f64>,
+    f64: ::autodiff::__private::Accumulate<f64>,
+{
+    fn accumulate(&mut self, c: FGrad) {
+        ::autodiff::__private::Accumulate::accumulate(&mut self.x, c.x);
+        ::autodiff::__private::Accumulate::accumulate(&mut self.y, c.y);
+    }
+}
+impl ::autodiff::__private::Cotangent for FGrad {
+    type Adjoint = Self;
+    fn into_adjoint(self) -> Self {
+        self
+    }
+}
+impl<__AdS: ::core::marker::Copy> ::autodiff::__private::Axpy<__AdS> for FGrad
+where
+    f64: ::autodiff::__private::Axpy<__AdS>,
+    f64: ::autodiff::__private::Axpy<__AdS>,
+{
+    fn axpy(&mut self, a: __AdS, x: &Self) {
+        ::autodiff::__private::Axpy::axpy(&mut self.x, a, &x.x);
+        ::autodiff::__private::Axpy::axpy(&mut self.y, a, &x.y);
+    }
+}

@@ -144,3 +144,64 @@ fn g_vjp(x: f64, n: usize) -> (f64, impl ::core::ops::FnOnce(f64) -> GGrad) {
         },
     )
 }
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn g_grad_vjp<'__ad_order>(
+    x: f64,
+    n: usize,
+) -> ((f64, GGrad), impl ::core::ops::FnOnce((f64, GGrad)) -> GGrad)
+where
+    GGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    (::core::unreachable!(), |_: (f64, GGrad)| -> GGrad { ::core::unreachable!() })
+}
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn g_grad_jvp_positional<'__ad_order>(
+    x: f64,
+    n: usize,
+    __ad_t0: impl ::autodiff::__private::IntoTangent<f64>,
+    __ad_t1: impl ::autodiff::__private::NoTangentArg,
+) -> ((f64, GGrad), (f64, GGrad))
+where
+    GGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    ::core::unreachable!()
+}
+impl ::autodiff::__private::Tangent for GGrad
+where
+    f64: ::autodiff::__private::Tangent,
+{
+    fn zero_like(&self) -> Self {
+        GGrad {
+            x: ::autodiff::__private::Tangent::zero_like(&self.x),
+        }
+    }
+    fn one_like(&self) -> Self {
+        GGrad {
+            x: ::autodiff::__private::Tangent::one_like(&self.x),
+        }
+    }
+}
+impl ::autodiff::__private::Accumulate<GGrad> for GGrad
+where
+    f64: ::autodiff::__private::Accumulate<f64>,
+{
+    fn accumulate(&mut self, c: GGrad) {
+        ::autodiff::__private::Accumulate::accumulate(&mut self.x, c.x);
+    }
+}
+impl ::autodiff::__private::Cotangent for GGrad {
+    type Adjoint = Self;
+    fn into_adjoint(self) -> Self {
+        self
+    }
+}
+impl<__AdS: ::core::marker::Copy> ::autodiff::__private::Axpy<__AdS> for GGrad
+where
+    f64: ::autodiff::__private::Axpy<__AdS>,
+{
+    fn axpy(&mut self, a: __AdS, x: &Self) {
+        ::autodiff::__private::Axpy::axpy(&mut self.x, a, &x.x);
+    }
+}

@@ -407,3 +407,67 @@ fn rosenbrock_vjp<'__ad>(
         },
     )
 }
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn rosenbrock_grad_vjp<'__ad_order>(
+    x: &[f64],
+) -> (
+    (f64, RosenbrockGrad),
+    impl ::core::ops::FnOnce((f64, RosenbrockGrad)) -> RosenbrockGrad,
+)
+where
+    RosenbrockGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    (
+        ::core::unreachable!(),
+        |_: (f64, RosenbrockGrad)| -> RosenbrockGrad { ::core::unreachable!() },
+    )
+}
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn rosenbrock_grad_jvp_positional<'__ad_order>(
+    x: &[f64],
+    __ad_t0: impl ::autodiff::__private::IntoTangent<::std::vec::Vec<f64>>,
+) -> ((f64, RosenbrockGrad), (f64, RosenbrockGrad))
+where
+    RosenbrockGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    ::core::unreachable!()
+}
+impl ::autodiff::__private::Tangent for RosenbrockGrad
+where
+    ::std::vec::Vec<f64>: ::autodiff::__private::Tangent,
+{
+    fn zero_like(&self) -> Self {
+        RosenbrockGrad {
+            x: ::autodiff::__private::Tangent::zero_like(&self.x),
+        }
+    }
+    fn one_like(&self) -> Self {
+        RosenbrockGrad {
+            x: ::autodiff::__private::Tangent::one_like(&self.x),
+        }
+    }
+}
+impl ::autodiff::__private::Accumulate<RosenbrockGrad> for RosenbrockGrad
+where
+    ::std::vec::Vec<f64>: ::autodiff::__private::Accumulate<::std::vec::Vec<f64>>,
+{
+    fn accumulate(&mut self, c: RosenbrockGrad) {
+        ::autodiff::__private::Accumulate::accumulate(&mut self.x, c.x);
+    }
+}
+impl ::autodiff::__private::Cotangent for RosenbrockGrad {
+    type Adjoint = Self;
+    fn into_adjoint(self) -> Self {
+        self
+    }
+}
+impl<__AdS: ::core::marker::Copy> ::autodiff::__private::Axpy<__AdS> for RosenbrockGrad
+where
+    ::std::vec::Vec<f64>: ::autodiff::__private::Axpy<__AdS>,
+{
+    fn axpy(&mut self, a: __AdS, x: &Self) {
+        ::autodiff::__private::Axpy::axpy(&mut self.x, a, &x.x);
+    }
+}

@@ -292,3 +292,61 @@ fn f_vjp<'__ad>(
         },
     )
 }
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn f_grad_vjp<'__ad_order>(
+    a: &DMatrix<f64>,
+) -> ((f64, FGrad), impl ::core::ops::FnOnce((f64, FGrad)) -> FGrad)
+where
+    FGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    (::core::unreachable!(), |_: (f64, FGrad)| -> FGrad { ::core::unreachable!() })
+}
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn f_grad_jvp_positional<'__ad_order>(
+    a: &DMatrix<f64>,
+    __ad_t0: impl ::autodiff::__private::IntoTangent<DMatrix<f64>>,
+) -> ((f64, FGrad), (f64, FGrad))
+where
+    FGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    ::core::unreachable!()
+}
+impl ::autodiff::__private::Tangent for FGrad
+where
+    DMatrix<f64>: ::autodiff::__private::Tangent,
+{
+    fn zero_like(&self) -> Self {
+        FGrad {
+            a: ::autodiff::__private::Tangent::zero_like(&self.a),
+        }
+    }
+    fn one_like(&self) -> Self {
+        FGrad {
+            a: ::autodiff::__private::Tangent::one_like(&self.a),
+        }
+    }
+}
+impl ::autodiff::__private::Accumulate<FGrad> for FGrad
+where
+    DMatrix<f64>: ::autodiff::__private::Accumulate<DMatrix<f64>>,
+{
+    fn accumulate(&mut self, c: FGrad) {
+        ::autodiff::__private::Accumulate::accumulate(&mut self.a, c.a);
+    }
+}
+impl ::autodiff::__private::Cotangent for FGrad {
+    type Adjoint = Self;
+    fn into_adjoint(self) -> Self {
+        self
+    }
+}
+impl<__AdS: ::core::marker::Copy> ::autodiff::__private::Axpy<__AdS> for FGrad
+where
+    DMatrix<f64>: ::autodiff::__private::Axpy<__AdS>,
+{
+    fn axpy(&mut self, a: __AdS, x: &Self) {
+        ::autodiff::__private::Axpy::axpy(&mut self.a, a, &x.a);
+    }
+}

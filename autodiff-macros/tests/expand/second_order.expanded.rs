@@ -778,3 +778,73 @@ fn penalised_vjp<'__ad>(
         },
     )
 }
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn penalised_grad_vjp<'__ad_order>(
+    w: &DMatrix<f64>,
+    b: &DVector<f64>,
+    x: &DMatrix<f64>,
+) -> (
+    (f64, PenalisedGrad),
+    impl ::core::ops::FnOnce((f64, PenalisedGrad)) -> PenalisedGrad,
+)
+where
+    PenalisedGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    (
+        ::core::unreachable!(),
+        |_: (f64, PenalisedGrad)| -> PenalisedGrad { ::core::unreachable!() },
+    )
+}
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn penalised_grad_jvp_positional<'__ad_order>(
+    w: &DMatrix<f64>,
+    b: &DVector<f64>,
+    x: &DMatrix<f64>,
+    __ad_t0: impl ::autodiff::__private::IntoTangent<DMatrix<f64>>,
+    __ad_t1: impl ::autodiff::__private::NoTangentArg,
+    __ad_t2: impl ::autodiff::__private::NoTangentArg,
+) -> ((f64, PenalisedGrad), (f64, PenalisedGrad))
+where
+    PenalisedGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    ::core::unreachable!()
+}
+impl ::autodiff::__private::Tangent for PenalisedGrad
+where
+    DMatrix<f64>: ::autodiff::__private::Tangent,
+{
+    fn zero_like(&self) -> Self {
+        PenalisedGrad {
+            w: ::autodiff::__private::Tangent::zero_like(&self.w),
+        }
+    }
+    fn one_like(&self) -> Self {
+        PenalisedGrad {
+            w: ::autodiff::__private::Tangent::one_like(&self.w),
+        }
+    }
+}
+impl ::autodiff::__private::Accumulate<PenalisedGrad> for PenalisedGrad
+where
+    DMatrix<f64>: ::autodiff::__private::Accumulate<DMatrix<f64>>,
+{
+    fn accumulate(&mut self, c: PenalisedGrad) {
+        ::autodiff::__private::Accumulate::accumulate(&mut self.w, c.w);
+    }
+}
+impl ::autodiff::__private::Cotangent for PenalisedGrad {
+    type Adjoint = Self;
+    fn into_adjoint(self) -> Self {
+        self
+    }
+}
+impl<__AdS: ::core::marker::Copy> ::autodiff::__private::Axpy<__AdS> for PenalisedGrad
+where
+    DMatrix<f64>: ::autodiff::__private::Axpy<__AdS>,
+{
+    fn axpy(&mut self, a: __AdS, x: &Self) {
+        ::autodiff::__private::Axpy::axpy(&mut self.w, a, &x.w);
+    }
+}
