@@ -7,7 +7,13 @@
 //! impl ArgTangents for FGrad { type Tuple = (f64, NoTangent); .. }
 //! fn f_grad(x: f64, n: usize) -> (f64, FGrad) { forward; seed 1; reverse; (y, FGrad { .. }) }
 //! fn f_vjp(x: f64, n: usize) -> (f64, impl FnOnce(f64) -> FGrad) { forward; (y, move |ct| { reverse; .. }) }
+//! fn f_jvp(x: f64, n: usize, dx: f64) -> (f64, f64) { tangent sweep; (y, dy) }
 //! ```
+//!
+//! With `order = 2`, `f_vjp2` (the staged sweeps of `reverse/second.rs`) and
+//! on it `f_hvp`, `f_grad_vjp`, `f_pullback` and their hidden adapters.
+//! Hidden `_positional` adapters let callers that do not know which
+//! parameters are differentiated pass one tangent per parameter.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};

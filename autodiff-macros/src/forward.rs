@@ -114,11 +114,7 @@ pub fn prim_tangent(
 /// holds. Unguarded shares come first; if all are guarded, the first share
 /// whose guard holds starts the sum (the first share, a zero, if none does),
 /// so that no zero of unknown shape is needed.
-pub fn sum_of_shares(
-    target: &Ident,
-    mut shares: Vec<(TokenStream, Option<Ident>)>,
-    private: &TokenStream,
-) -> TokenStream {
+fn sum_of_shares(target: &Ident, mut shares: Vec<(TokenStream, Option<Ident>)>, private: &TokenStream) -> TokenStream {
     shares.sort_by_key(|(_, guard)| guard.is_some());
     let mut out = TokenStream::new();
     if shares.len() > 1 && shares.iter().all(|(_, g)| g.is_some()) {

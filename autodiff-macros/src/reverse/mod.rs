@@ -729,7 +729,7 @@ fn has_curvature(rule: &crate::rules::Rule) -> bool {
 /// The order in which a primitive's differentiated arguments receive their
 /// cotangents: identity rules last, so that the last of them may take the
 /// result's adjoint by move.
-pub fn partial_order(rule: &crate::rules::Rule, args: &[Value], active: impl Fn(Value) -> bool) -> Vec<usize> {
+fn partial_order(rule: &crate::rules::Rule, args: &[Value], active: impl Fn(Value) -> bool) -> Vec<usize> {
     let mut order: Vec<usize> = (0..args.len())
         .filter(|&i| active(args[i]) && matches!(rule.partials[i], Partial::Vjp { .. }))
         .collect();
