@@ -100,3 +100,21 @@ fn double_backprop_matches_finite_differences() {
         assert!(g.w.is_finite());
     }
 }
+
+#[differentiable(order = 2)]
+fn generic<T: Real>(x: T, y: T) -> T {
+    x * x * y + x.sin()
+}
+
+/// Generic reals: `f = x² y + sin x` has `H = [[2y - sin x, 2x], [2x, 0]]`.
+#[test]
+fn generic_reals_twice() {
+    let (x, y) = (0.5f64, 2.0);
+    let (value, g, h) = generic_hvp(x, y, &GenericGrad { x: 1.0, y: 0.0 });
+    assert_eq!(value, generic(x, y));
+    assert!((g.x - (2.0 * x * y + x.cos())).abs() < 1e-12);
+    assert!((h.x - (2.0 * y - x.sin())).abs() < 1e-12);
+    assert!((h.y - 2.0 * x).abs() < 1e-12);
+    let h32 = generic_hvp(0.5f32, 2.0, &GenericGrad { x: 0.0, y: 1.0 }).2;
+    assert!((h32.x - 1.0).abs() < 1e-6 && h32.y == 0.0);
+}

@@ -729,12 +729,20 @@ impl GradStruct {
     }
 }
 
-/// Without `order = 2`: `f_grad_vjp` and `f_grad_jvp_positional` exist, so
-/// that a body calling `f_grad` finds them, but are bounded by a trait that
-/// nothing implements: the call fails, at the call, with the runtime's
-/// message to add `order = 2`. (The lifetime parameter keeps the bound from
-/// being trivially false, which would be an error where it is declared.)
-pub fn gradient_stubs(item: &ItemFn, grad: &GradStruct, params: &[Param], private: &TokenStream) -> TokenStream {
+/// Without `order = 2`: the second-order companions exist (`f_grad_vjp` and
+/// `f_grad_jvp_positional` for a body that calls `f_grad`; `f_vjp2` and
+/// `f_tangents_positional` for an `order = 2` body that calls `f`), so that
+/// they are found, but are bounded by a trait that nothing implements: the
+/// call fails, at the call, with the runtime's message to add `order = 2`.
+/// (The lifetime parameter keeps the bound from being trivially false, which
+/// would be an error where it is declared.)
+pub fn order_one_stubs(
+    item: &ItemFn,
+    grad: &GradStruct,
+    params: &[Param],
+    private: &TokenStream,
+    scalar_output: bool,
+) -> TokenStream {
     let name = &item.sig.ident;
     let vis = &item.vis;
     let mut generics = item.sig.generics.clone();
@@ -756,7 +764,37 @@ pub fn gradient_stubs(item: &ItemFn, grad: &GradStruct, params: &[Param], privat
         format_ident!("{}_grad_vjp", name),
         format_ident!("{}_grad_jvp_positional", name),
     );
+    let (vjp2, positional) = (
+        format_ident!("{}_vjp2", name),
+        format_ident!("{}_tangents_positional", name),
+    );
+    let by_ref_inputs = params.iter().map(|p| {
+        let (x, ty) = (&p.ident, &p.ty);
+        quote!(#x: &#ty)
+    });
+    let allow = quote!(#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]);
+    let staged = quote! {
+        #[doc(hidden)]
+        #allow
+        #vis fn #vjp2 #generics (#(#inputs),*) -> (#ret, impl #private::Pullback2<#ret, #grad_ty>) #where_clause {
+            let stage4 = |_: ::core::option::Option<#ret>| -> #grad_ty { ::core::unreachable!() };
+            let stage3 = move |_: #grad_ty| -> (#ret, _) { (::core::unreachable!(), stage4) };
+            let stage2 = move |_: #ret| -> (#grad_ty, _) { (::core::unreachable!(), stage3) };
+            (::core::unreachable!(), stage2)
+        }
+
+        #[doc(hidden)]
+        #allow
+        #vis fn #positional #generics (#(#by_ref_inputs,)* #(#tangent_params,)*) -> #grad_ty #where_clause {
+            ::core::unreachable!()
+        }
+    };
+    if !scalar_output {
+        return staged;
+    }
     quote! {
+        #staged
+
         #[doc(hidden)]
         #[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
         #vis fn #grad_vjp #generics (#(#inputs),*)

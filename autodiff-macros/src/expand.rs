@@ -84,8 +84,14 @@ fn generate(attr: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
         &private,
         scalar_output,
     ));
-    if args.second_order.is_none() && scalar_output {
-        out.extend(emit::gradient_stubs(&item, &grad, &func.params, &private));
+    if args.second_order.is_none() {
+        out.extend(emit::order_one_stubs(
+            &item,
+            &grad,
+            &func.params,
+            &private,
+            scalar_output,
+        ));
     }
     out.extend(grad.differentiable_impls(&func.params, &private));
     if args.second_order.is_some() {

@@ -6,7 +6,7 @@
 use core::fmt::{Debug, Display};
 use core::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
-use crate::tangent::{Accumulate, Cotangent, Tangent};
+use crate::tangent::{Accumulate, Axpy, Cotangent, NonZero, Tangent};
 
 /// Declares `Real` with the inherent float methods named once, then implements
 /// it for `f32` and `f64` by forwarding to those methods.
@@ -27,7 +27,7 @@ macro_rules! real_trait {
             + Div<Output = Self> + Neg<Output = Self>
             + AddAssign + SubAssign + MulAssign + DivAssign
             + Send + Sync + 'static
-            + Tangent + Cotangent<Adjoint = Self> + Accumulate<Self>
+            + Tangent + Cotangent<Adjoint = Self> + Accumulate<Self> + NonZero + Axpy<Self>
         {
             const ZERO: Self;
             const ONE: Self;

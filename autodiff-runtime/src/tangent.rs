@@ -422,12 +422,13 @@ pub fn is_nonzero<T: NonZero>(t: &T) -> bool {
     t.is_nonzero()
 }
 
-/// Implemented by nothing: the bound of the `f_grad_vjp` that a function
-/// without `order = 2` gets, so that calling its gradient inside a
-/// differentiable body fails at the call with this explanation.
+/// Implemented by nothing: the bound of the second-order companions that a
+/// function without `order = 2` gets (`f_grad_vjp`, `f_vjp2`, ...), so that
+/// differentiating its gradient, or calling it from an `order = 2` body,
+/// fails at the call with this explanation.
 #[diagnostic::on_unimplemented(
-    message = "the gradient `{Self}` of a function without `order = 2` cannot be differentiated",
-    label = "this calls the gradient of a function that is not `#[differentiable(order = 2)]`",
-    note = "add `order = 2` to the `#[differentiable]` attribute of the function whose `_grad` is called here"
+    message = "`{Self}` belongs to a function without `order = 2`, which is differentiated only once",
+    label = "this needs the second derivatives of a function that is not `#[differentiable(order = 2)]`",
+    note = "add `order = 2` to the `#[differentiable]` attribute of the function called here (directly, or through its `_grad`)"
 )]
 pub trait SecondOrder<'a> {}

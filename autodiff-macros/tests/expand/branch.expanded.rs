@@ -200,6 +200,33 @@ fn f_vjp(x: f64, y: f64) -> (f64, impl ::core::ops::FnOnce(f64) -> FGrad) {
 }
 #[doc(hidden)]
 #[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn f_vjp2<'__ad_order>(
+    x: f64,
+    y: f64,
+) -> (f64, impl ::autodiff::__private::Pullback2<f64, FGrad>)
+where
+    FGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    let stage4 = |_: ::core::option::Option<f64>| -> FGrad { ::core::unreachable!() };
+    let stage3 = move |_: FGrad| -> (f64, _) { (::core::unreachable!(), stage4) };
+    let stage2 = move |_: f64| -> (FGrad, _) { (::core::unreachable!(), stage3) };
+    (::core::unreachable!(), stage2)
+}
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn f_tangents_positional<'__ad_order>(
+    x: &f64,
+    y: &f64,
+    __ad_t0: impl ::autodiff::__private::IntoTangent<f64>,
+    __ad_t1: impl ::autodiff::__private::IntoTangent<f64>,
+) -> FGrad
+where
+    FGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    ::core::unreachable!()
+}
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
 fn f_grad_vjp<'__ad_order>(
     x: f64,
     y: f64,

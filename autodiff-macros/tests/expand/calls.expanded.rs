@@ -146,6 +146,33 @@ fn g_vjp(x: f64, n: usize) -> (f64, impl ::core::ops::FnOnce(f64) -> GGrad) {
 }
 #[doc(hidden)]
 #[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn g_vjp2<'__ad_order>(
+    x: f64,
+    n: usize,
+) -> (f64, impl ::autodiff::__private::Pullback2<f64, GGrad>)
+where
+    GGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    let stage4 = |_: ::core::option::Option<f64>| -> GGrad { ::core::unreachable!() };
+    let stage3 = move |_: GGrad| -> (f64, _) { (::core::unreachable!(), stage4) };
+    let stage2 = move |_: f64| -> (GGrad, _) { (::core::unreachable!(), stage3) };
+    (::core::unreachable!(), stage2)
+}
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn g_tangents_positional<'__ad_order>(
+    x: &f64,
+    n: &usize,
+    __ad_t0: impl ::autodiff::__private::IntoTangent<f64>,
+    __ad_t1: impl ::autodiff::__private::NoTangentArg,
+) -> GGrad
+where
+    GGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    ::core::unreachable!()
+}
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
 fn g_grad_vjp<'__ad_order>(
     x: f64,
     n: usize,

@@ -409,6 +409,36 @@ fn rosenbrock_vjp<'__ad>(
 }
 #[doc(hidden)]
 #[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn rosenbrock_vjp2<'__ad_order>(
+    x: &[f64],
+) -> (f64, impl ::autodiff::__private::Pullback2<f64, RosenbrockGrad>)
+where
+    RosenbrockGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    let stage4 = |_: ::core::option::Option<f64>| -> RosenbrockGrad {
+        ::core::unreachable!()
+    };
+    let stage3 = move |_: RosenbrockGrad| -> (f64, _) {
+        (::core::unreachable!(), stage4)
+    };
+    let stage2 = move |_: f64| -> (RosenbrockGrad, _) {
+        (::core::unreachable!(), stage3)
+    };
+    (::core::unreachable!(), stage2)
+}
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn rosenbrock_tangents_positional<'__ad_order>(
+    x: &&[f64],
+    __ad_t0: impl ::autodiff::__private::IntoTangent<::std::vec::Vec<f64>>,
+) -> RosenbrockGrad
+where
+    RosenbrockGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    ::core::unreachable!()
+}
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
 fn rosenbrock_grad_vjp<'__ad_order>(
     x: &[f64],
 ) -> (

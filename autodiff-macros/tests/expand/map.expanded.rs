@@ -294,6 +294,30 @@ fn f_vjp<'__ad>(
 }
 #[doc(hidden)]
 #[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn f_vjp2<'__ad_order>(
+    a: &DMatrix<f64>,
+) -> (f64, impl ::autodiff::__private::Pullback2<f64, FGrad>)
+where
+    FGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    let stage4 = |_: ::core::option::Option<f64>| -> FGrad { ::core::unreachable!() };
+    let stage3 = move |_: FGrad| -> (f64, _) { (::core::unreachable!(), stage4) };
+    let stage2 = move |_: f64| -> (FGrad, _) { (::core::unreachable!(), stage3) };
+    (::core::unreachable!(), stage2)
+}
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn f_tangents_positional<'__ad_order>(
+    a: &&DMatrix<f64>,
+    __ad_t0: impl ::autodiff::__private::IntoTangent<DMatrix<f64>>,
+) -> FGrad
+where
+    FGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    ::core::unreachable!()
+}
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
 fn f_grad_vjp<'__ad_order>(
     a: &DMatrix<f64>,
 ) -> ((f64, FGrad), impl ::core::ops::FnOnce((f64, FGrad)) -> FGrad)

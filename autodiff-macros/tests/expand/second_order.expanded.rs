@@ -780,6 +780,42 @@ fn penalised_vjp<'__ad>(
 }
 #[doc(hidden)]
 #[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn penalised_vjp2<'__ad_order>(
+    w: &DMatrix<f64>,
+    b: &DVector<f64>,
+    x: &DMatrix<f64>,
+) -> (f64, impl ::autodiff::__private::Pullback2<f64, PenalisedGrad>)
+where
+    PenalisedGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    let stage4 = |_: ::core::option::Option<f64>| -> PenalisedGrad {
+        ::core::unreachable!()
+    };
+    let stage3 = move |_: PenalisedGrad| -> (f64, _) {
+        (::core::unreachable!(), stage4)
+    };
+    let stage2 = move |_: f64| -> (PenalisedGrad, _) {
+        (::core::unreachable!(), stage3)
+    };
+    (::core::unreachable!(), stage2)
+}
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn penalised_tangents_positional<'__ad_order>(
+    w: &&DMatrix<f64>,
+    b: &&DVector<f64>,
+    x: &&DMatrix<f64>,
+    __ad_t0: impl ::autodiff::__private::IntoTangent<DMatrix<f64>>,
+    __ad_t1: impl ::autodiff::__private::NoTangentArg,
+    __ad_t2: impl ::autodiff::__private::NoTangentArg,
+) -> PenalisedGrad
+where
+    PenalisedGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    ::core::unreachable!()
+}
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
 fn penalised_grad_vjp<'__ad_order>(
     w: &DMatrix<f64>,
     b: &DVector<f64>,
