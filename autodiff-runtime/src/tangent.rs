@@ -406,14 +406,26 @@ where
     DefaultAllocator: Allocator<R, C>,
 {
     fn is_nonzero(&self) -> bool {
-        self.iter().any(|x| *x != T::ZERO)
+        any_nonzero(self.as_slice())
     }
 }
 
 impl<T: Field> NonZero for Vec<T> {
     fn is_nonzero(&self) -> bool {
-        self.iter().any(|x| *x != T::ZERO)
+        any_nonzero(self)
     }
+}
+
+/// Whether a slice has a nonzero element: by blocks of 16 without early
+/// exit inside a block (so that the comparison vectorises), stopping at the
+/// first block with one.
+fn any_nonzero<T: Field>(values: &[T]) -> bool {
+    let blocks = values.chunks_exact(16);
+    let rest = blocks.remainder();
+    blocks
+        .into_iter()
+        .any(|b| b.iter().fold(false, |found, x| found | (*x != T::ZERO)))
+        || rest.iter().any(|x| *x != T::ZERO)
 }
 
 /// Whether `t` has a nonzero element.
