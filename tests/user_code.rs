@@ -37,3 +37,58 @@ fn user_network() {
     check_grad(f, gr, w1.as_slice()).unwrap();
     let _ = g;
 }
+
+/// Forward mode through the same code (the closure with a branch, `map`,
+/// scalar-matrix products): the tangent against a central difference.
+#[test]
+fn user_network_tangent() {
+    let w1 = DMatrix::from_fn(5, 3, |i, j| 0.2 * ((i * 3 + j) as f64).sin());
+    let b1 = DVector::from_fn(5, |i, _| 0.1 * i as f64 - 0.2);
+    let w2 = DMatrix::from_fn(2, 5, |i, j| 0.3 * ((i * 5 + j) as f64).cos());
+    let x = DMatrix::from_fn(3, 4, |i, j| 0.5 * ((i + 2 * j) as f64).sin());
+    let y = DMatrix::from_fn(2, 4, |i, j| 0.1 * (i + j) as f64);
+    let split = |p: &[f64]| {
+        (
+            DMatrix::from_column_slice(5, 3, &p[..15]),
+            DVector::from_column_slice(&p[15..20]),
+            DMatrix::from_column_slice(2, 5, &p[20..]),
+        )
+    };
+    let point = [w1.as_slice(), b1.as_slice(), w2.as_slice()].concat();
+    let direction: Vec<f64> = (0..point.len()).map(|k| (0.9 * k as f64).cos()).collect();
+    let f = |p: &[f64]| {
+        let (w1, b1, w2) = split(p);
+        vec![user_net(&w1, &b1, &w2, &x, &y)]
+    };
+    let jvp = |p: &[f64], v: &[f64]| {
+        let ((w1, b1, w2), (d1, db, d2)) = (split(p), split(v));
+        vec![user_net_jvp(&w1, &b1, &w2, &x, &y, d1, db, d2).1]
+    };
+    check_jvp(f, jvp, &point, &direction).unwrap();
+}
+
+/// A matrix output: its tangent is a matrix, checked element by element.
+#[differentiable]
+fn activations(w: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
+    let z = w * x;
+    z.map(|v| v.tanh() * v)
+}
+
+#[test]
+fn matrix_output_tangent() {
+    let w = DMatrix::from_fn(3, 2, |i, j| 0.4 * ((i * 2 + j) as f64).sin());
+    let x = DMatrix::from_fn(2, 4, |i, j| 0.6 * ((i + 3 * j) as f64).cos());
+    let dw = DMatrix::from_fn(3, 2, |i, j| ((i + j) as f64 * 0.7).cos());
+    let f = |p: &[f64]| {
+        activations(&DMatrix::from_column_slice(3, 2, p), &x)
+            .as_slice()
+            .to_vec()
+    };
+    let jvp = |p: &[f64], v: &[f64]| {
+        let (w, dw) = (DMatrix::from_column_slice(3, 2, p), DMatrix::from_column_slice(3, 2, v));
+        let (value, tangent) = activations_jvp(&w, &x, dw, DMatrix::zeros(2, 4));
+        assert_eq!(value, activations(&w, &x));
+        tangent.as_slice().to_vec()
+    };
+    check_jvp(f, jvp, w.as_slice(), dw.as_slice()).unwrap();
+}
