@@ -8,17 +8,17 @@
 //! 2. the primal reverse sweep, from the output's cotangent `ct`;
 //! 3. the tangent forward sweep, from the inputs' tangents `__ad_dot{N}`:
 //!    each value's tangent, by the forward rules (as in `f_jvp`);
-//! 4. the tangent reverse sweep, from the tangent of `ct` (an `Option`:
-//!    none for a constant cotangent): each adjoint's tangent `__ad_dd{N}`,
-//!    an `Option` too where only such a seed or a zero input tangent may
-//!    reach it, so that the chains they would start are skipped at run time. A reverse rule
-//!    `x̄ += vjp(ȳ, reads..)` has the tangent
-//!    `ẋ̄ += vjp(ẏ̄, reads..) + Σ_r ∂vjp/∂r · ṙ`, the second sum given per
-//!    operand by the rule table's curvature terms.
+//! 4. the tangent reverse sweep, from the tangent of `ct`: each adjoint's
+//!    tangent `__ad_dd{N}`. A reverse rule `x̄ += vjp(ȳ, reads..)` has the
+//!    tangent `ẋ̄ += vjp(ẏ̄, reads..) + Σ_r ∂vjp/∂r · ṙ`, the second sum
+//!    given per operand by the rule table's curvature terms.
 //!
-//! Statically zero terms are not emitted: a locally linear rule (relu, abs,
-//! max) and a linear one have no curvature terms; a value without tangent or
-//! adjoint contributes nothing; a constant cotangent has no tangent.
+//! Zero terms are not computed. Statically: a locally linear rule (relu,
+//! abs, max) and a linear one have no curvature terms, and a value without
+//! tangent or adjoint contributes nothing. At run time: the tangent of `ct`
+//! is an `Option` (none for a constant cotangent), and so is an adjoint
+//! tangent that only it, or an input tangent found zero on entry to stage 3,
+//! reaches; the chains they would start are skipped.
 //!
 //! Bodies are straight-line code for now (`check` refuses the rest).
 
