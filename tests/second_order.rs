@@ -118,3 +118,67 @@ fn generic_reals_twice() {
     let h32 = generic_hvp(0.5f32, 2.0, &GenericGrad { x: 0.0, y: 1.0 }).2;
     assert!((h32.x - 1.0).abs() < 1e-6 && h32.y == 0.0);
 }
+
+/// A branch on differentiated values: each side's Hessian.
+#[differentiable(order = 2)]
+fn branchy(x: f64, y: f64) -> f64 {
+    let s = x * y;
+    let t = if s > 0.5 {
+        let u = s.sin() * x;
+        u * u + y
+    } else if x > y {
+        x.exp() * y.tanh()
+    } else {
+        s
+    };
+    t * x + y.ln_1p()
+}
+
+fn branchy_grad_vec(p: &[f64]) -> Vec<f64> {
+    let g = branchy_grad(p[0], p[1]).1;
+    vec![g.x, g.y]
+}
+
+fn branchy_hvp_vec(p: &[f64], v: &[f64]) -> Vec<f64> {
+    let (value, g, h) = branchy_hvp(p[0], p[1], &BranchyGrad { x: v[0], y: v[1] });
+    assert_eq!(value, branchy(p[0], p[1]));
+    assert_eq!(g, branchy_grad(p[0], p[1]).1);
+    vec![h.x, h.y]
+}
+
+#[test]
+fn hvp_through_branches() {
+    // One point per arm: s > 0.5; x > y; neither.
+    for point in [[0.9, 1.1], [0.4, 0.2], [0.2, 0.6]] {
+        for v in [[1.0, 0.0], [0.0, 1.0], [0.7, -0.4]] {
+            if let Err(report) = check_hvp(branchy_grad_vec, branchy_hvp_vec, &point, &v) {
+                panic!("at {point:?} along {v:?}: {report}");
+            }
+        }
+    }
+}
+
+/// Double backpropagation through a branch: the penalty of a loss that
+/// switches form with its input.
+#[differentiable(wrt(x, y))]
+fn branchy_penalised(x: f64, y: f64) -> f64 {
+    let (l, g) = branchy_grad(x, y);
+    l + 0.3 * g.x * g.x + 0.1 * g.y * g.y
+}
+
+#[test]
+fn double_backprop_through_branches() {
+    for point in [[0.9, 1.1], [0.4, 0.2], [0.2, 0.6]] {
+        let (value, _) = branchy_penalised_grad(point[0], point[1]);
+        assert_eq!(value, branchy_penalised(point[0], point[1]));
+        check_grad(
+            |p: &[f64]| branchy_penalised(p[0], p[1]),
+            |p: &[f64]| {
+                let g = branchy_penalised_grad(p[0], p[1]).1;
+                vec![g.x, g.y]
+            },
+            &point,
+        )
+        .unwrap();
+    }
+}

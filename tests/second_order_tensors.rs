@@ -92,6 +92,16 @@ cases! {
         (c.scale(t) + a.add_scalar(t * 0.5)).norm_squared() + a.clone().into_owned().sum() * t
     };
     sums(a: (3, 4), b: (3, 4)) = a.column_sum().norm_squared() + a.row_sum().dot(&b.row_sum());
+    branch_on_matrix(a: (3, 4), b: (3, 4)) = {
+        let s = a.sum();
+        let m = if s > 0.0 { a.component_mul(b).tanh() } else { (a - b) * s };
+        m.norm_squared() + s * b.mean()
+    };
+    branch_other_arm(a: (3, 4), b: (3, 4)) = {
+        let s = a.sum();
+        let m = if s < 0.0 { a.component_mul(b).tanh() } else { (a - b) * s };
+        m.norm_squared() + s * b.mean()
+    };
     cross_entropy(w: (3, 4), x: (4, 5)) = softmax_cross_entropy(&(w * x), &[0, 1, 2, 1, 0]) + (w * x).norm_squared() * 0.1;
     bias_and_mse(w: (4, 3), x: (3, 6), b: (4, 1), y: (4, 6)) = {
         let bias = b.column(0);

@@ -102,6 +102,9 @@ struct Reverse<'a> {
     declared: HashSet<Value>,
     /// Second-order sweeps: calls go through `g_vjp2` and keep its continuation.
     second_order: bool,
+    /// Per `if` (its first result) and arm (`true`: then), what the arm's
+    /// reverse sweep hands to the tangent sweeps.
+    arm_states: HashMap<(Value, bool), second::ArmState>,
 }
 
 /// The primal code of single instructions, which forward mode shares with
@@ -142,6 +145,7 @@ impl<'a> Reverse<'a> {
             needed: HashSet::new(),
             declared: HashSet::new(),
             second_order: false,
+            arm_states: HashMap::new(),
         }
     }
 }
@@ -238,6 +242,26 @@ impl Reverse<'_> {
                     }
                     self.mark_needed(then_region);
                     self.mark_needed(else_region);
+                    // The tangent sweeps of an arm read its values too: the
+                    // operands and results of its rules, and what it yields.
+                    if self.second_order {
+                        for arm in [then_region, else_region] {
+                            let read: Vec<Value> = arm
+                                .insts
+                                .iter()
+                                .filter(|i| self.reversed(i))
+                                .flat_map(|i| i.op.args().iter().chain(&i.results).copied())
+                                .collect();
+                            for v in read {
+                                self.need(v);
+                            }
+                            for (k, &y) in arm.yields.iter().enumerate() {
+                                if self.act.active(inst.results[k]) {
+                                    self.need(y);
+                                }
+                            }
+                        }
+                    }
                 }
                 // A loop records, per iteration, what its body's reverse reads (the
                 // tape also counts the iterations); its carried values start their
@@ -522,12 +546,16 @@ impl Reverse<'_> {
                         let entry = self.tape_entry(region);
                         quote!(#private::Branch::#variant(#entry),)
                     });
-                    quote!({ #body (#(#yields,)* #tape) })
+                    // The tape first: it copies what the yields then move.
+                    quote!({ #body (#tape #(#yields,)*) })
                 };
                 let then_arm = arm(then_region, quote!(Then));
                 let else_arm = arm(else_region, quote!(Else));
-                let tape = recorded.then(|| self.saved_ident(tape));
-                quote_spanned!(span=> let (#(#results,)* #tape) = if #cond #then_arm else #else_arm;)
+                let tape = recorded.then(|| {
+                    let tape = self.saved_ident(tape);
+                    quote!(#tape,)
+                });
+                quote_spanned!(span=> let (#tape #(#results,)*) = if #cond #then_arm else #else_arm;)
             }
         }
     }
@@ -659,7 +687,13 @@ impl Reverse<'_> {
                     let tape = self.saved_ident(Saved::Tape(result));
                     let then_arm = self.reverse_arm(inst, then_region, quote!(Then));
                     let else_arm = self.reverse_arm(inst, else_region, quote!(Else));
-                    out.extend(quote!(match #tape { #then_arm #else_arm }));
+                    if self.second_order {
+                        // The arm that ran hands its state to the tangent sweeps.
+                        let state = second::arm_state_ident(result, 2);
+                        out.extend(quote!(let #state = match #tape { #then_arm #else_arm };));
+                    } else {
+                        out.extend(quote!(match #tape { #then_arm #else_arm }));
+                    }
                 }
                 Op::Map { scalar, args, .. } => {
                     if !self.declared.contains(&result) {
@@ -711,8 +745,47 @@ impl Reverse<'_> {
             }
         }
         self.reverse(region, &mut body);
+        let private = self.private.clone();
+        if self.second_order {
+            // The arm's values and adjoints, for the tangent sweeps.
+            let defined: Vec<Value> = region.insts.iter().flat_map(|i| i.results.iter().copied()).collect();
+            let values: Vec<Value> = defined
+                .iter()
+                .copied()
+                .filter(|v| self.needed.contains(&Saved::Value(*v)) || self.recompute.contains(v))
+                .collect();
+            // The adjoints that curvature terms read (never moved away).
+            let adjoints: Vec<Value> = region
+                .insts
+                .iter()
+                .filter(|i| matches!(&i.op, Op::Prim { rule, .. } if has_curvature(rule)))
+                .map(|i| i.results[0])
+                .filter(|v| self.declared.contains(v))
+                .collect();
+            // Nested `if`s hand on their own state through this one.
+            let nested: Vec<Value> = region
+                .insts
+                .iter()
+                .filter(|i| matches!(i.op, Op::If { .. }) && self.reversed(i))
+                .map(|i| i.results[0])
+                .collect();
+            let names = values
+                .iter()
+                .map(|v| self.func.ident(*v).clone())
+                .chain(adjoints.iter().map(|v| adj_ident(*v)))
+                .chain(nested.iter().map(|v| second::arm_state_ident(*v, 2)));
+            body.extend(quote!(#private::Branch::#variant((#(#names,)*))));
+            self.arm_states.insert(
+                (inst.results[0], variant.to_string() == "Then"),
+                second::ArmState {
+                    values,
+                    adjoints,
+                    nested,
+                    declared: self.declared.clone(),
+                },
+            );
+        }
         self.declared = outer;
-        let private = &self.private;
         let pattern = self.tape_pattern(region);
         quote!(#private::Branch::#variant(#pattern) => { #body })
     }

@@ -20,9 +20,13 @@
 //! tangent that only it, or an input tangent found zero on entry to stage 3,
 //! reaches; the chains they would start are skipped.
 //!
-//! Bodies are straight-line code for now (`check` refuses the rest).
+//! An `if` runs the arm taken in every stage: stage 2's `match` on the tape
+//! evaluates to a `Branch` with the arm's values and the adjoints its
+//! curvature terms read (`ArmState`), stage 3 matches it and adds the arm's
+//! tangents, stage 4 matches that; the outer adjoint tangents an arm reaches
+//! are declared before, as `None`. Loops and `map` are refused (`check`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned, ToTokens};
@@ -57,6 +61,53 @@ fn nonzero_ident(v: Value) -> Ident {
     format_ident!("__ad_nz{}", v.0)
 }
 
+/// Inside `if` arms, second-order sweeps handle rules and nested `if`s.
+fn check_arm(arms: &[&crate::ir::Region], act: &Activity, errors: &mut Errors) {
+    for i in arms.iter().flat_map(|r| &r.insts) {
+        if !i.results.iter().any(|r| act.active(*r)) {
+            continue;
+        }
+        match &i.op {
+            Op::Prim { rule, args, .. } => {
+                let missing = rule
+                    .partials
+                    .iter()
+                    .zip(args)
+                    .any(|(p, a)| act.active(*a) && matches!(p, Partial::Vjp { curvature: None, .. }));
+                if missing {
+                    errors.push_at(i.span, msg::second_order_rule(rule.name));
+                }
+            }
+            Op::If {
+                then_region,
+                else_region,
+                ..
+            } => check_arm(&[then_region, else_region], act, errors),
+            Op::Const(_) | Op::Passive { .. } => {}
+            _ => errors.push_at(
+                i.span,
+                msg::second_order_construct("inside an `if`, anything but arithmetic, methods with rules and `if`"),
+            ),
+        }
+    }
+}
+
+/// What an `if` arm's reverse sweep hands to the tangent sweeps: its values
+/// and the adjoints its curvature terms read (in this order in the `Branch`
+/// payload), and the adjoints declared in it.
+pub struct ArmState {
+    pub values: Vec<Value>,
+    pub adjoints: Vec<Value>,
+    /// The `if`s nested in the arm, whose own state travels in this one.
+    pub nested: Vec<Value>,
+    pub declared: HashSet<Value>,
+}
+
+/// The `Branch` an `if` hands from stage `stage` to the next.
+pub fn arm_state_ident(v: Value, stage: u8) -> Ident {
+    format_ident!("__ad_arm{}_{}", v.0, stage)
+}
+
 /// Rejects what second-order sweeps do not handle yet, at its span: control
 /// flow that carries derivatives, and rules without a second-order form.
 pub fn check(func: &Func, act: &Activity, errors: &mut Errors) {
@@ -65,10 +116,12 @@ pub fn check(func: &Func, act: &Activity, errors: &mut Errors) {
             continue;
         }
         match &inst.op {
-            Op::If { .. } => errors.push_at(
-                inst.span,
-                msg::second_order_construct("an `if` that yields differentiated values"),
-            ),
+            // Arms of rules only: what the stages hand on is their values.
+            Op::If {
+                then_region,
+                else_region,
+                ..
+            } => check_arm(&[then_region, else_region], act, errors),
             Op::For { .. } => errors.push_at(
                 inst.span,
                 msg::second_order_construct("a loop that carries differentiated values"),
@@ -128,6 +181,8 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> SecondSweeps
         dd: HashSet::new(),
         guarded: differentiated.iter().map(|p| p.value).collect(),
         maybe: HashSet::new(),
+        arm_dots: HashMap::new(),
+        declared: cx.declared.clone(),
     };
     let tangent_forward = tangents.forward();
     let output_tangent = if tangents.has.contains(&func.output) {
@@ -187,6 +242,10 @@ struct Tangents<'r, 'a> {
     guarded: HashSet<Value>,
     /// Adjoint tangents held as `Option`s: reached only under a guard so far.
     maybe: HashSet<Value>,
+    /// Per `if` arm, the tangents stage 3 computed in it, for stage 4.
+    arm_dots: HashMap<(Value, bool), Vec<Value>>,
+    /// The primal adjoints in scope (the arm's, inside an `if` arm).
+    declared: HashSet<Value>,
 }
 
 impl Tangents<'_, '_> {
@@ -207,12 +266,17 @@ impl Tangents<'_, '_> {
         }
         for inst in &f.body.insts {
             let result = inst.results[0];
-            if !act.active(result) {
+            if !inst.results.iter().any(|r| act.active(*r)) {
                 continue;
             }
             let span = inst.span;
             let private = respan(&cx.private, span);
             match &inst.op {
+                Op::If {
+                    then_region,
+                    else_region,
+                    ..
+                } => out.extend(self.forward_if(inst, then_region, else_region)),
                 Op::Prim { .. } => {
                     let guarded = &self.guarded;
                     let guard = |v: Value| guarded.contains(&v).then(|| nonzero_ident(v));
@@ -252,6 +316,167 @@ impl Tangents<'_, '_> {
             }
         }
         out
+    }
+
+    /// The names of an arm's state as stage `stage` hands it on (without
+    /// stage 3's tangents).
+    fn arm_names(&self, inst: &crate::ir::Inst, then: bool, stage: u8) -> Vec<Ident> {
+        let state = &self.cx.arm_states[&(inst.results[0], then)];
+        state
+            .values
+            .iter()
+            .map(|v| self.cx.func.ident(*v).clone())
+            .chain(state.adjoints.iter().map(|v| adj_ident(*v)))
+            .chain(state.nested.iter().map(|v| arm_state_ident(*v, stage)))
+            .collect()
+    }
+
+    /// Stage 3 of an `if`: the arm that ran computes its tangents, yields the
+    /// results' tangents, and hands its state with its tangents to stage 4.
+    fn forward_if(
+        &mut self,
+        inst: &crate::ir::Inst,
+        then_region: &crate::ir::Region,
+        else_region: &crate::ir::Region,
+    ) -> TokenStream {
+        let cx = self.cx;
+        let (act, private) = (cx.act, &cx.private);
+        let result = inst.results[0];
+        let active: Vec<usize> = (0..inst.results.len())
+            .filter(|k| act.active(inst.results[*k]))
+            .collect();
+        let (from, to) = (arm_state_ident(result, 2), arm_state_ident(result, 3));
+        let mut arms = TokenStream::new();
+        for (region, then) in [(then_region, true), (else_region, false)] {
+            let variant = Ident::new(if then { "Then" } else { "Else" }, proc_macro2::Span::call_site());
+            let (names, next) = (self.arm_names(inst, then, 2), self.arm_names(inst, then, 3));
+            let before = self.has.clone();
+            let mut body = TokenStream::new();
+            for i in region.insts.iter().filter(|i| i.results.iter().any(|r| act.active(*r))) {
+                if let Op::If {
+                    then_region,
+                    else_region,
+                    ..
+                } = &i.op
+                {
+                    body.extend(self.forward_if(i, then_region, else_region));
+                    continue;
+                }
+                let guarded = &self.guarded;
+                let guard = |v: Value| guarded.contains(&v).then(|| nonzero_ident(v));
+                body.extend(prim_tangent(i, private, &mut self.has, |v| cx.borrow(v), guard));
+            }
+            let yields: Vec<TokenStream> = active
+                .iter()
+                .map(|k| {
+                    let y = region.yields[*k];
+                    if self.has.contains(&y) {
+                        let dot = dot_ident(y);
+                        quote!(::core::clone::Clone::clone(&#dot))
+                    } else {
+                        let value = cx.borrow(y);
+                        quote!(#private::zero_grad(#value))
+                    }
+                })
+                .collect();
+            let dots: Vec<Value> = region
+                .insts
+                .iter()
+                .flat_map(|i| i.results.iter().copied())
+                .filter(|v| self.has.contains(v) && !before.contains(v))
+                .collect();
+            let dot_names = dots.iter().map(|v| dot_ident(*v));
+            self.arm_dots.insert((result, then), dots.clone());
+            self.has = before;
+            arms.extend(quote! {
+                #private::Branch::#variant((#(#names,)*)) => {
+                    #body
+                    (#(#yields,)* #private::Branch::#variant((#(#next,)* #(#dot_names,)*)))
+                }
+            });
+        }
+        let results = active.iter().map(|k| dot_ident(inst.results[*k]));
+        for k in &active {
+            self.has.insert(inst.results[*k]);
+        }
+        quote!(let (#(#results,)* #to) = match #from { #arms };)
+    }
+
+    /// Stage 4 of an `if`: the arm that ran passes the results' adjoint
+    /// tangents to its yields and runs its tangent reverse sweep; the outer
+    /// adjoint tangents it reaches are declared before, as `None`.
+    fn reverse_if(
+        &mut self,
+        inst: &crate::ir::Inst,
+        then_region: &crate::ir::Region,
+        else_region: &crate::ir::Region,
+        out: &mut TokenStream,
+    ) {
+        let cx = self.cx;
+        let (act, private) = (cx.act, cx.private.clone());
+        let result = inst.results[0];
+        for v in cx.outer_targets(inst) {
+            if self.dd.insert(v) {
+                self.maybe.insert(v);
+                let dd = dd_ident(v);
+                out.extend(quote!(let mut #dd = ::core::option::Option::None;));
+            }
+        }
+        let from = arm_state_ident(result, 3);
+        let mut arms = TokenStream::new();
+        for (region, then) in [(then_region, true), (else_region, false)] {
+            let variant = Ident::new(if then { "Then" } else { "Else" }, proc_macro2::Span::call_site());
+            let names = self.arm_names(inst, then, 3);
+            let dot_names: Vec<Ident> = self.arm_dots[&(result, then)].iter().map(|v| dot_ident(*v)).collect();
+            let (dd_before, maybe_before, has_before, declared_before) = (
+                self.dd.clone(),
+                self.maybe.clone(),
+                self.has.clone(),
+                self.declared.clone(),
+            );
+            self.has.extend(self.arm_dots[&(result, then)].iter().copied());
+            self.declared = cx.arm_states[&(result, then)].declared.clone();
+            let mut body = TokenStream::new();
+            for (k, r) in inst.results.iter().enumerate() {
+                let y = region.yields[k];
+                if !self.dd.contains(r) || !act.active(y) {
+                    continue;
+                }
+                let (dd_r, part) = (dd_ident(*r), format_ident!("__ad_part"));
+                let add = |place: TokenStream| quote!(#private::Accumulate::accumulate(#place, #part););
+                if self.maybe.contains(r) {
+                    if !self.dd.contains(&y) {
+                        self.dd.insert(y);
+                        self.maybe.insert(y);
+                        let dd = dd_ident(y);
+                        body.extend(quote!(let mut #dd = ::core::option::Option::None;));
+                    }
+                    let mut inner = TokenStream::new();
+                    self.add_term(y, quote!(#part), add, None, &mut inner);
+                    body.extend(quote!(if let ::core::option::Option::Some(#part) = #dd_r { #inner }));
+                } else {
+                    body.extend(quote!(let #part = #dd_r;));
+                    self.add_term(y, quote!(#part), add, None, &mut body);
+                }
+            }
+            for i in region.insts.iter().rev().filter(|i| cx.reversed(i)) {
+                match &i.op {
+                    Op::Prim { rule, args, .. } => self.reverse_prim(i, rule, args, &mut body),
+                    Op::If {
+                        then_region,
+                        else_region,
+                        ..
+                    } => self.reverse_if(i, then_region, else_region, &mut body),
+                    _ => {}
+                }
+            }
+            self.dd = dd_before;
+            self.maybe = maybe_before;
+            self.has = has_before;
+            self.declared = declared_before;
+            arms.extend(quote!(#private::Branch::#variant((#(#names,)* #(#dot_names,)*)) => { #body }));
+        }
+        out.extend(quote!(match #from { #arms }));
     }
 
     /// Adds a term to the tangent of `target`'s adjoint. `value` is the term
@@ -317,6 +542,11 @@ impl Tangents<'_, '_> {
             let private = respan(&cx.private, span);
             match &inst.op {
                 Op::Prim { rule, args, .. } => self.reverse_prim(inst, rule, args, &mut out),
+                Op::If {
+                    then_region,
+                    else_region,
+                    ..
+                } => self.reverse_if(inst, then_region, else_region, &mut out),
                 Op::Field { base, member } => {
                     if !self.dd.contains(&result) || !act.active(*base) {
                         continue;
@@ -467,7 +697,7 @@ impl Tangents<'_, '_> {
 
         // The rules' derivatives along the tangents of what they read, for
         // the result's adjoint of the primal sweep.
-        if !cx.declared.contains(&result) {
+        if !self.declared.contains(&result) {
             return;
         }
         let ct = adj_ident(result);

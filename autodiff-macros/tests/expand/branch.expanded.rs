@@ -96,14 +96,14 @@ fn f_jvp_positional(
 fn f_grad(x: f64, y: f64) -> (f64, FGrad) {
     let __ad_v2 = ::autodiff::__private::rules::mul::value(&x, &y);
     let __ad_v3 = x > 0.0;
-    let (__ad_v8, __ad_tape8) = if __ad_v3 {
+    let (__ad_tape8, __ad_v8) = if __ad_v3 {
         let __ad_v4 = x.sin();
         let __ad_v5 = ::autodiff::__private::rules::add::value(&__ad_v2, &__ad_v4);
-        (__ad_v5, ::autodiff::__private::Branch::Then(()))
+        (::autodiff::__private::Branch::Then(()), __ad_v5)
     } else {
         let __ad_v6 = 2.0;
         let __ad_v7 = ::autodiff::__private::rules::mul::value(&__ad_v2, &2.0);
-        (__ad_v7, ::autodiff::__private::Branch::Else(()))
+        (::autodiff::__private::Branch::Else(()), __ad_v7)
     };
     let __ad_v9 = __ad_v8.exp();
     let __ad_v10 = ::autodiff::__private::rules::div::value(&__ad_v9, &y);
@@ -140,14 +140,14 @@ fn f_grad(x: f64, y: f64) -> (f64, FGrad) {
 fn f_vjp(x: f64, y: f64) -> (f64, impl ::core::ops::FnOnce(f64) -> FGrad) {
     let __ad_v2 = ::autodiff::__private::rules::mul::value(&x, &y);
     let __ad_v3 = x > 0.0;
-    let (__ad_v8, __ad_tape8) = if __ad_v3 {
+    let (__ad_tape8, __ad_v8) = if __ad_v3 {
         let __ad_v4 = x.sin();
         let __ad_v5 = ::autodiff::__private::rules::add::value(&__ad_v2, &__ad_v4);
-        (__ad_v5, ::autodiff::__private::Branch::Then(()))
+        (::autodiff::__private::Branch::Then(()), __ad_v5)
     } else {
         let __ad_v6 = 2.0;
         let __ad_v7 = ::autodiff::__private::rules::mul::value(&__ad_v2, &2.0);
-        (__ad_v7, ::autodiff::__private::Branch::Else(()))
+        (::autodiff::__private::Branch::Else(()), __ad_v7)
     };
     let __ad_v9 = __ad_v8.exp();
     let __ad_v10 = ::autodiff::__private::rules::div::value(&__ad_v9, &y);
