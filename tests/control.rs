@@ -77,13 +77,13 @@ fn tuples_of_reals() {
     check!(tuples, tuples_grad, tuples_jvp, (x, y) at [0.3, -1.2]);
 }
 
-#[differentiable]
+#[differentiable(order = 2)]
 fn if_expression(x: f64, y: f64) -> f64 {
     let z = if x > y { x * x } else { y.sin() * x };
     z + 1.0
 }
 
-#[differentiable]
+#[differentiable(order = 2)]
 fn if_statement(x: f64, y: f64) -> f64 {
     let mut s = y;
     let mut t = 0.0;
@@ -105,7 +105,7 @@ fn if_without_else(x: f64) -> f64 {
     s
 }
 
-#[differentiable]
+#[differentiable(order = 2)]
 fn else_if_chain(x: f64, y: f64) -> f64 {
     if x < -1.0 {
         x * y
@@ -118,7 +118,7 @@ fn else_if_chain(x: f64, y: f64) -> f64 {
     }
 }
 
-#[differentiable]
+#[differentiable(order = 2)]
 fn nested(x: f64, y: f64) -> f64 {
     let mut acc = x;
     let w = x * y;
@@ -137,7 +137,7 @@ fn nested(x: f64, y: f64) -> f64 {
     acc * w
 }
 
-#[differentiable]
+#[differentiable(order = 2)]
 fn branch_on_tuple(x: f64, y: f64) -> f64 {
     let (a, b) = if x > 0.0 { (x * y, y) } else { (y, x * 3.0) };
     a * b
@@ -147,6 +147,40 @@ fn branch_on_tuple(x: f64, y: f64) -> f64 {
 fn branch_yields_constant(x: f64) -> f64 {
     let scale = if x > 0.0 { 2.0 } else { x };
     scale * x
+}
+
+/// The Hessian of an `order = 2` function of `(x, y)` along three
+/// directions, against central differences of its gradient.
+macro_rules! check_second_order {
+    ($grad:ident, $hvp:ident, $Grad:ident, $point:expr) => {{
+        let grad = |p: &[f64]| {
+            let g = $grad(p[0], p[1]).1;
+            vec![g.x, g.y]
+        };
+        let hvp = |p: &[f64], v: &[f64]| {
+            let h = $hvp(p[0], p[1], &$Grad { x: v[0], y: v[1] }).2;
+            vec![h.x, h.y]
+        };
+        for v in [[1.0, 0.0], [0.0, 1.0], [0.6, -0.8]] {
+            if let Err(report) = autodiff::runtime::check_hvp(grad, hvp, &$point, &v) {
+                panic!("{} at {:?} along {v:?}: {report}", stringify!($hvp), $point);
+            }
+        }
+    }};
+}
+
+#[test]
+fn branches_on_both_sides_twice() {
+    for point in [[0.3, -1.2], [-0.4, 0.8], [2.0, 0.5], [-2.0, -0.3], [0.5, 0.7]] {
+        check_second_order!(if_expression_grad, if_expression_hvp, IfExpressionGrad, point);
+        check_second_order!(if_statement_grad, if_statement_hvp, IfStatementGrad, point);
+        check_second_order!(else_if_chain_grad, else_if_chain_hvp, ElseIfChainGrad, point);
+        check_second_order!(nested_grad, nested_hvp, NestedGrad, point);
+        check_second_order!(branch_on_tuple_grad, branch_on_tuple_hvp, BranchOnTupleGrad, point);
+    }
+    for point in [[2.0, 1.5], [0.3, -1.2], [0.5, 0.7]] {
+        check_second_order!(early_returns_grad, early_returns_hvp, EarlyReturnsGrad, point);
+    }
 }
 
 #[test]
@@ -222,7 +256,7 @@ fn identity_gradient_is_one() {
     assert_eq!(identity_grad(1.5), (identity(1.5), IdentityGrad { x: 1.0 }));
 }
 
-#[differentiable]
+#[differentiable(order = 2)]
 fn early_returns(x: f64, y: f64) -> f64 {
     let a = x * y;
     if a > 2.0 {
