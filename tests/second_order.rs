@@ -182,3 +182,121 @@ fn double_backprop_through_branches() {
         .unwrap();
     }
 }
+
+/// Loops with carried values, a branch inside, and a `while`.
+#[differentiable(order = 2)]
+fn loopy(x: f64, y: f64) -> f64 {
+    let mut s = x;
+    let mut t = y * 0.5;
+    for i in 0..4 {
+        let k = i as f64 * 0.3;
+        if s > t {
+            s = s * t.cos() + k;
+        } else {
+            s = (s + y).sin() * x;
+        }
+        t = t * 0.9 + s * y;
+    }
+    let mut u = s * t;
+    let mut n = 0;
+    while n < 3 {
+        u = u.tanh() + x * 0.1;
+        n += 1;
+    }
+    u + s
+}
+
+fn loopy_grad_vec(p: &[f64]) -> Vec<f64> {
+    let g = loopy_grad(p[0], p[1]).1;
+    vec![g.x, g.y]
+}
+
+fn loopy_hvp_vec(p: &[f64], v: &[f64]) -> Vec<f64> {
+    let (value, g, h) = loopy_hvp(p[0], p[1], &LoopyGrad { x: v[0], y: v[1] });
+    assert_eq!(value, loopy(p[0], p[1]));
+    assert_eq!(g, loopy_grad(p[0], p[1]).1);
+    vec![h.x, h.y]
+}
+
+#[test]
+fn hvp_through_loops() {
+    for point in [[0.9, 1.1], [0.4, 0.2], [-0.3, 0.6]] {
+        for v in [[1.0, 0.0], [0.0, 1.0], [0.7, -0.4]] {
+            if let Err(report) = check_hvp(loopy_grad_vec, loopy_hvp_vec, &point, &v) {
+                panic!("at {point:?} along {v:?}: {report}");
+            }
+        }
+    }
+}
+
+/// W1 twice: the Hessian of the extended Rosenbrock function, a loop over
+/// indexed reads.
+#[differentiable(order = 2)]
+fn rosenbrock(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() - 1 {
+        let t = x[i + 1] - x[i] * x[i];
+        let u = 1.0 - x[i];
+        s += 100.0 * t * t + u * u;
+    }
+    s
+}
+
+#[test]
+fn rosenbrock_hessian() {
+    let x: Vec<f64> = (0..8).map(|k| 0.3 * (0.7 * k as f64).sin() + 1.0).collect();
+    let v: Vec<f64> = (0..8).map(|k| (1.3 * k as f64).cos()).collect();
+    let grad = |p: &[f64]| rosenbrock_grad(p).1.x;
+    let hvp = |p: &[f64], v: &[f64]| {
+        let (value, _, h) = rosenbrock_hvp(p, &RosenbrockGrad { x: v.to_vec() });
+        assert_eq!(value, rosenbrock(p));
+        h.x
+    };
+    check_hvp(grad, hvp, &x, &v).unwrap();
+    // The Hessian is tridiagonal: row k along e_k has 100(12 x_k² - 4 x_{k+1}) + 2 (+ 200 from the previous term).
+    let e0: Vec<f64> = (0..8).map(|k| if k == 0 { 1.0 } else { 0.0 }).collect();
+    let h0 = hvp(&x, &e0);
+    assert!((h0[0] - (1200.0 * x[0] * x[0] - 400.0 * x[1] + 2.0)).abs() < 1e-9 * h0[0].abs());
+    assert!((h0[1] + 400.0 * x[0]).abs() < 1e-9 * h0[1].abs());
+    assert!(h0[2..].iter().all(|h| *h == 0.0));
+}
+
+/// A matrix carried through a loop.
+#[differentiable(order = 2, wrt(a, v0))]
+fn power_steps(a: &autodiff::nalgebra::DMatrix<f64>, v0: &autodiff::nalgebra::DVector<f64>, steps: usize) -> f64 {
+    let mut v = v0.clone();
+    for _ in 0..steps {
+        let w = a * &v;
+        v = (&w / w.norm()).tanh();
+    }
+    v.dot(&(a * &v))
+}
+
+#[test]
+fn hvp_with_matrices_carried() {
+    use autodiff::nalgebra::{DMatrix, DVector};
+    let a = DMatrix::from_fn(3, 3, |i, j| {
+        0.2 + 0.1 * ((i * 3 + j) as f64).sin() + if i == j { 1.0 } else { 0.0 }
+    });
+    let v0 = DVector::from_vec(vec![0.4, -0.3, 0.8]);
+    let split = |p: &[f64]| {
+        (
+            DMatrix::from_column_slice(3, 3, &p[..9]),
+            DVector::from_column_slice(&p[9..]),
+        )
+    };
+    let grad = |p: &[f64]| {
+        let (a, v0) = split(p);
+        let g = power_steps_grad(&a, &v0, 3).1;
+        [g.a.as_slice(), g.v0.as_slice()].concat()
+    };
+    let hvp = |p: &[f64], d: &[f64]| {
+        let ((a, v0), (da, dv0)) = (split(p), split(d));
+        let (value, _, h) = power_steps_hvp(&a, &v0, 3, &PowerStepsGrad { a: da, v0: dv0 });
+        assert_eq!(value, power_steps(&a, &v0, 3));
+        [h.a.as_slice(), h.v0.as_slice()].concat()
+    };
+    let point = [a.as_slice(), v0.as_slice()].concat();
+    let direction: Vec<f64> = (0..12).map(|k| (0.8 * k as f64 + 0.1).sin()).collect();
+    check_hvp(grad, hvp, &point, &direction).unwrap();
+}

@@ -129,6 +129,57 @@ impl Reverse<'_> {
             }
         }
         self.reverse(body, &mut iteration);
+        // In second-order sweeps each iteration hands its state on, the last first.
+        let states = self.second_order.then(|| {
+            let index = body.params[0];
+            let defined: Vec<Value> = body
+                .params
+                .iter()
+                .copied()
+                .chain(body.insts.iter().flat_map(|i| i.results.iter().copied()))
+                .collect();
+            let values: Vec<Value> = defined
+                .iter()
+                .copied()
+                .filter(|v| {
+                    self.needed.contains(&Saved::Value(*v))
+                        || self.recompute.contains(v)
+                        || (*v == index && self.replayed.contains(v))
+                })
+                .collect();
+            let adjoints: Vec<Value> = body
+                .insts
+                .iter()
+                .filter(|i| matches!(&i.op, crate::ir::Op::Prim { rule, .. } if super::has_curvature(rule)))
+                .map(|i| i.results[0])
+                .filter(|v| self.declared.contains(v))
+                .collect();
+            let nested: Vec<Value> = body
+                .insts
+                .iter()
+                .filter(|i| matches!(i.op, crate::ir::Op::If { .. }) && self.reversed(i))
+                .map(|i| i.results[0])
+                .collect();
+            let names: Vec<Ident> = values
+                .iter()
+                .map(|v| self.func.ident(*v).clone())
+                .chain(adjoints.iter().map(|v| adj_ident(*v)))
+                .chain(nested.iter().map(|v| super::second::arm_state_ident(*v, 2)))
+                .collect();
+            let vec = super::second::arm_state_ident(inst.results[0], 2);
+            iteration.extend(quote!(#vec.push((#(#names,)*));));
+            self.arm_states.insert(
+                (inst.results[0], false),
+                super::second::ArmState {
+                    values,
+                    adjoints,
+                    nested,
+                    declared: self.declared.clone(),
+                },
+            );
+            quote!(let mut #vec = ::std::vec::Vec::new();)
+        });
+        out.extend(states);
         // The adjoints of the carried values at the start of the iteration
         // become those at the end of the previous one.
         let mut zeros = TokenStream::new();

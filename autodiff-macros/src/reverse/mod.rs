@@ -103,7 +103,8 @@ struct Reverse<'a> {
     /// Second-order sweeps: calls go through `g_vjp2` and keep its continuation.
     second_order: bool,
     /// Per `if` (its first result) and arm (`true`: then), what the arm's
-    /// reverse sweep hands to the tangent sweeps.
+    /// reverse sweep hands to the tangent sweeps; per loop, what each
+    /// iteration's does (`false`).
     arm_states: HashMap<(Value, bool), second::ArmState>,
 }
 
@@ -272,6 +273,19 @@ impl Reverse<'_> {
                         self.need(v);
                     }
                     self.mark_needed(body);
+                    // The tangent sweeps of an iteration read its values too.
+                    if self.second_order {
+                        let read: Vec<Value> = body
+                            .insts
+                            .iter()
+                            .filter(|i| self.reversed(i))
+                            .flat_map(|i| i.op.args().iter().chain(&i.results).copied())
+                            .chain(body.yields.iter().copied())
+                            .collect();
+                        for v in read {
+                            self.need(v);
+                        }
+                    }
                     // A range loop's index is replayed by running the range
                     // backwards, not recorded.
                     let index = body.params[0];

@@ -24,7 +24,11 @@
 //! evaluates to a `Branch` with the arm's values and the adjoints its
 //! curvature terms read (`ArmState`), stage 3 matches it and adds the arm's
 //! tangents, stage 4 matches that; the outer adjoint tangents an arm reaches
-//! are declared before, as `None`. Loops and `map` are refused (`check`).
+//! are declared before, as `None`. A loop likewise: stage 2 pushes each
+//! iteration's state (the last first), stage 3 runs the iterations in order
+//! over them, carrying tangents, and pushes its own, stage 4 pops those,
+//! carrying the adjoint tangents as `Option`s. `map`, and loops nested in a
+//! loop or an `if`, are refused (`check`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -61,7 +65,8 @@ fn nonzero_ident(v: Value) -> Ident {
     format_ident!("__ad_nz{}", v.0)
 }
 
-/// Inside `if` arms, second-order sweeps handle rules and nested `if`s.
+/// Inside `if` arms and loop bodies, second-order sweeps handle rules and
+/// nested `if`s.
 fn check_arm(arms: &[&crate::ir::Region], act: &Activity, errors: &mut Errors) {
     for i in arms.iter().flat_map(|r| &r.insts) {
         if !i.results.iter().any(|r| act.active(*r)) {
@@ -84,9 +89,10 @@ fn check_arm(arms: &[&crate::ir::Region], act: &Activity, errors: &mut Errors) {
                 ..
             } => check_arm(&[then_region, else_region], act, errors),
             Op::Const(_) | Op::Passive { .. } => {}
+            Op::For { .. } => errors.push_at(i.span, msg::second_order_construct("a loop inside a loop or an `if`")),
             _ => errors.push_at(
                 i.span,
-                msg::second_order_construct("inside an `if`, anything but arithmetic, methods with rules and `if`"),
+                msg::second_order_construct("a call, a `map` or a field inside a loop or an `if`"),
             ),
         }
     }
@@ -122,10 +128,7 @@ pub fn check(func: &Func, act: &Activity, errors: &mut Errors) {
                 else_region,
                 ..
             } => check_arm(&[then_region, else_region], act, errors),
-            Op::For { .. } => errors.push_at(
-                inst.span,
-                msg::second_order_construct("a loop that carries differentiated values"),
-            ),
+            Op::For { body, .. } => check_arm(&[body], act, errors),
             Op::Map { .. } => errors.push_at(
                 inst.span,
                 msg::second_order_construct("`map` or `zip_map` of differentiated values"),
@@ -277,6 +280,7 @@ impl Tangents<'_, '_> {
                     else_region,
                     ..
                 } => out.extend(self.forward_if(inst, then_region, else_region)),
+                Op::For { args, body, .. } => out.extend(self.forward_loop(inst, args, body)),
                 Op::Prim { .. } => {
                     let guarded = &self.guarded;
                     let guard = |v: Value| guarded.contains(&v).then(|| nonzero_ident(v));
@@ -479,6 +483,202 @@ impl Tangents<'_, '_> {
         out.extend(quote!(match #from { #arms }));
     }
 
+    /// A tangent, or a zero shaped like its value.
+    fn tangent_or_zero(&self, v: Value) -> TokenStream {
+        if self.has.contains(&v) {
+            dot_ident(v).to_token_stream()
+        } else {
+            let (private, value) = (&self.cx.private, self.cx.borrow(v));
+            quote!(#private::zero_grad(#value))
+        }
+    }
+
+    /// Stage 3 of a loop: its iterations in order over the states stage 2
+    /// handed on (last first), carrying the tangents of the carried values,
+    /// each handing its state with its tangents to stage 4.
+    fn forward_loop(&mut self, inst: &crate::ir::Inst, args: &[Value], body: &crate::ir::Region) -> TokenStream {
+        let cx = self.cx;
+        let (act, private) = (cx.act, &cx.private);
+        let result = inst.results[0];
+        let carried: Vec<usize> = (0..inst.results.len())
+            .filter(|k| act.active(body.params[1 + k]) || act.active(inst.results[*k]))
+            .collect();
+        let state: Vec<Ident> = carried
+            .iter()
+            .map(|k| format_ident!("__ad_tc{}_{}", result.0, k))
+            .collect();
+        let inits: Vec<TokenStream> = carried.iter().map(|k| self.tangent_or_zero(args[1 + k])).collect();
+        let (from, to) = (arm_state_ident(result, 2), arm_state_ident(result, 3));
+        let (names, next) = (self.arm_names(inst, false, 2), self.arm_names(inst, false, 3));
+        let before = self.has.clone();
+        let params: Vec<Ident> = carried.iter().map(|k| dot_ident(body.params[1 + k])).collect();
+        for k in &carried {
+            self.has.insert(body.params[1 + k]);
+        }
+        let mut code = TokenStream::new();
+        for i in body.insts.iter().filter(|i| i.results.iter().any(|r| act.active(*r))) {
+            if let Op::If {
+                then_region,
+                else_region,
+                ..
+            } = &i.op
+            {
+                code.extend(self.forward_if(i, then_region, else_region));
+                continue;
+            }
+            let guarded = &self.guarded;
+            let guard = |v: Value| guarded.contains(&v).then(|| nonzero_ident(v));
+            code.extend(prim_tangent(i, private, &mut self.has, |v| cx.borrow(v), guard));
+        }
+        let yields: Vec<TokenStream> = carried
+            .iter()
+            .map(|k| {
+                let t = self.tangent_or_zero(body.yields[*k]);
+                quote!(::core::clone::Clone::clone(&#t))
+            })
+            .collect();
+        let dots: Vec<Value> = body
+            .params
+            .iter()
+            .copied()
+            .chain(body.insts.iter().flat_map(|i| i.results.iter().copied()))
+            .filter(|v| self.has.contains(v) && !before.contains(v))
+            .collect();
+        let dot_names = dots.iter().map(|v| dot_ident(*v));
+        self.arm_dots.insert((result, false), dots.clone());
+        self.has = before;
+        let results: Vec<Ident> = carried.iter().map(|k| dot_ident(inst.results[*k])).collect();
+        for k in &carried {
+            self.has.insert(inst.results[*k]);
+        }
+        quote! {
+            #(let mut #state = #inits;)*
+            let mut #to = ::std::vec::Vec::with_capacity(#from.len());
+            for (#(#names,)*) in #from.into_iter().rev() {
+                #(let #params = #state;)*
+                #code
+                let __ad_next = (#(#yields,)*);
+                #to.push((#(#next,)* #(#dot_names,)*));
+                (#(#state,)*) = __ad_next;
+            }
+            #(let #results = #state;)*
+        }
+    }
+
+    /// Stage 4 of a loop: its iterations backwards, carrying the tangents of
+    /// the carried values' adjoints as `Option`s (none: zero so far).
+    fn reverse_loop(
+        &mut self,
+        inst: &crate::ir::Inst,
+        args: &[Value],
+        body: &crate::ir::Region,
+        out: &mut TokenStream,
+    ) {
+        let cx = self.cx;
+        let (act, private) = (cx.act, cx.private.clone());
+        let result = inst.results[0];
+        for v in cx.outer_targets(inst) {
+            if self.dd.insert(v) {
+                self.maybe.insert(v);
+                let dd = dd_ident(v);
+                out.extend(quote!(let mut #dd = ::core::option::Option::None;));
+            }
+        }
+        let active: Vec<usize> = (0..inst.results.len())
+            .filter(|&k| cx.carries_adjoint(inst, k))
+            .collect();
+        let state: Vec<Ident> = active
+            .iter()
+            .map(|k| format_ident!("__ad_tdd{}_{}", result.0, k))
+            .collect();
+        for (k, s) in active.iter().zip(&state) {
+            let r = inst.results[*k];
+            let dd = dd_ident(r);
+            let start = match (self.dd.contains(&r), self.maybe.contains(&r)) {
+                (false, _) => quote!(::core::option::Option::None),
+                (true, true) => quote!(#dd),
+                (true, false) => quote!(::core::option::Option::Some(#dd)),
+            };
+            out.extend(quote!(let mut #s = #start;));
+        }
+        let from = arm_state_ident(result, 3);
+        let names = self.arm_names(inst, false, 3);
+        let dot_names: Vec<Ident> = self.arm_dots[&(result, false)].iter().map(|v| dot_ident(*v)).collect();
+        let (dd_before, maybe_before, has_before, declared_before) = (
+            self.dd.clone(),
+            self.maybe.clone(),
+            self.has.clone(),
+            self.declared.clone(),
+        );
+        self.has.extend(self.arm_dots[&(result, false)].iter().copied());
+        self.declared = cx.arm_states[&(result, false)].declared.clone();
+        let mut iteration = TokenStream::new();
+        let part = format_ident!("__ad_part");
+        for (k, s) in active.iter().zip(&state) {
+            let y = body.yields[*k];
+            if !act.active(y) {
+                continue;
+            }
+            if !self.dd.contains(&y) {
+                self.dd.insert(y);
+                self.maybe.insert(y);
+                let dd = dd_ident(y);
+                iteration.extend(quote!(let mut #dd = ::core::option::Option::None;));
+            }
+            let add = |place: TokenStream| quote!(#private::Accumulate::accumulate(#place, #part););
+            let mut inner = TokenStream::new();
+            self.add_term(y, quote!(#part), add, None, &mut inner);
+            iteration.extend(quote!(if let ::core::option::Option::Some(#part) = #s.take() { #inner }));
+        }
+        for i in body.insts.iter().rev().filter(|i| cx.reversed(i)) {
+            match &i.op {
+                Op::Prim { rule, args, .. } => self.reverse_prim(i, rule, args, &mut iteration),
+                Op::If {
+                    then_region,
+                    else_region,
+                    ..
+                } => self.reverse_if(i, then_region, else_region, &mut iteration),
+                _ => {}
+            }
+        }
+        for (k, s) in active.iter().zip(&state) {
+            let p = body.params[1 + *k];
+            let dd = dd_ident(p);
+            iteration.extend(match (self.dd.contains(&p), self.maybe.contains(&p)) {
+                (false, _) => quote!(#s = ::core::option::Option::None;),
+                (true, true) => quote!(#s = #dd;),
+                (true, false) => quote!(#s = ::core::option::Option::Some(#dd);),
+            });
+        }
+        self.dd = dd_before;
+        self.maybe = maybe_before;
+        self.has = has_before;
+        self.declared = declared_before;
+        out.extend(quote! {
+            {
+                let mut __ad_entries = #from;
+                while let ::core::option::Option::Some((#(#names,)* #(#dot_names,)*)) = __ad_entries.pop() {
+                    #iteration
+                }
+            }
+        });
+        for (k, s) in active.iter().zip(&state) {
+            let init = args[1 + *k];
+            if !act.active(init) {
+                continue;
+            }
+            if self.dd.insert(init) {
+                self.maybe.insert(init);
+                let dd = dd_ident(init);
+                out.extend(quote!(let mut #dd = ::core::option::Option::None;));
+            }
+            let add = |place: TokenStream| quote!(#private::Accumulate::accumulate(#place, #part););
+            let mut inner = TokenStream::new();
+            self.add_term(init, quote!(#part), add, None, &mut inner);
+            out.extend(quote!(if let ::core::option::Option::Some(#part) = #s { #inner }));
+        }
+    }
+
     /// Adds a term to the tangent of `target`'s adjoint. `value` is the term
     /// as an expression; `add(place)` adds it into `place` (a `&mut`
     /// expression), in place where the rule can. With a guard, the term is
@@ -547,6 +747,7 @@ impl Tangents<'_, '_> {
                     else_region,
                     ..
                 } => self.reverse_if(inst, then_region, else_region, &mut out),
+                Op::For { args, body, .. } => self.reverse_loop(inst, args, body, &mut out),
                 Op::Field { base, member } => {
                     if !self.dd.contains(&result) || !act.active(*base) {
                         continue;

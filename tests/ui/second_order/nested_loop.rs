@@ -4,7 +4,9 @@ use autodiff::differentiable;
 fn f(x: f64, n: usize) -> f64 {
     let mut s = x;
     for _ in 0..n {
-        s = s * x + 1.0;
+        for _ in 0..n {
+            s = s * x + 1.0;
+        }
     }
     s
 }
