@@ -25,6 +25,12 @@ fn check_tangent(f: impl Fn(&[f64]) -> f64, jvp: impl Fn(&[f64], &[f64]) -> f64,
     check_jvp(|p| vec![f(p)], |p, v| vec![jvp(p, v)], x, &direction(x.len())).unwrap();
 }
 
+/// Checks a Hessian-vector product against the central difference of the
+/// gradient along a direction (for the `order = 2` loops below).
+fn check_hessian(grad: impl Fn(&[f64]) -> Vec<f64>, hvp: impl Fn(&[f64], &[f64]) -> Vec<f64>, x: &[f64]) {
+    autodiff::runtime::check_hvp(grad, hvp, x, &direction(x.len())).unwrap();
+}
+
 /// W1: the extended Rosenbrock function, in loop-and-index Rust.
 #[differentiable]
 fn rosenbrock(x: &[f64]) -> f64 {
@@ -65,7 +71,7 @@ fn w1_matches_the_reference_values_and_finite_differences() {
         .all(|(a, b)| (a - 2.0 * b).abs() <= 1e-12 * b.abs().max(1.0)));
 }
 
-#[differentiable(wrt(x, w))]
+#[differentiable(order = 2, wrt(x, w))]
 fn carried_and_branches(x: &[f64], w: f64, n: usize) -> f64 {
     let mut acc = w;
     let mut pair = (0.0, 1.0);
@@ -93,6 +99,15 @@ fn carried_locals_tuples_and_branches_in_loops() {
         check_grad(f, g, &[x.as_slice(), &[0.7]].concat()).unwrap();
         let jvp = |p: &[f64], v: &[f64]| carried_and_branches_jvp(&p[..4], p[4], n, v[..4].to_vec(), v[4]).1;
         check_tangent(f, jvp, &[x.as_slice(), &[0.7]].concat());
+        let hvp = |p: &[f64], v: &[f64]| {
+            let d = CarriedAndBranchesGrad {
+                x: v[..4].to_vec(),
+                w: v[4],
+            };
+            let h = carried_and_branches_hvp(&p[..4], p[4], n, &d).2;
+            [h.x, vec![h.w]].concat()
+        };
+        check_hessian(g, hvp, &[x.as_slice(), &[0.7]].concat());
     }
 }
 
@@ -132,7 +147,7 @@ fn nested_loops_over_a_matrix() {
     check_tangent(f, jvp, &[m.as_slice(), &v].concat());
 }
 
-#[differentiable]
+#[differentiable(order = 2)]
 fn ranges(x: &[f64]) -> f64 {
     let mut s = 0.0;
     for i in (0..x.len()).rev() {
@@ -155,11 +170,13 @@ fn reversed_stepped_inclusive_and_empty_ranges() {
     let x = [0.3, -0.4, 0.8, -0.1, 0.6];
     check_grad(ranges, |p: &[f64]| ranges_grad(p).1.x, &x).unwrap();
     check_tangent(ranges, |p, v| ranges_jvp(p, v.to_vec()).1, &x);
+    let hvp = |p: &[f64], v: &[f64]| ranges_hvp(p, &RangesGrad { x: v.to_vec() }).2.x;
+    check_hessian(|p| ranges_grad(p).1.x, hvp, &x);
 }
 
 /// Newton's iteration for √a, stopped by a tolerance: a `while` loop whose
 /// trip count depends on the input.
-#[differentiable]
+#[differentiable(order = 2)]
 fn newton_sqrt(a: f64) -> f64 {
     let mut x = a.max(1.0);
     let mut steps = 0;
@@ -170,7 +187,7 @@ fn newton_sqrt(a: f64) -> f64 {
     x
 }
 
-#[differentiable]
+#[differentiable(order = 2)]
 fn while_with_tuple(x: f64, y: f64) -> f64 {
     let mut state = (x, y);
     while state.0 < 10.0 {
@@ -193,6 +210,12 @@ fn while_loops() {
         )
         .unwrap();
         check_tangent(|p| newton_sqrt(p[0]), |p, v| newton_sqrt_jvp(p[0], v[0]).1, &[a]);
+        // d²√a/da² = -1 / (4 a^{3/2}).
+        let h = newton_sqrt_hvp(a, &NewtonSqrtGrad { a: 1.0 }).2.a;
+        assert!(
+            (h + 0.25 / (a * a.sqrt())).abs() < 1e-5 * (0.25 / (a * a.sqrt())),
+            "{h}"
+        );
     }
     for point in [[0.5, 0.3], [2.0, -1.0], [12.0, 0.4]] {
         let f = |p: &[f64]| while_with_tuple(p[0], p[1]);
@@ -202,11 +225,16 @@ fn while_loops() {
         };
         check_grad(f, g, &point).unwrap();
         check_tangent(f, |p, v| while_with_tuple_jvp(p[0], p[1], v[0], v[1]).1, &point);
+        let hvp = |p: &[f64], v: &[f64]| {
+            let h = while_with_tuple_hvp(p[0], p[1], &WhileWithTupleGrad { x: v[0], y: v[1] }).2;
+            vec![h.x, h.y]
+        };
+        check_hessian(g, hvp, &point);
     }
 }
 
 /// A matrix carried through a loop: a few steps of power iteration.
-#[differentiable(wrt(a, v0))]
+#[differentiable(order = 2, wrt(a, v0))]
 fn power_iteration(a: &DMatrix<f64>, v0: &autodiff::nalgebra::DVector<f64>, steps: usize) -> f64 {
     let mut v = v0.clone();
     for _ in 0..steps {
@@ -277,6 +305,19 @@ fn matrices_carried_and_nested_control_flow() {
         power_iteration_jvp(&a, &v0, 4, da, dv0).1
     };
     check_tangent(f, jvp, &[a.as_slice(), v0.as_slice()].concat());
+    let hvp = |p: &[f64], d: &[f64]| {
+        let (a, v0) = (
+            DMatrix::from_column_slice(3, 3, &p[..9]),
+            DVector::from_column_slice(&p[9..]),
+        );
+        let v = PowerIterationGrad {
+            a: DMatrix::from_column_slice(3, 3, &d[..9]),
+            v0: DVector::from_column_slice(&d[9..]),
+        };
+        let h = power_iteration_hvp(&a, &v0, 4, &v).2;
+        [h.a.as_slice(), h.v0.as_slice()].concat()
+    };
+    check_hessian(g, hvp, &[a.as_slice(), v0.as_slice()].concat());
 
     let x = [0.3, -0.4, 0.8, -0.1];
     let m = DMatrix::from_fn(2, 2, |i, j| 0.3 * ((i + 2 * j) as f64).cos());
@@ -295,7 +336,7 @@ fn matrices_carried_and_nested_control_flow() {
 
 /// `c` is carried and differentiated through later iterations, although
 /// nothing reads it after the loop.
-#[differentiable(wrt(w))]
+#[differentiable(order = 2, wrt(w))]
 fn carried_but_unread_after(
     w: &autodiff::nalgebra::DVector<f64>,
     h: &autodiff::nalgebra::DVector<f64>,
@@ -328,10 +369,21 @@ fn carried_values_unread_after_the_loop() {
             carried_but_unread_after_jvp(&DVector::from_column_slice(p), &h, n, DVector::from_column_slice(d)).1
         };
         check_tangent(f, jvp, &[0.3, -0.5, 0.8]);
+        let hvp = |p: &[f64], d: &[f64]| {
+            let v = CarriedButUnreadAfterGrad {
+                w: DVector::from_column_slice(d),
+            };
+            carried_but_unread_after_hvp(&DVector::from_column_slice(p), &h, n, &v)
+                .2
+                .w
+                .as_slice()
+                .to_vec()
+        };
+        check_hessian(g, hvp, &[0.3, -0.5, 0.8]);
     }
 }
 
-#[differentiable]
+#[differentiable(order = 2)]
 fn over_elements(xs: &[f64], w: f64) -> f64 {
     let mut s = 0.0;
     for x in xs.iter() {
@@ -361,9 +413,22 @@ fn loops_over_elements_and_enumerated_elements() {
     check_grad(f, g, &[xs.as_slice(), &[0.7]].concat()).unwrap();
     let jvp = |p: &[f64], v: &[f64]| over_elements_jvp(&p[..4], p[4], v[..4].to_vec(), v[4]).1;
     check_tangent(f, jvp, &[xs.as_slice(), &[0.7]].concat());
+    let hvp = |p: &[f64], v: &[f64]| {
+        let h = over_elements_hvp(
+            &p[..4],
+            p[4],
+            &OverElementsGrad {
+                xs: v[..4].to_vec(),
+                w: v[4],
+            },
+        )
+        .2;
+        [h.xs, vec![h.w]].concat()
+    };
+    check_hessian(g, hvp, &[xs.as_slice(), &[0.7]].concat());
 }
 
-#[differentiable]
+#[differentiable(order = 2)]
 fn jumps(xs: &[f64], w: f64) -> f64 {
     let mut s = 0.0;
     for x in xs.iter() {
@@ -403,10 +468,23 @@ fn guard_continue_and_break() {
         check_grad(f, g, &[xs.as_slice(), &[w]].concat()).unwrap();
         let jvp = |p: &[f64], v: &[f64]| jumps_jvp(&p[..6], p[6], v[..6].to_vec(), v[6]).1;
         check_tangent(f, jvp, &[xs.as_slice(), &[w]].concat());
+        let hvp = |p: &[f64], v: &[f64]| {
+            let h = jumps_hvp(
+                &p[..6],
+                p[6],
+                &JumpsGrad {
+                    xs: v[..6].to_vec(),
+                    w: v[6],
+                },
+            )
+            .2;
+            [h.xs, vec![h.w]].concat()
+        };
+        check_hessian(g, hvp, &[xs.as_slice(), &[w]].concat());
     }
 }
 
-#[differentiable]
+#[differentiable(order = 2)]
 fn bisect_like(x: f64) -> f64 {
     let mut y = x;
     let mut steps = 0;
@@ -431,5 +509,7 @@ fn loop_with_break() {
         )
         .unwrap();
         check_tangent(|p| bisect_like(p[0]), |p, v| bisect_like_jvp(p[0], v[0]).1, &[x]);
+        let hvp = |p: &[f64], v: &[f64]| vec![bisect_like_hvp(p[0], &BisectLikeGrad { x: v[0] }).2.x];
+        check_hessian(|p| vec![bisect_like_grad(p[0]).1.x], hvp, &[x]);
     }
 }
