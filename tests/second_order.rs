@@ -300,3 +300,43 @@ fn hvp_with_matrices_carried() {
     let direction: Vec<f64> = (0..12).map(|k| (0.8 * k as f64 + 0.1).sin()).collect();
     check_hvp(grad, hvp, &point, &direction).unwrap();
 }
+
+#[differentiable(order = 2)]
+fn bump(x: f64, y: f64) -> f64 {
+    (x * y).sin() + x * x
+}
+
+/// Calls of another `order = 2` function inside a loop and a branch.
+#[differentiable(order = 2)]
+fn calls_inside(x: f64, y: f64) -> f64 {
+    let mut s = x;
+    for _ in 0..3 {
+        s = bump(s, y) * 0.5 + y;
+    }
+    if s > x {
+        bump(s, x)
+    } else {
+        bump(x, s) * s
+    }
+}
+
+#[test]
+fn hvp_through_calls_in_loops_and_branches() {
+    let grad = |p: &[f64]| {
+        let g = calls_inside_grad(p[0], p[1]).1;
+        vec![g.x, g.y]
+    };
+    let hvp = |p: &[f64], v: &[f64]| {
+        let (value, _, h) = calls_inside_hvp(p[0], p[1], &CallsInsideGrad { x: v[0], y: v[1] });
+        assert_eq!(value, calls_inside(p[0], p[1]));
+        vec![h.x, h.y]
+    };
+    for point in [[0.9, 1.1], [0.4, -0.2], [-0.6, 0.3]] {
+        for v in [[1.0, 0.0], [0.0, 1.0], [0.7, -0.4]] {
+            if let Err(report) = check_hvp(grad, hvp, &point, &v) {
+                panic!("at {point:?} along {v:?}: {report}");
+            }
+        }
+    }
+    assert!(bump(0.3, 0.2).is_finite());
+}

@@ -168,11 +168,13 @@ impl Reverse<'_> {
                 .filter(|i| matches!(i.op, crate::ir::Op::If { .. }) && self.reversed(i))
                 .map(|i| i.results[0])
                 .collect();
+            let calls = self.reversed_calls(body);
             let names: Vec<Ident> = values
                 .iter()
                 .map(|v| self.func.ident(*v).clone())
                 .chain(adjoints.iter().map(|v| adj_ident(*v)))
                 .chain(nested.iter().map(|v| super::second::arm_state_ident(*v, 2)))
+                .chain(calls.iter().map(|v| super::second::continuation(*v)))
                 .collect();
             let vec = super::second::arm_state_ident(inst.results[0], 2);
             iteration.extend(quote!(#vec.push((#(#names,)*));));
@@ -182,6 +184,7 @@ impl Reverse<'_> {
                     values,
                     adjoints,
                     nested,
+                    calls,
                     declared: self.declared.clone(),
                 },
             );

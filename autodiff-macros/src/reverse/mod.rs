@@ -783,11 +783,13 @@ impl Reverse<'_> {
                 .filter(|i| matches!(i.op, Op::If { .. }) && self.reversed(i))
                 .map(|i| i.results[0])
                 .collect();
+            let calls = self.reversed_calls(region);
             let names = values
                 .iter()
                 .map(|v| self.func.ident(*v).clone())
                 .chain(adjoints.iter().map(|v| adj_ident(*v)))
-                .chain(nested.iter().map(|v| second::arm_state_ident(*v, 2)));
+                .chain(nested.iter().map(|v| second::arm_state_ident(*v, 2)))
+                .chain(calls.iter().map(|v| second::continuation(*v)));
             body.extend(quote!(#private::Branch::#variant((#(#names,)*))));
             self.arm_states.insert(
                 (inst.results[0], variant.to_string() == "Then"),
@@ -795,6 +797,7 @@ impl Reverse<'_> {
                     values,
                     adjoints,
                     nested,
+                    calls,
                     declared: self.declared.clone(),
                 },
             );
@@ -802,6 +805,19 @@ impl Reverse<'_> {
         self.declared = outer;
         let pattern = self.tape_pattern(region);
         quote!(#private::Branch::#variant(#pattern) => { #body })
+    }
+}
+
+impl Reverse<'_> {
+    /// The calls of a region with a reverse sweep (a continuation each, in
+    /// second-order sweeps).
+    fn reversed_calls(&self, region: &Region) -> Vec<Value> {
+        region
+            .insts
+            .iter()
+            .filter(|i| matches!(i.op, Op::Call { .. }) && self.reversed(i))
+            .map(|i| i.results[0])
+            .collect()
     }
 }
 

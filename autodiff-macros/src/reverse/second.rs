@@ -65,8 +65,8 @@ fn nonzero_ident(v: Value) -> Ident {
     format_ident!("__ad_nz{}", v.0)
 }
 
-/// Inside `if` arms and loop bodies, second-order sweeps handle rules and
-/// nested `if`s.
+/// Inside `if` arms and loop bodies, second-order sweeps handle rules,
+/// calls, fields and nested `if`s.
 fn check_arm(arms: &[&crate::ir::Region], act: &Activity, errors: &mut Errors) {
     for i in arms.iter().flat_map(|r| &r.insts) {
         if !i.results.iter().any(|r| act.active(*r)) {
@@ -88,12 +88,9 @@ fn check_arm(arms: &[&crate::ir::Region], act: &Activity, errors: &mut Errors) {
                 else_region,
                 ..
             } => check_arm(&[then_region, else_region], act, errors),
-            Op::Const(_) | Op::Passive { .. } => {}
+            Op::Const(_) | Op::Passive { .. } | Op::Call { .. } | Op::Field { .. } => {}
             Op::For { .. } => errors.push_at(i.span, msg::second_order_construct("a loop inside a loop or an `if`")),
-            _ => errors.push_at(
-                i.span,
-                msg::second_order_construct("a call, a `map` or a field inside a loop or an `if`"),
-            ),
+            _ => errors.push_at(i.span, msg::second_order_construct("a `map` inside a loop or an `if`")),
         }
     }
 }
@@ -106,6 +103,8 @@ pub struct ArmState {
     pub adjoints: Vec<Value>,
     /// The `if`s nested in the arm, whose own state travels in this one.
     pub nested: Vec<Value>,
+    /// The calls in the arm, whose continuations travel in this state.
+    pub calls: Vec<Value>,
     pub declared: HashSet<Value>,
 }
 
@@ -258,7 +257,7 @@ impl Tangents<'_, '_> {
 
     fn forward(&mut self) -> TokenStream {
         let cx = self.cx;
-        let (f, act) = (cx.func, cx.act);
+        let f = cx.func;
         let mut out = TokenStream::new();
         let private = &cx.private;
         let mut guarded: Vec<&Value> = self.guarded.iter().collect();
@@ -268,56 +267,65 @@ impl Tangents<'_, '_> {
             out.extend(quote!(let #nz = #private::is_nonzero(&#dot);));
         }
         for inst in &f.body.insts {
-            let result = inst.results[0];
-            if !inst.results.iter().any(|r| act.active(*r)) {
-                continue;
+            out.extend(self.forward_inst(inst));
+        }
+        out
+    }
+
+    /// Stage 3 of one instruction: its result's tangent.
+    fn forward_inst(&mut self, inst: &crate::ir::Inst) -> TokenStream {
+        let cx = self.cx;
+        let (f, act) = (cx.func, cx.act);
+        let mut out = TokenStream::new();
+        let result = inst.results[0];
+        if !inst.results.iter().any(|r| act.active(*r)) {
+            return out;
+        }
+        let span = inst.span;
+        let private = respan(&cx.private, span);
+        match &inst.op {
+            Op::If {
+                then_region,
+                else_region,
+                ..
+            } => out.extend(self.forward_if(inst, then_region, else_region)),
+            Op::For { args, body, .. } => out.extend(self.forward_loop(inst, args, body)),
+            Op::Prim { .. } => {
+                let guarded = &self.guarded;
+                let guard = |v: Value| guarded.contains(&v).then(|| nonzero_ident(v));
+                out.extend(prim_tangent(inst, &cx.private, &mut self.has, |v| cx.borrow(v), guard))
             }
-            let span = inst.span;
-            let private = respan(&cx.private, span);
-            match &inst.op {
-                Op::If {
-                    then_region,
-                    else_region,
-                    ..
-                } => out.extend(self.forward_if(inst, then_region, else_region)),
-                Op::For { args, body, .. } => out.extend(self.forward_loop(inst, args, body)),
-                Op::Prim { .. } => {
-                    let guarded = &self.guarded;
-                    let guard = |v: Value| guarded.contains(&v).then(|| nonzero_ident(v));
-                    out.extend(prim_tangent(inst, &cx.private, &mut self.has, |v| cx.borrow(v), guard))
-                }
-                Op::Field { base, member } if self.has.contains(base) => {
-                    let (dot, base) = (dot_ident(result), dot_ident(*base));
-                    out.extend(quote_spanned!(span=> let #dot = ::core::clone::Clone::clone(&#base.#member);));
-                    self.has.insert(result);
-                }
-                Op::Call { path, args, by_ref, .. } => {
-                    let values = args.iter().zip(by_ref).map(|(a, r)| {
-                        let a = f.ident(*a);
-                        if *r {
-                            quote!(&&#a)
-                        } else {
-                            quote!(&#a)
-                        }
-                    });
-                    let tangents = args.iter().map(|a| {
-                        if self.has.contains(a) {
-                            let t = dot_ident(*a);
-                            quote!(#private::Given(::core::clone::Clone::clone(&#t)))
-                        } else {
-                            quote!(#private::ZeroTangent)
-                        }
-                    });
-                    let positional = companion(path, "tangents_positional");
-                    let (so, st, dot) = (continuation(result), tangent_continuation(result), dot_ident(result));
-                    out.extend(quote_spanned!(span=>
-                        let __ad_tin = #positional(#(#values,)* #(#tangents),*);
-                        let (#dot, #st) = #private::TangentSweep::push(#so, __ad_tin);
-                    ));
-                    self.has.insert(result);
-                }
-                _ => {}
+            Op::Field { base, member } if self.has.contains(base) => {
+                let (dot, base) = (dot_ident(result), dot_ident(*base));
+                out.extend(quote_spanned!(span=> let #dot = ::core::clone::Clone::clone(&#base.#member);));
+                self.has.insert(result);
             }
+            Op::Call { path, args, by_ref, .. } => {
+                let values = args.iter().zip(by_ref).map(|(a, r)| {
+                    let a = f.ident(*a);
+                    if *r {
+                        quote!(&&#a)
+                    } else {
+                        quote!(&#a)
+                    }
+                });
+                let tangents = args.iter().map(|a| {
+                    if self.has.contains(a) {
+                        let t = dot_ident(*a);
+                        quote!(#private::Given(::core::clone::Clone::clone(&#t)))
+                    } else {
+                        quote!(#private::ZeroTangent)
+                    }
+                });
+                let positional = companion(path, "tangents_positional");
+                let (so, st, dot) = (continuation(result), tangent_continuation(result), dot_ident(result));
+                out.extend(quote_spanned!(span=>
+                    let __ad_tin = #positional(#(#values,)* #(#tangents),*);
+                    let (#dot, #st) = #private::TangentSweep::push(#so, __ad_tin);
+                ));
+                self.has.insert(result);
+            }
+            _ => {}
         }
         out
     }
@@ -332,6 +340,13 @@ impl Tangents<'_, '_> {
             .map(|v| self.cx.func.ident(*v).clone())
             .chain(state.adjoints.iter().map(|v| adj_ident(*v)))
             .chain(state.nested.iter().map(|v| arm_state_ident(*v, stage)))
+            .chain(state.calls.iter().map(|v| {
+                if stage == 2 {
+                    continuation(*v)
+                } else {
+                    tangent_continuation(*v)
+                }
+            }))
             .collect()
     }
 
@@ -356,19 +371,8 @@ impl Tangents<'_, '_> {
             let (names, next) = (self.arm_names(inst, then, 2), self.arm_names(inst, then, 3));
             let before = self.has.clone();
             let mut body = TokenStream::new();
-            for i in region.insts.iter().filter(|i| i.results.iter().any(|r| act.active(*r))) {
-                if let Op::If {
-                    then_region,
-                    else_region,
-                    ..
-                } = &i.op
-                {
-                    body.extend(self.forward_if(i, then_region, else_region));
-                    continue;
-                }
-                let guarded = &self.guarded;
-                let guard = |v: Value| guarded.contains(&v).then(|| nonzero_ident(v));
-                body.extend(prim_tangent(i, private, &mut self.has, |v| cx.borrow(v), guard));
+            for i in &region.insts {
+                body.extend(self.forward_inst(i));
             }
             let yields: Vec<TokenStream> = active
                 .iter()
@@ -463,16 +467,8 @@ impl Tangents<'_, '_> {
                     self.add_term(y, quote!(#part), add, None, &mut body);
                 }
             }
-            for i in region.insts.iter().rev().filter(|i| cx.reversed(i)) {
-                match &i.op {
-                    Op::Prim { rule, args, .. } => self.reverse_prim(i, rule, args, &mut body),
-                    Op::If {
-                        then_region,
-                        else_region,
-                        ..
-                    } => self.reverse_if(i, then_region, else_region, &mut body),
-                    _ => {}
-                }
+            for i in region.insts.iter().rev() {
+                self.reverse_inst(i, &mut body);
             }
             self.dd = dd_before;
             self.maybe = maybe_before;
@@ -498,7 +494,7 @@ impl Tangents<'_, '_> {
     /// each handing its state with its tangents to stage 4.
     fn forward_loop(&mut self, inst: &crate::ir::Inst, args: &[Value], body: &crate::ir::Region) -> TokenStream {
         let cx = self.cx;
-        let (act, private) = (cx.act, &cx.private);
+        let act = cx.act;
         let result = inst.results[0];
         let carried: Vec<usize> = (0..inst.results.len())
             .filter(|k| act.active(body.params[1 + k]) || act.active(inst.results[*k]))
@@ -516,19 +512,8 @@ impl Tangents<'_, '_> {
             self.has.insert(body.params[1 + k]);
         }
         let mut code = TokenStream::new();
-        for i in body.insts.iter().filter(|i| i.results.iter().any(|r| act.active(*r))) {
-            if let Op::If {
-                then_region,
-                else_region,
-                ..
-            } = &i.op
-            {
-                code.extend(self.forward_if(i, then_region, else_region));
-                continue;
-            }
-            let guarded = &self.guarded;
-            let guard = |v: Value| guarded.contains(&v).then(|| nonzero_ident(v));
-            code.extend(prim_tangent(i, private, &mut self.has, |v| cx.borrow(v), guard));
+        for i in &body.insts {
+            code.extend(self.forward_inst(i));
         }
         let yields: Vec<TokenStream> = carried
             .iter()
@@ -630,16 +615,8 @@ impl Tangents<'_, '_> {
             self.add_term(y, quote!(#part), add, None, &mut inner);
             iteration.extend(quote!(if let ::core::option::Option::Some(#part) = #s.take() { #inner }));
         }
-        for i in body.insts.iter().rev().filter(|i| cx.reversed(i)) {
-            match &i.op {
-                Op::Prim { rule, args, .. } => self.reverse_prim(i, rule, args, &mut iteration),
-                Op::If {
-                    then_region,
-                    else_region,
-                    ..
-                } => self.reverse_if(i, then_region, else_region, &mut iteration),
-                _ => {}
-            }
+        for i in body.insts.iter().rev() {
+            self.reverse_inst(i, &mut iteration);
         }
         for (k, s) in active.iter().zip(&state) {
             let p = body.params[1 + *k];
@@ -734,91 +711,97 @@ impl Tangents<'_, '_> {
             self.maybe.insert(f.output);
         }
         for inst in f.body.insts.iter().rev() {
-            let result = inst.results[0];
-            if !cx.reversed(inst) {
-                continue;
-            }
-            let span = inst.span;
-            let private = respan(&cx.private, span);
-            match &inst.op {
-                Op::Prim { rule, args, .. } => self.reverse_prim(inst, rule, args, &mut out),
-                Op::If {
-                    then_region,
-                    else_region,
-                    ..
-                } => self.reverse_if(inst, then_region, else_region, &mut out),
-                Op::For { args, body, .. } => self.reverse_loop(inst, args, body, &mut out),
-                Op::Field { base, member } => {
-                    if !self.dd.contains(&result) || !act.active(*base) {
-                        continue;
-                    }
-                    let (dd_r, dd) = (dd_ident(result), dd_ident(*base));
-                    let zero = {
-                        let value = cx.borrow(*base);
-                        quote_spanned!(span=> #private::zero_grad(#value))
-                    };
-                    // The base's adjoint tangent, zero but for this field.
-                    let (part, whole) = (format_ident!("__ad_part"), format_ident!("__ad_whole"));
-                    let term = quote_spanned!(span=> {
-                        let mut #whole = #zero;
-                        #private::Accumulate::accumulate(&mut #whole.#member, #part);
-                        #whole
-                    });
-                    let add = |place: TokenStream| quote_spanned!(span=> #private::Accumulate::accumulate(&mut (#place).#member, #part););
-                    if self.maybe.contains(&result) {
-                        if !self.dd.contains(base) {
-                            self.dd.insert(*base);
-                            self.maybe.insert(*base);
-                            out.extend(quote!(let mut #dd = ::core::option::Option::None;));
-                        }
-                        let mut inner = TokenStream::new();
-                        self.add_term(*base, term, add, None, &mut inner);
-                        out.extend(quote!(if let ::core::option::Option::Some(#part) = #dd_r { #inner }));
-                    } else {
-                        out.extend(quote!(let #part = #dd_r;));
-                        self.add_term(*base, term, add, None, &mut out);
-                    }
-                }
-                Op::Call { args, spans, .. } => {
-                    let st = tangent_continuation(result);
-                    // An `Option` adjoint tangent is the seed as it is.
-                    let seed = if self.maybe.contains(&result) {
-                        dd_ident(result).to_token_stream()
-                    } else if self.dd.contains(&result) {
-                        let dd = dd_ident(result);
-                        quote!(::core::option::Option::Some(#dd))
-                    } else {
-                        quote!(::core::option::Option::None)
-                    };
-                    let names: Vec<Option<Ident>> = args
-                        .iter()
-                        .enumerate()
-                        .map(|(i, a)| {
-                            act.active(*a)
-                                .then(|| format_ident!("__ad_tt{}_{}", result.0, i, span = spans[i]))
-                        })
-                        .collect();
-                    let pattern = names.iter().map(|t| match t {
-                        Some(t) => t.to_token_stream(),
-                        None => quote!(_),
-                    });
-                    out.extend(quote_spanned!(span=>
-                        let (#(#pattern,)*) = #private::ArgTangents::into_arg_tangents(
-                            #private::TangentPullback::pull_tangent(#st, #seed)
-                        );
-                    ));
-                    for (arg, t) in args.iter().zip(names) {
-                        let Some(t) = t else { continue };
-                        let value = quote_spanned!(span=> #private::cotangent(#t));
-                        let add =
-                            |place: TokenStream| quote_spanned!(span=> #private::Accumulate::accumulate(#place, #t););
-                        self.add_term(*arg, value, add, None, &mut out);
-                    }
-                }
-                _ => {}
-            }
+            self.reverse_inst(inst, &mut out);
         }
         out
+    }
+
+    /// Stage 4 of one instruction: the adjoint tangents of its arguments.
+    fn reverse_inst(&mut self, inst: &crate::ir::Inst, out: &mut TokenStream) {
+        let cx = self.cx;
+        let act = cx.act;
+        let result = inst.results[0];
+        if !cx.reversed(inst) {
+            return;
+        }
+        let span = inst.span;
+        let private = respan(&cx.private, span);
+        match &inst.op {
+            Op::Prim { rule, args, .. } => self.reverse_prim(inst, rule, args, out),
+            Op::If {
+                then_region,
+                else_region,
+                ..
+            } => self.reverse_if(inst, then_region, else_region, out),
+            Op::For { args, body, .. } => self.reverse_loop(inst, args, body, out),
+            Op::Field { base, member } => {
+                if !self.dd.contains(&result) || !act.active(*base) {
+                    return;
+                }
+                let (dd_r, dd) = (dd_ident(result), dd_ident(*base));
+                let zero = {
+                    let value = cx.borrow(*base);
+                    quote_spanned!(span=> #private::zero_grad(#value))
+                };
+                // The base's adjoint tangent, zero but for this field.
+                let (part, whole) = (format_ident!("__ad_part"), format_ident!("__ad_whole"));
+                let term = quote_spanned!(span=> {
+                    let mut #whole = #zero;
+                    #private::Accumulate::accumulate(&mut #whole.#member, #part);
+                    #whole
+                });
+                let add = |place: TokenStream| quote_spanned!(span=> #private::Accumulate::accumulate(&mut (#place).#member, #part););
+                if self.maybe.contains(&result) {
+                    if !self.dd.contains(base) {
+                        self.dd.insert(*base);
+                        self.maybe.insert(*base);
+                        out.extend(quote!(let mut #dd = ::core::option::Option::None;));
+                    }
+                    let mut inner = TokenStream::new();
+                    self.add_term(*base, term, add, None, &mut inner);
+                    out.extend(quote!(if let ::core::option::Option::Some(#part) = #dd_r { #inner }));
+                } else {
+                    out.extend(quote!(let #part = #dd_r;));
+                    self.add_term(*base, term, add, None, out);
+                }
+            }
+            Op::Call { args, spans, .. } => {
+                let st = tangent_continuation(result);
+                // An `Option` adjoint tangent is the seed as it is.
+                let seed = if self.maybe.contains(&result) {
+                    dd_ident(result).to_token_stream()
+                } else if self.dd.contains(&result) {
+                    let dd = dd_ident(result);
+                    quote!(::core::option::Option::Some(#dd))
+                } else {
+                    quote!(::core::option::Option::None)
+                };
+                let names: Vec<Option<Ident>> = args
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| {
+                        act.active(*a)
+                            .then(|| format_ident!("__ad_tt{}_{}", result.0, i, span = spans[i]))
+                    })
+                    .collect();
+                let pattern = names.iter().map(|t| match t {
+                    Some(t) => t.to_token_stream(),
+                    None => quote!(_),
+                });
+                out.extend(quote_spanned!(span=>
+                    let (#(#pattern,)*) = #private::ArgTangents::into_arg_tangents(
+                        #private::TangentPullback::pull_tangent(#st, #seed)
+                    );
+                ));
+                for (arg, t) in args.iter().zip(names) {
+                    let Some(t) = t else { continue };
+                    let value = quote_spanned!(span=> #private::cotangent(#t));
+                    let add = |place: TokenStream| quote_spanned!(span=> #private::Accumulate::accumulate(#place, #t););
+                    self.add_term(*arg, value, add, None, out);
+                }
+            }
+            _ => {}
+        }
     }
 
     /// The tangent reverse sweep of a primitive: per differentiated
