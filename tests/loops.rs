@@ -111,7 +111,7 @@ fn carried_locals_tuples_and_branches_in_loops() {
     }
 }
 
-#[differentiable]
+#[differentiable(order = 2)]
 fn nested(m: &DMatrix<f64>, v: &[f64]) -> f64 {
     let mut total = 0.0;
     for i in 0..m.nrows() {
@@ -145,6 +145,16 @@ fn nested_loops_over_a_matrix() {
         .1
     };
     check_tangent(f, jvp, &[m.as_slice(), &v].concat());
+    let hvp = |p: &[f64], d: &[f64]| {
+        let m = DMatrix::from_column_slice(3, 4, &p[..12]);
+        let dv = NestedGrad {
+            m: DMatrix::from_column_slice(3, 4, &d[..12]),
+            v: d[12..].to_vec(),
+        };
+        let h = nested_hvp(&m, &p[12..], &dv).2;
+        [h.m.as_slice(), &h.v].concat()
+    };
+    check_hessian(g, hvp, &[m.as_slice(), &v].concat());
 }
 
 #[differentiable(order = 2)]

@@ -340,3 +340,45 @@ fn hvp_through_calls_in_loops_and_branches() {
     }
     assert!(bump(0.3, 0.2).is_finite());
 }
+
+/// Nested loops, a branch in the inner one, indexed reads.
+#[differentiable(order = 2)]
+fn nested_loops(m: &autodiff::nalgebra::DMatrix<f64>, v: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for i in 0..m.nrows() {
+        let mut row = 0.0;
+        for j in 0..m.ncols() {
+            let t = m[(i, j)] * v[j];
+            if t > 0.0 {
+                row += t * t;
+            } else {
+                row += t.sin();
+            }
+        }
+        total += row.tanh() * v[i];
+    }
+    total
+}
+
+#[test]
+fn hvp_through_nested_loops() {
+    use autodiff::nalgebra::DMatrix;
+    // Away from the kink t = 0 of the inner branch.
+    let m = DMatrix::from_fn(3, 4, |i, j| 0.4 * ((i * 4 + j) as f64 + 0.5).sin());
+    let v = [0.5, -0.2, 0.9, 0.1];
+    let split = |p: &[f64]| (DMatrix::from_column_slice(3, 4, &p[..12]), p[12..].to_vec());
+    let grad = |p: &[f64]| {
+        let (m, v) = split(p);
+        let g = nested_loops_grad(&m, &v).1;
+        [g.m.as_slice(), &g.v].concat()
+    };
+    let hvp = |p: &[f64], d: &[f64]| {
+        let ((m, v), (dm, dv)) = (split(p), split(d));
+        let (value, _, h) = nested_loops_hvp(&m, &v, &NestedLoopsGrad { m: dm, v: dv });
+        assert_eq!(value, nested_loops(&m, &v));
+        [h.m.as_slice(), &h.v].concat()
+    };
+    let point = [m.as_slice(), &v].concat();
+    let direction: Vec<f64> = (0..16).map(|k| (0.7 * k as f64 + 0.3).cos()).collect();
+    check_hvp(grad, hvp, &point, &direction).unwrap();
+}

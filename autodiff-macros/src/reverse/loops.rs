@@ -165,7 +165,7 @@ impl Reverse<'_> {
             let nested: Vec<Value> = body
                 .insts
                 .iter()
-                .filter(|i| matches!(i.op, crate::ir::Op::If { .. }) && self.reversed(i))
+                .filter(|i| matches!(i.op, crate::ir::Op::If { .. } | crate::ir::Op::For { .. }) && self.reversed(i))
                 .map(|i| i.results[0])
                 .collect();
             let calls = self.reversed_calls(body);

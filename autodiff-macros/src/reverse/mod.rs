@@ -776,11 +776,11 @@ impl Reverse<'_> {
                 .map(|i| i.results[0])
                 .filter(|v| self.declared.contains(v))
                 .collect();
-            // Nested `if`s hand on their own state through this one.
+            // Nested `if`s and loops hand on their own state through this one.
             let nested: Vec<Value> = region
                 .insts
                 .iter()
-                .filter(|i| matches!(i.op, Op::If { .. }) && self.reversed(i))
+                .filter(|i| matches!(i.op, Op::If { .. } | Op::For { .. }) && self.reversed(i))
                 .map(|i| i.results[0])
                 .collect();
             let calls = self.reversed_calls(region);

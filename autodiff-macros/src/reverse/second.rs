@@ -27,8 +27,9 @@
 //! are declared before, as `None`. A loop likewise: stage 2 pushes each
 //! iteration's state (the last first), stage 3 runs the iterations in order
 //! over them, carrying tangents, and pushes its own, stage 4 pops those,
-//! carrying the adjoint tangents as `Option`s. `map`, and loops nested in a
-//! loop or an `if`, are refused (`check`).
+//! carrying the adjoint tangents as `Option`s. Nested `if`s and loops, and
+//! callees' continuations, travel inside their parent's state. `map` is
+//! refused (`check`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -65,8 +66,8 @@ fn nonzero_ident(v: Value) -> Ident {
     format_ident!("__ad_nz{}", v.0)
 }
 
-/// Inside `if` arms and loop bodies, second-order sweeps handle rules,
-/// calls, fields and nested `if`s.
+/// Inside `if` arms and loop bodies, second-order sweeps handle what they
+/// handle at the top: all but `map`.
 fn check_arm(arms: &[&crate::ir::Region], act: &Activity, errors: &mut Errors) {
     for i in arms.iter().flat_map(|r| &r.insts) {
         if !i.results.iter().any(|r| act.active(*r)) {
@@ -88,9 +89,12 @@ fn check_arm(arms: &[&crate::ir::Region], act: &Activity, errors: &mut Errors) {
                 else_region,
                 ..
             } => check_arm(&[then_region, else_region], act, errors),
-            Op::Const(_) | Op::Passive { .. } | Op::Call { .. } | Op::Field { .. } => {}
-            Op::For { .. } => errors.push_at(i.span, msg::second_order_construct("a loop inside a loop or an `if`")),
-            _ => errors.push_at(i.span, msg::second_order_construct("a `map` inside a loop or an `if`")),
+            Op::Const(_) | Op::Passive { .. } | Op::Call { .. } | Op::Field { .. } | Op::Opaque { .. } => {}
+            Op::For { body, .. } => check_arm(&[body], act, errors),
+            Op::Map { .. } => errors.push_at(
+                i.span,
+                msg::second_order_construct("`map` or `zip_map` of differentiated values"),
+            ),
         }
     }
 }
@@ -101,7 +105,7 @@ fn check_arm(arms: &[&crate::ir::Region], act: &Activity, errors: &mut Errors) {
 pub struct ArmState {
     pub values: Vec<Value>,
     pub adjoints: Vec<Value>,
-    /// The `if`s nested in the arm, whose own state travels in this one.
+    /// The `if`s and loops nested in the arm, whose own state travels in this one.
     pub nested: Vec<Value>,
     /// The calls in the arm, whose continuations travel in this state.
     pub calls: Vec<Value>,
