@@ -10,7 +10,8 @@ use autodiff::runtime::check_hvp;
 fn mixed(x: f64, y: f64, z: f64) -> f64 {
     let a = x * x * y + (x * y).sin() + y.exp() / x;
     let b = (z * 0.5).tanh() * x.ln() + z.powi(3) * y.sqrt();
-    a - b + (x / z).cos() * z.sigmoid() + (y * z).softplus() - x.atan() * z.abs()
+    let c = x.powf(y * 0.5) + y.atan2(z) * x.hypot(z);
+    a - b + (x / z).cos() * z.sigmoid() + (y * z).softplus() - x.atan() * z.abs() + c
 }
 
 fn mixed_grad_vec(p: &[f64]) -> Vec<f64> {

@@ -98,17 +98,6 @@ use Operand::{Arg, Out};
 const X: Operand = Arg(0);
 const B: Operand = Arg(1);
 
-/// A reverse rule without a second-order form yet.
-const fn vjp(func: &'static str, reads: &'static [Operand]) -> Partial {
-    Partial::Vjp {
-        func,
-        reads,
-        forward_reads: None,
-        curvature: None,
-        identity: false,
-    }
-}
-
 /// A reverse rule with its second-order terms.
 const fn vjp2(func: &'static str, reads: &'static [Operand], curvature: &'static [(Operand, Term)]) -> Partial {
     Partial::Vjp {
@@ -262,9 +251,51 @@ static METHODS: &[Rule] = &[
     unary!("cosh", X),
     unary!("tanh", Out),
     linear_unary!("abs", X),
-    method("powf", &[vjp("vjp_a", &[X, B]), vjp("vjp_b", &[X, Out])]),
-    method("atan2", &[vjp("vjp_a", &[X, B]), vjp("vjp_b", &[X, B])]),
-    method("hypot", &[vjp("vjp_a", &[X, Out]), vjp("vjp_b", &[B, Out])]),
+    method(
+        "powf",
+        &[
+            vjp2(
+                "vjp_a",
+                &[X, B],
+                &[(X, Term::Rule("vjp_a_da")), (B, Term::Rule("vjp_a_db"))],
+            ),
+            vjp2(
+                "vjp_b",
+                &[X, Out],
+                &[(X, Term::Rule("vjp_b_da")), (Out, Term::Rule("vjp_b_dy"))],
+            ),
+        ],
+    ),
+    method(
+        "atan2",
+        &[
+            vjp2(
+                "vjp_a",
+                &[X, B],
+                &[(X, Term::Rule("vjp_a_da")), (B, Term::Rule("vjp_a_db"))],
+            ),
+            vjp2(
+                "vjp_b",
+                &[X, B],
+                &[(X, Term::Rule("vjp_b_da")), (B, Term::Rule("vjp_b_db"))],
+            ),
+        ],
+    ),
+    method(
+        "hypot",
+        &[
+            vjp2(
+                "vjp_a",
+                &[X, Out],
+                &[(X, Term::Rule("vjp_a_da")), (Out, Term::Rule("vjp_a_dy"))],
+            ),
+            vjp2(
+                "vjp_b",
+                &[B, Out],
+                &[(B, Term::Rule("vjp_b_db")), (Out, Term::Rule("vjp_b_dy"))],
+            ),
+        ],
+    ),
     method("max", &[lin("vjp_a", &[X, B]), lin("vjp_b", &[X, B])]),
     method("min", &[lin("vjp_a", &[X, B]), lin("vjp_b", &[X, B])]),
     method(

@@ -40,12 +40,15 @@ macro_rules! binary_rules {
         $name:ident($a:ident, $b:ident) -> $y:ident = $value:expr;
             d_a($($ra:ident),*) = $da:expr, d_b($($rb:ident),*) = $db:expr;
             on ($alo:expr, $ahi:expr), ($blo:expr, $bhi:expr);
+            $(=> { $($second:item)* })?
     )*) => {
         $(
             $(#[doc = $doc])*
             pub mod $name {
                 #[allow(unused_imports)]
                 use super::*;
+
+                $($($second)*)?
 
                 /// The primal value.
                 #[inline(always)]
@@ -194,11 +197,56 @@ binary_rules! {
     /// `y = aᵇ`, `∂y/∂a = b aᵇ⁻¹`, `∂y/∂b = y ln a`.
     powf(a, b) -> y = a.powf(b); d_a(a, b) = b * a.powf(b - T::ONE), d_b(a, y) = y * a.ln();
         on (0.2, 3.0), (-2.0, 2.0);
+        => {
+            /// Second-order rules: `vjp_a(ct, a, b) = ct b aᵇ⁻¹` along `da`, along `db`.
+            pub fn vjp_a_da<T: Real>(ct: &T, a: &T, b: &T, da: &T) -> T {
+                *ct * *b * (*b - T::ONE) * a.powf(*b - c::<T>(2.0)) * *da
+            }
+            pub fn vjp_a_db<T: Real>(ct: &T, a: &T, b: &T, db: &T) -> T {
+                *ct * a.powf(*b - T::ONE) * (T::ONE + *b * a.ln()) * *db
+            }
+            /// `vjp_b(ct, a, y) = ct y ln a` along `da` (y held) and along `dy`.
+            pub fn vjp_b_da<T: Real>(ct: &T, a: &T, y: &T, da: &T) -> T {
+                *ct * *y / *a * *da
+            }
+            pub fn vjp_b_dy<T: Real>(ct: &T, a: &T, _y: &T, dy: &T) -> T {
+                *ct * a.ln() * *dy
+            }
+        }
     /// `y = atan2(a, b)`, the angle of the point `(b, a)`: `∂y/∂a = b/(a² + b²)`, `∂y/∂b = -a/(a² + b²)`.
     atan2(a, b) -> y = a.atan2(b); d_a(a, b) = b / (a * a + b * b), d_b(a, b) = -a / (a * a + b * b);
         on (-3.0, 3.0), (0.3, 3.0);
+        => {
+            /// Second-order rules, with `r² = a² + b²`: `∂(b/r²)/∂a = -2ab/r⁴`,
+            /// `∂(b/r²)/∂b = (a² - b²)/r⁴`, `∂(-a/r²)/∂a = (a² - b²)/r⁴`, `∂(-a/r²)/∂b = 2ab/r⁴`.
+            pub fn vjp_a_da<T: Real>(ct: &T, a: &T, b: &T, da: &T) -> T {
+                let r2 = *a * *a + *b * *b;
+                *ct * c::<T>(-2.0) * *a * *b / (r2 * r2) * *da
+            }
+            pub fn vjp_a_db<T: Real>(ct: &T, a: &T, b: &T, db: &T) -> T {
+                let r2 = *a * *a + *b * *b;
+                *ct * (*a * *a - *b * *b) / (r2 * r2) * *db
+            }
+            pub fn vjp_b_da<T: Real>(ct: &T, a: &T, b: &T, da: &T) -> T {
+                vjp_a_db(ct, a, b, da)
+            }
+            pub fn vjp_b_db<T: Real>(ct: &T, a: &T, b: &T, db: &T) -> T {
+                let r2 = *a * *a + *b * *b;
+                *ct * c::<T>(2.0) * *a * *b / (r2 * r2) * *db
+            }
+        }
     /// `y = √(a² + b²)`, `∂y/∂a = a/y`.
     hypot(a, b) -> y = a.hypot(b); d_a(a, y) = a / y, d_b(b, y) = b / y; on (0.3, 3.0), (-3.0, 3.0);
+        => {
+            /// Second-order rules: `ct a / y` along `da` (y held) and along `dy`.
+            pub fn vjp_a_da<T: Real>(ct: &T, _a: &T, y: &T, da: &T) -> T {
+                *ct / *y * *da
+            }
+            pub fn vjp_a_dy<T: Real>(ct: &T, a: &T, y: &T, dy: &T) -> T {
+                -*ct * *a / (*y * *y) * *dy
+            }
+            pub use self::{vjp_a_da as vjp_b_db, vjp_a_dy as vjp_b_dy};
+        }
     /// `y = max(a, b)`; the derivative goes to `a` on ties. Locally linear.
     max(a, b) -> y = a.max(b); d_a(a, b) = pick(a >= b), d_b(a, b) = pick(a < b);
         on (-3.0, 3.0), (-3.0, 3.0);
@@ -452,6 +500,80 @@ mod tests {
                     assert!(close(tangent, 0.3 * da - 0.7 * db, 1e-12), "{} jvp", rule.name);
                 }
             }
+        }
+    }
+
+    /// The second-order rules of `powf`, `atan2` and `hypot`: each is the
+    /// derivative of a reverse rule with respect to one operand it reads,
+    /// the others held.
+    #[test]
+    fn binary_second_order_rules_match_finite_differences() {
+        let ct = 0.7;
+        for (a, b) in [(0.8, 1.3), (1.7, -0.6)] {
+            let y = powf::value(a, b);
+            let d = 0.3;
+            let fd = |f: &dyn Fn(f64) -> f64, x: f64| diff(f, x) * d;
+            assert!(close(
+                powf::vjp_a_da(&ct, &a, &b, &d),
+                fd(&|a| powf::vjp_a(&ct, &a, &b), a),
+                1e-7
+            ));
+            assert!(close(
+                powf::vjp_a_db(&ct, &a, &b, &d),
+                fd(&|b| powf::vjp_a(&ct, &a, &b), b),
+                1e-7
+            ));
+            assert!(close(
+                powf::vjp_b_da(&ct, &a, &y, &d),
+                fd(&|a| powf::vjp_b(&ct, &a, &y), a),
+                1e-7
+            ));
+            assert!(close(
+                powf::vjp_b_dy(&ct, &a, &y, &d),
+                fd(&|y| powf::vjp_b(&ct, &a, &y), y),
+                1e-7
+            ));
+            assert!(close(
+                atan2::vjp_a_da(&ct, &a, &b, &d),
+                fd(&|a| atan2::vjp_a(&ct, &a, &b), a),
+                1e-7
+            ));
+            assert!(close(
+                atan2::vjp_a_db(&ct, &a, &b, &d),
+                fd(&|b| atan2::vjp_a(&ct, &a, &b), b),
+                1e-7
+            ));
+            assert!(close(
+                atan2::vjp_b_da(&ct, &a, &b, &d),
+                fd(&|a| atan2::vjp_b(&ct, &a, &b), a),
+                1e-7
+            ));
+            assert!(close(
+                atan2::vjp_b_db(&ct, &a, &b, &d),
+                fd(&|b| atan2::vjp_b(&ct, &a, &b), b),
+                1e-7
+            ));
+            let h = hypot::value(a, b);
+            assert!(close(
+                hypot::vjp_a_da(&ct, &a, &h, &d),
+                fd(&|a| hypot::vjp_a(&ct, &a, &h), a),
+                1e-7
+            ));
+            assert!(close(
+                hypot::vjp_a_dy(&ct, &a, &h, &d),
+                fd(&|y| hypot::vjp_a(&ct, &a, &y), h),
+                1e-7
+            ));
+            assert!(close(
+                hypot::vjp_b_db(&ct, &b, &h, &d),
+                fd(&|b| hypot::vjp_b(&ct, &b, &h), b),
+                1e-7
+            ));
+            assert!(close(
+                hypot::vjp_b_dy(&ct, &b, &h, &d),
+                fd(&|y| hypot::vjp_b(&ct, &b, &y), h),
+                1e-7
+            ));
         }
     }
 
