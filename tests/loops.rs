@@ -255,7 +255,7 @@ fn power_iteration(a: &DMatrix<f64>, v0: &autodiff::nalgebra::DVector<f64>, step
 }
 
 /// Loops inside branches inside loops, and a loop inside a `map` closure.
-#[differentiable]
+#[differentiable(order = 2)]
 fn nesting(x: &[f64], m: &DMatrix<f64>) -> f64 {
     let mut s = 0.0;
     for i in 0..x.len() {
@@ -342,6 +342,16 @@ fn matrices_carried_and_nested_control_flow() {
         nesting_jvp(&p[..4], &m, d[..4].to_vec(), DMatrix::from_column_slice(2, 2, &d[4..])).1
     };
     check_tangent(f, jvp, &[x.as_slice(), m.as_slice()].concat());
+    let hvp = |p: &[f64], d: &[f64]| {
+        let m = DMatrix::from_column_slice(2, 2, &p[4..]);
+        let v = NestingGrad {
+            x: d[..4].to_vec(),
+            m: DMatrix::from_column_slice(2, 2, &d[4..]),
+        };
+        let h = nesting_hvp(&p[..4], &m, &v).2;
+        [h.x, h.m.as_slice().to_vec()].concat()
+    };
+    check_hessian(g, hvp, &[x.as_slice(), m.as_slice()].concat());
 }
 
 /// `c` is carried and differentiated through later iterations, although

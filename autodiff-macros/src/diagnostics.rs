@@ -225,7 +225,7 @@ pub fn order(order: &str) -> String {
 /// A construct that `order = 2` does not differentiate twice yet.
 pub fn second_order_construct(what: &str) -> String {
     format!(
-        "{what} is not supported yet in an `order = 2` function, whose second-order sweeps handle arithmetic, methods with rules, calls, `if` and loops; move it into a function with `order = 1` if its second derivative is not needed, or write it without it"
+        "{what} is not supported yet in an `order = 2` function, whose second-order sweeps handle arithmetic, methods with rules, calls, `if`, loops and `map`; move it into a function with `order = 1` if its second derivative is not needed, or write it without it"
     )
 }
 

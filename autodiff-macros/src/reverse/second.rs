@@ -28,7 +28,8 @@
 //! iteration's state (the last first), stage 3 runs the iterations in order
 //! over them, carrying tangents, and pushes its own, stage 4 pops those,
 //! carrying the adjoint tangents as `Option`s. Nested `if`s and loops, and
-//! callees' continuations, travel inside their parent's state. `map` is
+//! callees' continuations, travel inside their parent's state. A `map`
+//! runs its closure's own second-order sweeps per element; `zip_map` is
 //! refused (`check`).
 
 use std::collections::{HashMap, HashSet};
@@ -91,11 +92,19 @@ fn check_arm(arms: &[&crate::ir::Region], act: &Activity, errors: &mut Errors) {
             } => check_arm(&[then_region, else_region], act, errors),
             Op::Const(_) | Op::Passive { .. } | Op::Call { .. } | Op::Field { .. } | Op::Opaque { .. } => {}
             Op::For { body, .. } => check_arm(&[body], act, errors),
-            Op::Map { .. } => errors.push_at(
-                i.span,
-                msg::second_order_construct("`map` or `zip_map` of differentiated values"),
-            ),
+            Op::Map { args, .. } => check_map(i, args, act, errors),
         }
+    }
+}
+
+/// `map` is differentiated twice; `zip_map` is not yet (its per-element
+/// second derivatives would read more operands than nalgebra zips).
+fn check_map(inst: &crate::ir::Inst, args: &[Value], act: &Activity, errors: &mut Errors) {
+    if args.len() > 1 && args.iter().any(|a| act.active(*a)) {
+        errors.push_at(
+            inst.span,
+            msg::second_order_construct("`zip_map` of differentiated values"),
+        );
     }
 }
 
@@ -132,10 +141,7 @@ pub fn check(func: &Func, act: &Activity, errors: &mut Errors) {
                 ..
             } => check_arm(&[then_region, else_region], act, errors),
             Op::For { body, .. } => check_arm(&[body], act, errors),
-            Op::Map { .. } => errors.push_at(
-                inst.span,
-                msg::second_order_construct("`map` or `zip_map` of differentiated values"),
-            ),
+            Op::Map { args, .. } => check_map(inst, args, act, errors),
             Op::Prim { rule, args, .. } => {
                 let missing = rule
                     .partials
@@ -183,6 +189,7 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> SecondSweeps
 
     let mut tangents = Tangents {
         cx: &cx,
+        krate,
         has: differentiated.iter().map(|p| p.value).collect(),
         dd: HashSet::new(),
         guarded: differentiated.iter().map(|p| p.value).collect(),
@@ -240,6 +247,8 @@ type DifferentiatedArg = (
 /// Stages 3 and 4, over the primal sweeps' state.
 struct Tangents<'r, 'a> {
     cx: &'r Reverse<'a>,
+    /// The facade's path, for the sweeps of `map`'s scalar functions.
+    krate: &'r syn::Path,
     /// Values with a tangent.
     has: HashSet<Value>,
     /// Values whose adjoint has a tangent, in scope.
@@ -294,6 +303,18 @@ impl Tangents<'_, '_> {
                 ..
             } => out.extend(self.forward_if(inst, then_region, else_region)),
             Op::For { args, body, .. } => out.extend(self.forward_loop(inst, args, body)),
+            Op::Map { scalar, args, .. } => {
+                // `ẏ = f'(x) ⊙ ẋ`, element-wise, by the scalar function's gradient.
+                let x = args[0];
+                if !self.has.contains(&x) {
+                    return out;
+                }
+                let (recv, dot, dx) = (f.ident(x), dot_ident(result), dot_ident(x));
+                let (param, d) = (&scalar.params[0].ident, format_ident!("__ad_d"));
+                let gradient = self.scalar_gradient(scalar, quote!(#private::one_like(&#param)));
+                out.extend(quote_spanned!(span=> let #dot = #recv.zip_map(&#dx, |#param, #d| #gradient * #d);));
+                self.has.insert(result);
+            }
             Op::Prim { .. } => {
                 let guarded = &self.guarded;
                 let guard = |v: Value| guarded.contains(&v).then(|| nonzero_ident(v));
@@ -660,6 +681,94 @@ impl Tangents<'_, '_> {
         }
     }
 
+    /// The gradient of a `map`'s scalar function at its parameter, for the
+    /// cotangent `seed`, as an expression.
+    fn scalar_gradient(&self, scalar: &Func, seed: TokenStream) -> TokenStream {
+        let act = crate::activity::analyse(scalar, &mut Errors::default());
+        let sweeps = super::transform(scalar, &act, self.krate);
+        let (forward, reverse, grad) = (&sweeps.forward, &sweeps.reverse, &sweeps.grads[0].1);
+        let ct = format_ident!("__ad_ct");
+        quote!({ #forward let #ct = #seed; #reverse #grad })
+    }
+
+    /// Stage 4 of `y = x.map(f)`: `ẋ̄ += f'(x) ⊙ ẏ̄ + f''(x) ⊙ ȳ ⊙ ẋ`, the
+    /// second term by the scalar function's own second-order sweeps, run
+    /// per element.
+    fn reverse_map(&mut self, inst: &crate::ir::Inst, scalar: &Func, x: Value, out: &mut TokenStream) {
+        let cx = self.cx;
+        let (span, result) = (inst.span, inst.results[0]);
+        let private = respan(&cx.private, span);
+        if !cx.act.active(x) {
+            return;
+        }
+        let (xs, param, seed) = (cx.borrow(x), &scalar.params[0].ident, format_ident!("__ad_seed"));
+        let accumulate = |value: TokenStream| {
+            let private = private.clone();
+            move |place: TokenStream| quote!(#private::Accumulate::accumulate(#place, #value);)
+        };
+        // The cotangent's tangent through the first-order rule.
+        if self.dd.contains(&result) {
+            let maybe = self.maybe.contains(&result);
+            let ct = if maybe {
+                quote!(__ad_in)
+            } else {
+                let dd = dd_ident(result);
+                quote!(&#dd)
+            };
+            let gradient = self.scalar_gradient(scalar, quote!(#seed));
+            let value = quote_spanned!(span=> (#ct).zip_map(#xs, |#seed, #param| #gradient));
+            let mut block = TokenStream::new();
+            if maybe && !self.dd.contains(&x) {
+                self.dd.insert(x);
+                self.maybe.insert(x);
+                let dd = dd_ident(x);
+                out.extend(quote!(let mut #dd = ::core::option::Option::None;));
+            }
+            self.add_term(x, value.clone(), accumulate(value), None, &mut block);
+            if maybe {
+                let dd = dd_ident(result);
+                out.extend(quote!(if let ::core::option::Option::Some(__ad_in) = &#dd { #block }));
+            } else {
+                out.extend(block);
+            }
+        }
+        // The rule's derivative along `ẋ`, for the primal cotangent `ȳ`.
+        if !self.declared.contains(&result) || !self.has.contains(&x) {
+            return;
+        }
+        let act = crate::activity::analyse(scalar, &mut Errors::default());
+        let second = transform(scalar, &act, self.krate);
+        let SecondSweeps {
+            forward,
+            reverse,
+            tangent_forward,
+            tangent_reverse,
+            tangent_grads,
+            ..
+        } = &second;
+        let (ct, dx) = (adj_ident(result), dot_ident(x));
+        let (d, c) = (format_ident!("__ad_dx"), format_ident!("__ad_cv"));
+        let p_dot = dot_ident(scalar.params[0].value);
+        let hessian = &tangent_grads[0].1;
+        let recv = cx.func.ident(x);
+        // The scalar sweeps name their seeds with the call site's hygiene:
+        // so must the closure that binds them (see `reverse_map`).
+        let (seed, seed_dot) = (format_ident!("__ad_ct"), format_ident!("__ad_ctdot"));
+        let body = quote!({
+            #forward
+            let #seed = #c;
+            #reverse
+            let #p_dot = #d;
+            #tangent_forward
+            let #seed_dot = if false { ::core::option::Option::Some(#c) } else { ::core::option::Option::None };
+            #tangent_reverse
+            #hessian
+        });
+        let value = quote_spanned!(span=> #recv.zip_zip_map(&#dx, &#ct, |#param, #d, #c| #body));
+        let guard = self.guard(x).map(|g| g.to_token_stream());
+        self.add_term(x, value.clone(), accumulate(value), guard, out);
+    }
+
     /// Adds a term to the tangent of `target`'s adjoint. `value` is the term
     /// as an expression; `add(place)` adds it into `place` (a `&mut`
     /// expression), in place where the rule can. With a guard, the term is
@@ -738,6 +847,7 @@ impl Tangents<'_, '_> {
                 ..
             } => self.reverse_if(inst, then_region, else_region, out),
             Op::For { args, body, .. } => self.reverse_loop(inst, args, body, out),
+            Op::Map { scalar, args, .. } => self.reverse_map(inst, scalar, args[0], out),
             Op::Field { base, member } => {
                 if !self.dd.contains(&result) || !act.active(*base) {
                     return;
