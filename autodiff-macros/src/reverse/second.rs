@@ -449,11 +449,7 @@ impl Tangents<'_, '_> {
         let (act, private) = (cx.act, cx.private.clone());
         let result = inst.results[0];
         for v in cx.outer_targets(inst) {
-            if self.dd.insert(v) {
-                self.maybe.insert(v);
-                let dd = dd_ident(v);
-                out.extend(quote!(let mut #dd = ::core::option::Option::None;));
-            }
+            self.declare_none(v, out);
         }
         let from = arm_state_ident(result, 3);
         let mut arms = TokenStream::new();
@@ -478,12 +474,7 @@ impl Tangents<'_, '_> {
                 let (dd_r, part) = (dd_ident(*r), format_ident!("__ad_part"));
                 let add = |place: TokenStream| quote!(#private::Accumulate::accumulate(#place, #part););
                 if self.maybe.contains(r) {
-                    if !self.dd.contains(&y) {
-                        self.dd.insert(y);
-                        self.maybe.insert(y);
-                        let dd = dd_ident(y);
-                        body.extend(quote!(let mut #dd = ::core::option::Option::None;));
-                    }
+                    self.declare_none(y, &mut body);
                     let mut inner = TokenStream::new();
                     self.add_term(y, quote!(#part), add, None, &mut inner);
                     body.extend(quote!(if let ::core::option::Option::Some(#part) = #dd_r { #inner }));
@@ -588,11 +579,7 @@ impl Tangents<'_, '_> {
         let (act, private) = (cx.act, cx.private.clone());
         let result = inst.results[0];
         for v in cx.outer_targets(inst) {
-            if self.dd.insert(v) {
-                self.maybe.insert(v);
-                let dd = dd_ident(v);
-                out.extend(quote!(let mut #dd = ::core::option::Option::None;));
-            }
+            self.declare_none(v, out);
         }
         let active: Vec<usize> = (0..inst.results.len())
             .filter(|&k| cx.carries_adjoint(inst, k))
@@ -629,12 +616,7 @@ impl Tangents<'_, '_> {
             if !act.active(y) {
                 continue;
             }
-            if !self.dd.contains(&y) {
-                self.dd.insert(y);
-                self.maybe.insert(y);
-                let dd = dd_ident(y);
-                iteration.extend(quote!(let mut #dd = ::core::option::Option::None;));
-            }
+            self.declare_none(y, &mut iteration);
             let add = |place: TokenStream| quote!(#private::Accumulate::accumulate(#place, #part););
             let mut inner = TokenStream::new();
             self.add_term(y, quote!(#part), add, None, &mut inner);
@@ -669,11 +651,7 @@ impl Tangents<'_, '_> {
             if !act.active(init) {
                 continue;
             }
-            if self.dd.insert(init) {
-                self.maybe.insert(init);
-                let dd = dd_ident(init);
-                out.extend(quote!(let mut #dd = ::core::option::Option::None;));
-            }
+            self.declare_none(init, out);
             let add = |place: TokenStream| quote!(#private::Accumulate::accumulate(#place, #part););
             let mut inner = TokenStream::new();
             self.add_term(init, quote!(#part), add, None, &mut inner);
@@ -718,11 +696,8 @@ impl Tangents<'_, '_> {
             let gradient = self.scalar_gradient(scalar, quote!(#seed));
             let value = quote_spanned!(span=> (#ct).zip_map(#xs, |#seed, #param| #gradient));
             let mut block = TokenStream::new();
-            if maybe && !self.dd.contains(&x) {
-                self.dd.insert(x);
-                self.maybe.insert(x);
-                let dd = dd_ident(x);
-                out.extend(quote!(let mut #dd = ::core::option::Option::None;));
+            if maybe {
+                self.declare_none(x, out);
             }
             self.add_term(x, value.clone(), accumulate(value), None, &mut block);
             if maybe {
@@ -767,6 +742,16 @@ impl Tangents<'_, '_> {
         let value = quote_spanned!(span=> #recv.zip_zip_map(&#dx, &#ct, |#param, #d, #c| #body));
         let guard = self.guard(x).map(|g| g.to_token_stream());
         self.add_term(x, value.clone(), accumulate(value), guard, out);
+    }
+
+    /// Declares `v`'s adjoint tangent as `None` if it is not in scope yet:
+    /// before a block (an `if let`, an arm, a loop) that may add to it.
+    fn declare_none(&mut self, v: Value, out: &mut TokenStream) {
+        if self.dd.insert(v) {
+            self.maybe.insert(v);
+            let dd = dd_ident(v);
+            out.extend(quote!(let mut #dd = ::core::option::Option::None;));
+        }
     }
 
     /// Adds a term to the tangent of `target`'s adjoint. `value` is the term
@@ -852,7 +837,7 @@ impl Tangents<'_, '_> {
                 if !self.dd.contains(&result) || !act.active(*base) {
                     return;
                 }
-                let (dd_r, dd) = (dd_ident(result), dd_ident(*base));
+                let dd_r = dd_ident(result);
                 let zero = {
                     let value = cx.borrow(*base);
                     quote_spanned!(span=> #private::zero_grad(#value))
@@ -866,11 +851,7 @@ impl Tangents<'_, '_> {
                 });
                 let add = |place: TokenStream| quote_spanned!(span=> #private::Accumulate::accumulate(&mut (#place).#member, #part););
                 if self.maybe.contains(&result) {
-                    if !self.dd.contains(base) {
-                        self.dd.insert(*base);
-                        self.maybe.insert(*base);
-                        out.extend(quote!(let mut #dd = ::core::option::Option::None;));
-                    }
+                    self.declare_none(*base, out);
                     let mut inner = TokenStream::new();
                     self.add_term(*base, term, add, None, &mut inner);
                     out.extend(quote!(if let ::core::option::Option::Some(#part) = #dd_r { #inner }));
@@ -972,12 +953,9 @@ impl Tangents<'_, '_> {
                     block.extend(quote!(let mut #dd = #dd_r;));
                     continue;
                 }
-                if maybe && !self.dd.contains(&arg) {
+                if maybe {
                     // Declared outside the `if let`, reached inside it.
-                    let dd = dd_ident(arg);
-                    out.extend(quote!(let mut #dd = ::core::option::Option::None;));
-                    self.dd.insert(arg);
-                    self.maybe.insert(arg);
+                    self.declare_none(arg, out);
                 }
                 let reads: Vec<TokenStream> = reads.iter().map(|r| cx.borrow(operand(r))).collect();
                 let (func_ident, acc) = (Ident::new(func, span), format_ident!("{}_acc", func, span = span));
