@@ -105,6 +105,7 @@ cases! {
     map_closure(a: (4, 5), b: (4, 5)) = a.map(|v| v.sin() * v + (v * 0.5).exp()).component_mul(b).sum() + (a * 2.0).map(|v| v * v * v).norm_squared();
     map_path(a: (4, 5)) = a.map(f64::tanh).norm_squared() + a.map(relu).sum() + a.map(f64::exp).mean();
     map_branch(a: (4, 5)) = a.map(|v| if v > 0.1 { v * v } else { -v.sin() }).norm_squared();
+    zip_map(a: (4, 5), b: (4, 5)) = a.zip_map(b, |x, y| x * y.exp() + x.sin() * y * y).norm_squared() + a.zip_map(&(b * 2.0), |x, y| x.max(y) * x).sum();
     cross_entropy(w: (3, 4), x: (4, 5)) = softmax_cross_entropy(&(w * x), &[0, 1, 2, 1, 0]) + (w * x).norm_squared() * 0.1;
     bias_and_mse(w: (4, 3), x: (3, 6), b: (4, 1), y: (4, 6)) = {
         let bias = b.column(0);

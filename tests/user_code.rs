@@ -5,7 +5,7 @@
 use autodiff::nalgebra::{DMatrix, DVector};
 use autodiff::prelude::*;
 
-#[differentiable(wrt(w1, b1, w2))]
+#[differentiable(order = 2, wrt(w1, b1, w2))]
 fn user_net(w1: &DMatrix<f64>, b1: &DVector<f64>, w2: &DMatrix<f64>, x: &DMatrix<f64>, y: &DMatrix<f64>) -> f64 {
     let z1 = w1 * x;
     let a1 = add_bias(&z1, b1).map(|v| if v > 0.0 { v } else { 0.01 * v });
@@ -65,6 +65,19 @@ fn user_network_tangent() {
         vec![user_net_jvp(&w1, &b1, &w2, &x, &y, d1, db, d2).1]
     };
     check_jvp(f, jvp, &point, &direction).unwrap();
+
+    // And twice: its Hessian along the same direction.
+    let grad = |p: &[f64]| {
+        let (w1, b1, w2) = split(p);
+        let g = user_net_grad(&w1, &b1, &w2, &x, &y).1;
+        [g.w1.as_slice(), g.b1.as_slice(), g.w2.as_slice()].concat()
+    };
+    let hvp = |p: &[f64], v: &[f64]| {
+        let ((w1, b1, w2), (d1, db, d2)) = (split(p), split(v));
+        let h = user_net_hvp(&w1, &b1, &w2, &x, &y, &UserNetGrad { w1: d1, b1: db, w2: d2 }).2;
+        [h.w1.as_slice(), h.b1.as_slice(), h.w2.as_slice()].concat()
+    };
+    autodiff::runtime::check_hvp(grad, hvp, &point, &direction).unwrap();
 }
 
 /// A matrix output: its tangent is a matrix, checked element by element.

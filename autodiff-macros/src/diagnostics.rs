@@ -222,17 +222,10 @@ pub fn order(order: &str) -> String {
     format!("`order = {order}` is not supported: derivatives of order 1 and 2 are generated (`order = 1`, `order = 2`)")
 }
 
-/// A construct that `order = 2` does not differentiate twice yet.
-pub fn second_order_construct(what: &str) -> String {
-    format!(
-        "{what} is not supported yet in an `order = 2` function, whose second-order sweeps handle arithmetic, methods with rules, calls, `if`, loops and `map`; move it into a function with `order = 1` if its second derivative is not needed, or write it without it"
-    )
-}
-
 /// A primitive without a second-order rule.
 pub fn second_order_rule(name: &str) -> String {
     format!(
-        "`{name}` has no second-order rule yet, so it cannot appear in an `order = 2` function; write it with other operations (`a.powf(b)` as `(b * a.ln()).exp()`, for instance)"
+        "`{name}` has no second-order rule yet, so it cannot appear in an `order = 2` function; write it with other operations, or move it into a function with `order = 1` if its second derivative is not needed"
     )
 }
 

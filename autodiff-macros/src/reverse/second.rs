@@ -29,8 +29,8 @@
 //! over them, carrying tangents, and pushes its own, stage 4 pops those,
 //! carrying the adjoint tangents as `Option`s. Nested `if`s and loops, and
 //! callees' continuations, travel inside their parent's state. A `map`
-//! runs its closure's own second-order sweeps per element; `zip_map` is
-//! refused (`check`).
+//! runs its closure's own second-order sweeps per element (a `zip_map` one
+//! operand's tangent at a time).
 
 use std::collections::{HashMap, HashSet};
 
@@ -67,47 +67,6 @@ fn nonzero_ident(v: Value) -> Ident {
     format_ident!("__ad_nz{}", v.0)
 }
 
-/// Inside `if` arms and loop bodies, second-order sweeps handle what they
-/// handle at the top: all but `map`.
-fn check_arm(arms: &[&crate::ir::Region], act: &Activity, errors: &mut Errors) {
-    for i in arms.iter().flat_map(|r| &r.insts) {
-        if !i.results.iter().any(|r| act.active(*r)) {
-            continue;
-        }
-        match &i.op {
-            Op::Prim { rule, args, .. } => {
-                let missing = rule
-                    .partials
-                    .iter()
-                    .zip(args)
-                    .any(|(p, a)| act.active(*a) && matches!(p, Partial::Vjp { curvature: None, .. }));
-                if missing {
-                    errors.push_at(i.span, msg::second_order_rule(rule.name));
-                }
-            }
-            Op::If {
-                then_region,
-                else_region,
-                ..
-            } => check_arm(&[then_region, else_region], act, errors),
-            Op::Const(_) | Op::Passive { .. } | Op::Call { .. } | Op::Field { .. } | Op::Opaque { .. } => {}
-            Op::For { body, .. } => check_arm(&[body], act, errors),
-            Op::Map { args, .. } => check_map(i, args, act, errors),
-        }
-    }
-}
-
-/// `map` is differentiated twice; `zip_map` is not yet (its per-element
-/// second derivatives would read more operands than nalgebra zips).
-fn check_map(inst: &crate::ir::Inst, args: &[Value], act: &Activity, errors: &mut Errors) {
-    if args.len() > 1 && args.iter().any(|a| act.active(*a)) {
-        errors.push_at(
-            inst.span,
-            msg::second_order_construct("`zip_map` of differentiated values"),
-        );
-    }
-}
-
 /// What an `if` arm's reverse sweep hands to the tangent sweeps: its values
 /// and the adjoints its curvature terms read (in this order in the `Branch`
 /// payload), and the adjoints declared in it.
@@ -126,22 +85,27 @@ pub fn arm_state_ident(v: Value, stage: u8) -> Ident {
     format_ident!("__ad_arm{}_{}", v.0, stage)
 }
 
-/// Rejects what second-order sweeps do not handle yet, at its span: control
-/// flow that carries derivatives, and rules without a second-order form.
+/// Rejects, at its span, a rule without a second-order form (every rule of
+/// the table has one today; a new rule may not).
 pub fn check(func: &Func, act: &Activity, errors: &mut Errors) {
-    for inst in &func.body.insts {
+    check_region(&func.body, act, errors);
+}
+
+fn check_region(region: &crate::ir::Region, act: &Activity, errors: &mut Errors) {
+    for inst in &region.insts {
         if !inst.results.iter().any(|r| act.active(*r)) {
             continue;
         }
         match &inst.op {
-            // Arms of rules only: what the stages hand on is their values.
             Op::If {
                 then_region,
                 else_region,
                 ..
-            } => check_arm(&[then_region, else_region], act, errors),
-            Op::For { body, .. } => check_arm(&[body], act, errors),
-            Op::Map { args, .. } => check_map(inst, args, act, errors),
+            } => {
+                check_region(then_region, act, errors);
+                check_region(else_region, act, errors);
+            }
+            Op::For { body, .. } => check_region(body, act, errors),
             Op::Prim { rule, args, .. } => {
                 let missing = rule
                     .partials
@@ -304,16 +268,24 @@ impl Tangents<'_, '_> {
             } => out.extend(self.forward_if(inst, then_region, else_region)),
             Op::For { args, body, .. } => out.extend(self.forward_loop(inst, args, body)),
             Op::Map { scalar, args, .. } => {
-                // `ẏ = f'(x) ⊙ ẋ`, element-wise, by the scalar function's gradient.
-                let x = args[0];
-                if !self.has.contains(&x) {
-                    return out;
+                // `ẏ = Σ_k ∂f/∂x_k ⊙ ẋ_k`, element-wise, by the scalar function's gradient.
+                let dot = dot_ident(result);
+                let params: Vec<&Ident> = scalar.params.iter().map(|p| &p.ident).collect();
+                let d = format_ident!("__ad_d");
+                for (k, &x) in args.iter().enumerate() {
+                    if !self.has.contains(&x) {
+                        continue;
+                    }
+                    let p0 = params[0];
+                    let gradient = self.scalar_gradient(scalar, k, quote!(#private::one_like(&#p0)));
+                    let dx = dot_ident(x);
+                    let share = self.zip_args(args, quote!(&#dx), quote!(|#(#params,)* #d| #gradient * #d), span);
+                    if self.has.insert(result) {
+                        out.extend(quote!(let mut #dot = #share;));
+                    } else {
+                        out.extend(quote!(#dot += #share;));
+                    }
                 }
-                let (recv, dot, dx) = (f.ident(x), dot_ident(result), dot_ident(x));
-                let (param, d) = (&scalar.params[0].ident, format_ident!("__ad_d"));
-                let gradient = self.scalar_gradient(scalar, quote!(#private::one_like(&#param)));
-                out.extend(quote_spanned!(span=> let #dot = #recv.zip_map(&#dx, |#param, #d| #gradient * #d);));
-                self.has.insert(result);
             }
             Op::Prim { .. } => {
                 let guarded = &self.guarded;
@@ -659,31 +631,49 @@ impl Tangents<'_, '_> {
         }
     }
 
-    /// The gradient of a `map`'s scalar function at its parameter, for the
-    /// cotangent `seed`, as an expression.
-    fn scalar_gradient(&self, scalar: &Func, seed: TokenStream) -> TokenStream {
+    /// Component `k` of the gradient of a `map`'s scalar function at its
+    /// parameters, for the cotangent `seed`, as an expression.
+    fn scalar_gradient(&self, scalar: &Func, k: usize, seed: TokenStream) -> TokenStream {
         let act = crate::activity::analyse(scalar, &mut Errors::default());
         let sweeps = super::transform(scalar, &act, self.krate);
-        let (forward, reverse, grad) = (&sweeps.forward, &sweeps.reverse, &sweeps.grads[0].1);
+        let (forward, reverse, grad) = (&sweeps.forward, &sweeps.reverse, &sweeps.grads[k].1);
         let ct = format_ident!("__ad_ct");
         quote!({ #forward let #ct = #seed; #reverse #grad })
     }
 
-    /// Stage 4 of `y = x.map(f)`: `ẋ̄ += f'(x) ⊙ ẏ̄ + f''(x) ⊙ ȳ ⊙ ẋ`, the
-    /// second term by the scalar function's own second-order sweeps, run
-    /// per element.
-    fn reverse_map(&mut self, inst: &crate::ir::Inst, scalar: &Func, x: Value, out: &mut TokenStream) {
+    /// `a.zip_map(extra, f)` for a `map`, `a.zip_zip_map(b, extra, f)` for a
+    /// `zip_map`: the operands element by element with one more matrix.
+    fn zip_args(
+        &self,
+        args: &[Value],
+        extra: TokenStream,
+        closure: TokenStream,
+        span: proc_macro2::Span,
+    ) -> TokenStream {
+        let recv = self.cx.func.ident(args[0]);
+        match args.get(1) {
+            None => quote_spanned!(span=> #recv.zip_map(#extra, #closure)),
+            Some(&b) => {
+                let b = self.cx.borrow(b);
+                quote_spanned!(span=> #recv.zip_zip_map(#b, #extra, #closure))
+            }
+        }
+    }
+
+    /// Stage 4 of `y = x.map(f)` (or `a.zip_map(&b, f)`): per operand `k`,
+    /// `ẋ̄_k += ∂f/∂x_k ⊙ ẏ̄ + Σ_j ∂²f/∂x_k∂x_j ⊙ ȳ ⊙ ẋ_j`, the second terms
+    /// by the scalar function's own second-order sweeps, run per element on
+    /// `w_j = ȳ ⊙ ẋ_j` (they are linear in it), one operand `j` at a time.
+    fn reverse_map(&mut self, inst: &crate::ir::Inst, scalar: &Func, args: &[Value], out: &mut TokenStream) {
         let cx = self.cx;
         let (span, result) = (inst.span, inst.results[0]);
         let private = respan(&cx.private, span);
-        if !cx.act.active(x) {
-            return;
-        }
-        let (xs, param, seed) = (cx.borrow(x), &scalar.params[0].ident, format_ident!("__ad_seed"));
+        let params: Vec<&Ident> = scalar.params.iter().map(|p| &p.ident).collect();
         let accumulate = |value: TokenStream| {
             let private = private.clone();
             move |place: TokenStream| quote!(#private::Accumulate::accumulate(#place, #value);)
         };
+        let active: Vec<usize> = (0..args.len()).filter(|k| cx.act.active(args[*k])).collect();
         // The cotangent's tangent through the first-order rule.
         if self.dd.contains(&result) {
             let maybe = self.maybe.contains(&result);
@@ -693,13 +683,20 @@ impl Tangents<'_, '_> {
                 let dd = dd_ident(result);
                 quote!(&#dd)
             };
-            let gradient = self.scalar_gradient(scalar, quote!(#seed));
-            let value = quote_spanned!(span=> (#ct).zip_map(#xs, |#seed, #param| #gradient));
+            let seed = format_ident!("__ad_seed");
             let mut block = TokenStream::new();
-            if maybe {
-                self.declare_none(x, out);
+            for &k in &active {
+                if maybe {
+                    self.declare_none(args[k], out);
+                }
+                let gradient = self.scalar_gradient(scalar, k, quote!(#seed));
+                let operands = args.iter().map(|a| cx.borrow(*a));
+                let value = match args.len() {
+                    1 => quote_spanned!(span=> (#ct).zip_map(#(#operands),*, |#seed, #(#params),*| #gradient)),
+                    _ => quote_spanned!(span=> (#ct).zip_zip_map(#(#operands),*, |#seed, #(#params),*| #gradient)),
+                };
+                self.add_term(args[k], value.clone(), accumulate(value), None, &mut block);
             }
-            self.add_term(x, value.clone(), accumulate(value), None, &mut block);
             if maybe {
                 let dd = dd_ident(result);
                 out.extend(quote!(if let ::core::option::Option::Some(__ad_in) = &#dd { #block }));
@@ -707,8 +704,8 @@ impl Tangents<'_, '_> {
                 out.extend(block);
             }
         }
-        // The rule's derivative along `ẋ`, for the primal cotangent `ȳ`.
-        if !self.declared.contains(&result) || !self.has.contains(&x) {
+        // The rule's derivatives along the operands' tangents, for `ȳ`.
+        if !self.declared.contains(&result) {
             return;
         }
         let act = crate::activity::analyse(scalar, &mut Errors::default());
@@ -721,27 +718,46 @@ impl Tangents<'_, '_> {
             tangent_grads,
             ..
         } = &second;
-        let (ct, dx) = (adj_ident(result), dot_ident(x));
-        let (d, c) = (format_ident!("__ad_dx"), format_ident!("__ad_cv"));
-        let p_dot = dot_ident(scalar.params[0].value);
-        let hessian = &tangent_grads[0].1;
-        let recv = cx.func.ident(x);
-        // The scalar sweeps name their seeds with the call site's hygiene:
-        // so must the closure that binds them (see `reverse_map`).
+        let ct = adj_ident(result);
+        let p0 = params[0];
+        let (w, one) = (format_ident!("__ad_w"), format_ident!("__ad_one"));
         let (seed, seed_dot) = (format_ident!("__ad_ct"), format_ident!("__ad_ctdot"));
-        let body = quote!({
-            #forward
-            let #seed = #c;
-            #reverse
-            let #p_dot = #d;
-            #tangent_forward
-            let #seed_dot = if false { ::core::option::Option::Some(#c) } else { ::core::option::Option::None };
-            #tangent_reverse
-            #hessian
-        });
-        let value = quote_spanned!(span=> #recv.zip_zip_map(&#dx, &#ct, |#param, #d, #c| #body));
-        let guard = self.guard(x).map(|g| g.to_token_stream());
-        self.add_term(x, value.clone(), accumulate(value), guard, out);
+        for (j, &xj) in args.iter().enumerate() {
+            if !self.has.contains(&xj) {
+                continue;
+            }
+            let weight = format_ident!("__ad_w{}_{}", result.0, j);
+            let dx = dot_ident(xj);
+            out.extend(quote_spanned!(span=> let #weight = #ct.component_mul(&#dx);));
+            // The scalar function's tangents: `w` on operand `j`, zero on the others.
+            let dots = scalar.params.iter().enumerate().map(|(i, p)| {
+                let (dot, name) = (dot_ident(p.value), &p.ident);
+                if i == j {
+                    quote!(let #dot = #w;)
+                } else {
+                    quote!(let #dot = #private::zero_grad(&#name);)
+                }
+            });
+            let dots: Vec<TokenStream> = dots.collect();
+            for &k in &active {
+                let hessian = &tangent_grads[k].1;
+                // Names bound with the call site's hygiene, as the scalar sweeps read them.
+                let body = quote!({
+                    #forward
+                    let #one = #private::one_like(&#p0);
+                    let #seed = #one;
+                    #reverse
+                    #(#dots)*
+                    #tangent_forward
+                    let #seed_dot = if false { ::core::option::Option::Some(#one) } else { ::core::option::Option::None };
+                    #tangent_reverse
+                    #hessian
+                });
+                let value = self.zip_args(args, quote!(&#weight), quote!(|#(#params,)* #w| #body), span);
+                let guard = self.guard(xj).map(|g| g.to_token_stream());
+                self.add_term(args[k], value.clone(), accumulate(value), guard, out);
+            }
+        }
     }
 
     /// Declares `v`'s adjoint tangent as `None` if it is not in scope yet:
@@ -832,7 +848,7 @@ impl Tangents<'_, '_> {
                 ..
             } => self.reverse_if(inst, then_region, else_region, out),
             Op::For { args, body, .. } => self.reverse_loop(inst, args, body, out),
-            Op::Map { scalar, args, .. } => self.reverse_map(inst, scalar, args[0], out),
+            Op::Map { scalar, args, .. } => self.reverse_map(inst, scalar, args, out),
             Op::Field { base, member } => {
                 if !self.dd.contains(&result) || !act.active(*base) {
                     return;
