@@ -23,7 +23,7 @@ use autodiff::prelude::*;
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{Adam, Rng};
+use support::{accuracy, Adam, Params, Rng};
 
 const INPUTS: usize = 24;
 const HIDDEN: usize = 32;
@@ -128,47 +128,7 @@ fn jacobian_penalised(
     loss(w1, b1, w2, b2, w3, b3, x, labels) + mu * penalty / x.ncols() as f64
 }
 
-struct Params {
-    w1: DMatrix<f64>,
-    b1: DVector<f64>,
-    w2: DMatrix<f64>,
-    b2: DVector<f64>,
-    w3: DMatrix<f64>,
-    b3: DVector<f64>,
-}
-
 impl Params {
-    fn new(rng: &mut Rng) -> Params {
-        let mut init = |rows: usize, cols: usize| {
-            let scale = (1.0 / cols as f64).sqrt();
-            DMatrix::from_fn(rows, cols, |_, _| scale * rng.normal())
-        };
-        Params {
-            w1: init(HIDDEN, INPUTS),
-            b1: DVector::zeros(HIDDEN),
-            w2: init(HIDDEN, HIDDEN),
-            b2: DVector::zeros(HIDDEN),
-            w3: init(CLASSES, HIDDEN),
-            b3: DVector::zeros(CLASSES),
-        }
-    }
-
-    fn slices_mut(&mut self) -> [&mut [f64]; 6] {
-        [
-            self.w1.as_mut_slice(),
-            self.b1.as_mut_slice(),
-            self.w2.as_mut_slice(),
-            self.b2.as_mut_slice(),
-            self.w3.as_mut_slice(),
-            self.b3.as_mut_slice(),
-        ]
-    }
-
-    fn predict(&self, x: &DMatrix<f64>) -> Vec<usize> {
-        let z = logits(&self.w1, &self.b1, &self.w2, &self.b2, &self.w3, &self.b3, x);
-        z.column_iter().map(|c| c.argmax().0).collect()
-    }
-
     /// The per-sample input gradients `∂ℓ_b/∂x_b`, as columns.
     fn input_gradients(&self, x: &DMatrix<f64>, labels: &[usize]) -> DMatrix<f64> {
         let g = loss_grad(&self.w1, &self.b1, &self.w2, &self.b2, &self.w3, &self.b3, x, labels).1;
@@ -236,7 +196,7 @@ fn seeds(n: usize) -> Vec<DMatrix<f64>> {
 /// Full-batch Adam on the method's objective.
 fn train(method: Method, x: &DMatrix<f64>, labels: &[usize], epochs: usize) -> Params {
     let mut rng = Rng(0x2545_F491_4F6C_DD1D);
-    let mut p = Params::new(&mut rng);
+    let mut p = Params::new(INPUTS, HIDDEN, CLASSES, &mut rng);
     let sizes: Vec<usize> = p.slices_mut().iter().map(|s| s.len()).collect();
     let mut adam = Adam::new(0.01, &sizes);
     let seeds = seeds(x.ncols());
@@ -260,10 +220,6 @@ fn train(method: Method, x: &DMatrix<f64>, labels: &[usize], epochs: usize) -> P
         adam.update(p.slices_mut(), [&g[0], &g[1], &g[2], &g[3], &g[4], &g[5]]);
     }
     p
-}
-
-fn accuracy(predicted: &[usize], labels: &[usize]) -> f64 {
-    predicted.iter().zip(labels).filter(|(p, l)| p == l).count() as f64 / labels.len() as f64
 }
 
 /// Accuracy under the fast gradient sign attack of size `epsilon` (L∞).

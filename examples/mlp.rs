@@ -12,7 +12,7 @@ use autodiff::prelude::*;
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{Adam, Rng};
+use support::{accuracy, Adam, Params, Rng};
 
 /// Two spirals, one per class: points as columns of a 2 x n matrix.
 fn spirals(n_per_class: usize, rng: &mut Rng) -> (DMatrix<f64>, Vec<usize>) {
@@ -49,60 +49,6 @@ fn loss(
     let h2 = add_bias(&(w2 * &h1), b2).tanh();
     let logits = add_bias(&(w3 * &h2), b3);
     softmax_cross_entropy(&logits, labels)
-}
-
-struct Params {
-    w1: DMatrix<f64>,
-    b1: DVector<f64>,
-    w2: DMatrix<f64>,
-    b2: DVector<f64>,
-    w3: DMatrix<f64>,
-    b3: DVector<f64>,
-}
-
-impl Params {
-    fn new(hidden: usize, rng: &mut Rng) -> Params {
-        let mut init = |rows: usize, cols: usize| {
-            let scale = (1.0 / cols as f64).sqrt();
-            DMatrix::from_fn(rows, cols, |_, _| scale * rng.normal())
-        };
-        Params {
-            w1: init(hidden, 2),
-            b1: DVector::zeros(hidden),
-            w2: init(hidden, hidden),
-            b2: DVector::zeros(hidden),
-            w3: init(2, hidden),
-            b3: DVector::zeros(2),
-        }
-    }
-
-    fn slices_mut(&mut self) -> [&mut [f64]; 6] {
-        [
-            self.w1.as_mut_slice(),
-            self.b1.as_mut_slice(),
-            self.w2.as_mut_slice(),
-            self.b2.as_mut_slice(),
-            self.w3.as_mut_slice(),
-            self.b3.as_mut_slice(),
-        ]
-    }
-
-    fn logits(&self, x: &DMatrix<f64>) -> DMatrix<f64> {
-        let h1 = add_bias(&(&self.w1 * x), &self.b1).tanh();
-        let h2 = add_bias(&(&self.w2 * &h1), &self.b2).tanh();
-        add_bias(&(&self.w3 * &h2), &self.b3)
-    }
-
-    fn predict(&self, x: &DMatrix<f64>) -> Vec<usize> {
-        self.logits(x)
-            .column_iter()
-            .map(|c| if c[1] > c[0] { 1 } else { 0 })
-            .collect()
-    }
-}
-
-fn accuracy(predicted: &[usize], labels: &[usize]) -> f64 {
-    predicted.iter().zip(labels).filter(|(p, l)| p == l).count() as f64 / labels.len() as f64
 }
 
 /// The decision boundary on a grid, the training points on top, as SVG.
@@ -148,7 +94,7 @@ fn svg(params: &Params, x: &DMatrix<f64>, labels: &[usize]) -> String {
 fn main() -> std::io::Result<()> {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let (x, labels) = spirals(200, &mut rng);
-    let mut params = Params::new(32, &mut rng);
+    let mut params = Params::new(2, 32, 2, &mut rng);
     let sizes: Vec<usize> = params.slices_mut().iter().map(|s| s.len()).collect();
     let mut adam = Adam::new(0.01, &sizes);
 

@@ -1,6 +1,9 @@
 //! What the training examples share: a seeded random generator (so that
-//! they need no `rand` dependency) and the Adam optimiser over parameter
-//! slices.
+//! they need no `rand` dependency), the parameters of their two-tanh-layer
+//! network, and the Adam optimiser over parameter slices.
+
+use autodiff::nalgebra::{DMatrix, DVector};
+use autodiff::prelude::*;
 
 /// A seeded xorshift generator.
 pub struct Rng(pub u64);
@@ -18,6 +21,64 @@ impl Rng {
         let (u, v) = (self.uniform().max(1e-300), self.uniform());
         (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
     }
+}
+
+/// The weights and biases of a network of two tanh layers and a linear
+/// output layer, samples as columns.
+pub struct Params {
+    pub w1: DMatrix<f64>,
+    pub b1: DVector<f64>,
+    pub w2: DMatrix<f64>,
+    pub b2: DVector<f64>,
+    pub w3: DMatrix<f64>,
+    pub b3: DVector<f64>,
+}
+
+impl Params {
+    /// Weights drawn with variance `1 / fan-in`, biases zero.
+    pub fn new(inputs: usize, hidden: usize, outputs: usize, rng: &mut Rng) -> Params {
+        let mut init = |rows: usize, cols: usize| {
+            let scale = (1.0 / cols as f64).sqrt();
+            DMatrix::from_fn(rows, cols, |_, _| scale * rng.normal())
+        };
+        Params {
+            w1: init(hidden, inputs),
+            b1: DVector::zeros(hidden),
+            w2: init(hidden, hidden),
+            b2: DVector::zeros(hidden),
+            w3: init(outputs, hidden),
+            b3: DVector::zeros(outputs),
+        }
+    }
+
+    /// The six parameters as slices, in the order `Adam::update` takes them.
+    pub fn slices_mut(&mut self) -> [&mut [f64]; 6] {
+        [
+            self.w1.as_mut_slice(),
+            self.b1.as_mut_slice(),
+            self.w2.as_mut_slice(),
+            self.b2.as_mut_slice(),
+            self.w3.as_mut_slice(),
+            self.b3.as_mut_slice(),
+        ]
+    }
+
+    /// One output per row, one sample per column.
+    pub fn logits(&self, x: &DMatrix<f64>) -> DMatrix<f64> {
+        let h1 = add_bias(&(&self.w1 * x), &self.b1).tanh();
+        let h2 = add_bias(&(&self.w2 * &h1), &self.b2).tanh();
+        add_bias(&(&self.w3 * &h2), &self.b3)
+    }
+
+    /// The class of largest logit, per sample (the first on a tie).
+    pub fn predict(&self, x: &DMatrix<f64>) -> Vec<usize> {
+        self.logits(x).column_iter().map(|c| c.argmax().0).collect()
+    }
+}
+
+/// The fraction of predictions equal to their label.
+pub fn accuracy(predicted: &[usize], labels: &[usize]) -> f64 {
+    predicted.iter().zip(labels).filter(|(p, l)| p == l).count() as f64 / labels.len() as f64
 }
 
 /// Adam: per-coordinate moment estimates, bias-corrected.
