@@ -8,20 +8,9 @@
 #[path = "../tests/workloads/mod.rs"]
 mod workloads;
 
-use autodiff::prelude::*;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use workloads::rosenbrock::{point, rosenbrock, rosenbrock_grad};
 use workloads::{gmm, lstm};
-
-#[differentiable]
-fn rosenbrock(x: &[f64]) -> f64 {
-    let mut s = 0.0;
-    for i in 0..x.len() - 1 {
-        let t = x[i + 1] - x[i] * x[i];
-        let u = 1.0 - x[i];
-        s += 100.0 * t * t + u * u;
-    }
-    s
-}
 
 /// The gradient by hand, in one pass.
 fn rosenbrock_hand(x: &[f64]) -> (f64, Vec<f64>) {
@@ -38,7 +27,7 @@ fn rosenbrock_hand(x: &[f64]) -> (f64, Vec<f64>) {
 }
 
 fn bench(c: &mut Criterion) {
-    let x: Vec<f64> = (0..1000).map(|k| 0.3 * (0.7 * k as f64).sin() + 1.0).collect();
+    let x = point(1000);
     let (v, g) = rosenbrock_grad(&x);
     let (hv, hg) = rosenbrock_hand(&x);
     assert!((v - hv).abs() < 1e-9 && g.x.iter().zip(&hg).all(|(a, b)| (a - b).abs() < 1e-9));

@@ -11,9 +11,12 @@
 )]
 
 mod common;
+#[path = "workloads/rosenbrock.rs"]
+mod w1;
 
 use autodiff::nalgebra::DMatrix;
 use autodiff::prelude::*;
+use w1::{rosenbrock, rosenbrock_grad, rosenbrock_jvp, rosenbrock_vjp};
 
 /// A direction for tangent checks: irregular, no zero entry.
 fn direction(n: usize) -> Vec<f64> {
@@ -31,21 +34,9 @@ fn check_hessian(grad: impl Fn(&[f64]) -> Vec<f64>, hvp: impl Fn(&[f64], &[f64])
     autodiff::runtime::check_hvp(grad, hvp, x, &direction(x.len())).unwrap();
 }
 
-/// W1: the extended Rosenbrock function, in loop-and-index Rust.
-#[differentiable]
-fn rosenbrock(x: &[f64]) -> f64 {
-    let mut s = 0.0;
-    for i in 0..x.len() - 1 {
-        let t = x[i + 1] - x[i] * x[i];
-        let u = 1.0 - x[i];
-        s += 100.0 * t * t + u * u;
-    }
-    s
-}
-
 #[test]
 fn w1_matches_the_reference_values_and_finite_differences() {
-    let x: Vec<f64> = (0..1000).map(|k| 0.3 * (0.7 * k as f64).sin() + 1.0).collect();
+    let x = w1::point(1000);
     let (value, g) = rosenbrock_grad(&x);
     assert_eq!(value, rosenbrock(&x));
     let (sum, abs) = g.x.iter().fold((0.0, 0.0), |(s, a), v| (s + v, a + v.abs()));

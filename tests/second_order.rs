@@ -5,6 +5,10 @@
 
 use autodiff::prelude::*;
 use autodiff::runtime::check_hvp;
+use w1::{rosenbrock, rosenbrock_grad, rosenbrock_hvp, RosenbrockGrad};
+
+#[path = "workloads/rosenbrock.rs"]
+mod w1;
 
 #[differentiable(order = 2)]
 fn mixed(x: f64, y: f64, z: f64) -> f64 {
@@ -232,20 +236,9 @@ fn hvp_through_loops() {
 
 /// W1 twice: the Hessian of the extended Rosenbrock function, a loop over
 /// indexed reads.
-#[differentiable(order = 2)]
-fn rosenbrock(x: &[f64]) -> f64 {
-    let mut s = 0.0;
-    for i in 0..x.len() - 1 {
-        let t = x[i + 1] - x[i] * x[i];
-        let u = 1.0 - x[i];
-        s += 100.0 * t * t + u * u;
-    }
-    s
-}
-
 #[test]
 fn rosenbrock_hessian() {
-    let x: Vec<f64> = (0..8).map(|k| 0.3 * (0.7 * k as f64).sin() + 1.0).collect();
+    let x = w1::point(8);
     let v: Vec<f64> = (0..8).map(|k| (1.3 * k as f64).cos()).collect();
     let grad = |p: &[f64]| rosenbrock_grad(p).1.x;
     let hvp = |p: &[f64], v: &[f64]| {

@@ -16,6 +16,7 @@
 pub mod gmm;
 pub mod lstm;
 pub mod penalties;
+pub mod rosenbrock;
 
 use autodiff::nalgebra::{DMatrix, DVector};
 use autodiff::prelude::*;
