@@ -10,42 +10,10 @@ use autodiff::nalgebra::{DMatrix, DVector};
 use autodiff::prelude::*;
 use workloads::*;
 
-fn flatten(n: &Net) -> Vec<f64> {
-    [
-        n.w1.as_slice(),
-        n.b1.as_slice(),
-        n.w2.as_slice(),
-        n.b2.as_slice(),
-        n.w3.as_slice(),
-        n.b3.as_slice(),
-    ]
-    .concat()
-}
-
-/// The parameters of a `[16, 64, 64, outputs]` network from a flat vector.
-fn unflatten(p: &[f64], outputs: usize) -> Net {
-    let mut offset = 0;
-    let mut take = |r: usize, c: usize| {
-        let m = DMatrix::from_column_slice(r, c, &p[offset..offset + r * c]);
-        offset += r * c;
-        m
-    };
-    let column = |m: DMatrix<f64>| DVector::from_column_slice(m.as_slice());
-    Net {
-        w1: take(64, 16),
-        b1: column(take(64, 1)),
-        w2: take(64, 64),
-        b2: column(take(64, 1)),
-        w3: take(outputs, 64),
-        b3: column(take(outputs, 1)),
-    }
-}
-
 /// Checks a penalised objective's gradient against the reference values and
 /// against central differences of the objective along two random directions.
 fn check(
     net: &Net,
-    outputs: usize,
     objective: impl Fn(&Net) -> f64,
     gradient: impl Fn(&Net) -> (f64, Vec<f64>),
     [value_ref, sum_ref, abs_ref]: [f64; 3],
@@ -66,12 +34,12 @@ fn check(
         "gradient abs sum {abs} vs {abs_ref}"
     );
 
-    let point = flatten(net);
+    let point = net.flatten();
     for seed in [0.37, 1.91] {
         let v: Vec<f64> = (0..point.len()).map(|k| (seed * k as f64 + 0.2).sin()).collect();
-        let f = |p: &[f64]| vec![objective(&unflatten(p, outputs))];
+        let f = |p: &[f64]| vec![objective(&Net::unflatten(p, net.sizes()))];
         let along = |p: &[f64], v: &[f64]| {
-            let g = gradient(&unflatten(p, outputs)).1;
+            let g = gradient(&Net::unflatten(p, net.sizes())).1;
             vec![g.iter().zip(v).map(|(a, b)| a * b).sum()]
         };
         if let Err(report) = GradCheck::new().check_jvp(f, along, &point, &v) {
@@ -85,7 +53,6 @@ fn w4_tanh_matches_the_reference_values_and_finite_differences() {
     let (n, x, y) = w2_data();
     check(
         &n,
-        1,
         |n| w4_tanh(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &y),
         |n| {
             let (v, g) = w4_tanh_grad(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &y);
@@ -101,7 +68,6 @@ fn w4_relu_matches_the_reference_values_and_finite_differences() {
     let (n, x, y) = w2_data();
     check(
         &n,
-        1,
         |n| w4_relu(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &y),
         |n| {
             let (v, g) = w4_relu_grad(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &y);
@@ -116,7 +82,6 @@ fn w5_tanh_matches_the_reference_values_and_finite_differences() {
     let (n, x, seeds) = w5_data();
     check(
         &n,
-        10,
         |n| w5_tanh(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &seeds),
         |n| {
             let (v, g) = w5_tanh_grad(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &seeds);
@@ -131,7 +96,6 @@ fn w5_relu_matches_the_reference_values_and_finite_differences() {
     let (n, x, seeds) = w5_data();
     check(
         &n,
-        10,
         |n| w5_relu(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &seeds),
         |n| {
             let (v, g) = w5_relu_grad(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, &x, &seeds);

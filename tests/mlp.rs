@@ -6,7 +6,7 @@
 
 mod workloads;
 
-use autodiff::nalgebra::{DMatrix, DVector};
+use autodiff::nalgebra::DVector;
 use autodiff::prelude::*;
 use workloads::*;
 
@@ -35,64 +35,25 @@ fn w2_matches_the_hand_written_adjoint() {
 fn w2_matches_finite_differences() {
     let (n, x, y) = w2_data();
     // Differentiate with respect to every parameter at once, flattened.
-    let shapes = [(64, 16), (64, 1), (64, 64), (64, 1), (1, 64), (1, 1)];
-    let unflatten = |p: &[f64]| {
-        let mut offset = 0;
-        let mut out = Vec::new();
-        for (r, c) in shapes {
-            out.push(DMatrix::from_column_slice(r, c, &p[offset..offset + r * c]));
-            offset += r * c;
-        }
-        out
-    };
-    let column = |m: &DMatrix<f64>| DVector::from_column_slice(m.as_slice());
+    let sizes = n.sizes();
     let f = |p: &[f64]| {
-        let t = unflatten(p);
-        w2_loss(
-            &t[0],
-            &column(&t[1]),
-            &t[2],
-            &column(&t[3]),
-            &t[4],
-            &column(&t[5]),
-            &x,
-            &y,
-        )
+        let t = Net::unflatten(p, sizes);
+        w2_loss(&t.w1, &t.b1, &t.w2, &t.b2, &t.w3, &t.b3, &x, &y)
     };
     let grad = |p: &[f64]| {
-        let t = unflatten(p);
-        let g = w2_loss_grad(
-            &t[0],
-            &column(&t[1]),
-            &t[2],
-            &column(&t[3]),
-            &t[4],
-            &column(&t[5]),
-            &x,
-            &y,
-        )
-        .1;
+        let t = Net::unflatten(p, sizes);
+        let g = w2_loss_grad(&t.w1, &t.b1, &t.w2, &t.b2, &t.w3, &t.b3, &x, &y).1;
         grad_slices!(g).concat()
     };
-    let point = [
-        n.w1.as_slice(),
-        n.b1.as_slice(),
-        n.w2.as_slice(),
-        n.b2.as_slice(),
-        n.w3.as_slice(),
-        n.b3.as_slice(),
-    ]
-    .concat();
+    let point = n.flatten();
     check_grad(f, grad, &point).unwrap();
 
     // Forward mode along a direction: the tangent against finite differences
     // and against the gradient's inner product with the direction.
     let jvp = |p: &[f64], d: &[f64]| {
-        let (t, dt) = (unflatten(p), unflatten(d));
-        let (b1, b2, b3) = (column(&t[1]), column(&t[3]), column(&t[5]));
-        let (d1, d3, d5) = (column(&dt[1]), column(&dt[3]), column(&dt[5]));
-        let [d0, _, d2, _, d4, _] = dt.try_into().unwrap();
-        vec![w2_loss_jvp(&t[0], &b1, &t[2], &b2, &t[4], &b3, &x, &y, d0, d1, d2, d3, d4, d5).1]
+        let (t, dt) = (Net::unflatten(p, sizes), Net::unflatten(d, sizes));
+        let (w1, b1, w2, b2, w3, b3) = (&t.w1, &t.b1, &t.w2, &t.b2, &t.w3, &t.b3);
+        vec![w2_loss_jvp(w1, b1, w2, b2, w3, b3, &x, &y, dt.w1, dt.b1, dt.w2, dt.b2, dt.w3, dt.b3).1]
     };
     let v: Vec<f64> = (0..point.len()).map(|k| (0.61 * k as f64).cos()).collect();
     check_jvp(|p| vec![f(p)], jvp, &point, &v).unwrap();

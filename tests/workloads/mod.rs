@@ -54,6 +54,43 @@ impl Net {
             b3: vector(5, o),
         }
     }
+
+    /// `[inputs, hidden, hidden, outputs]`, as `new` takes them.
+    pub fn sizes(&self) -> [usize; 4] {
+        [self.w1.ncols(), self.w1.nrows(), self.w2.nrows(), self.w3.nrows()]
+    }
+
+    /// The six tensors' entries in field order, each column-major: a point
+    /// for the finite-difference checks.
+    pub fn flatten(&self) -> Vec<f64> {
+        [
+            self.w1.as_slice(),
+            self.b1.as_slice(),
+            self.w2.as_slice(),
+            self.b2.as_slice(),
+            self.w3.as_slice(),
+            self.b3.as_slice(),
+        ]
+        .concat()
+    }
+
+    /// The inverse of `flatten` for a network of the given layer sizes.
+    pub fn unflatten(p: &[f64], sizes: [usize; 4]) -> Net {
+        let [i, h1, h2, o] = sizes;
+        let mut offset = 0;
+        let mut take = |len: usize| {
+            offset += len;
+            &p[offset - len..offset]
+        };
+        Net {
+            w1: DMatrix::from_column_slice(h1, i, take(h1 * i)),
+            b1: DVector::from_column_slice(take(h1)),
+            w2: DMatrix::from_column_slice(h2, h1, take(h2 * h1)),
+            b2: DVector::from_column_slice(take(h2)),
+            w3: DMatrix::from_column_slice(o, h2, take(o * h2)),
+            b3: DVector::from_column_slice(take(o)),
+        }
+    }
 }
 
 pub type Grads = [DMatrix<f64>; 6];
