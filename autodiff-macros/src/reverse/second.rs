@@ -208,6 +208,14 @@ type DifferentiatedArg = (
     bool,
 );
 
+/// What [`Tangents`] has in scope outside an arm or loop body.
+struct OuterScope {
+    dd: HashSet<Value>,
+    maybe: HashSet<Value>,
+    has: HashSet<Value>,
+    declared: HashSet<Value>,
+}
+
 /// Stages 3 and 4, over the primal sweeps' state.
 struct Tangents<'r, 'a> {
     cx: &'r Reverse<'a>,
@@ -429,14 +437,7 @@ impl Tangents<'_, '_> {
             let variant = Ident::new(if then { "Then" } else { "Else" }, proc_macro2::Span::call_site());
             let names = self.arm_names(inst, then, 3);
             let dot_names: Vec<Ident> = self.arm_dots[&(result, then)].iter().map(|v| dot_ident(*v)).collect();
-            let (dd_before, maybe_before, has_before, declared_before) = (
-                self.dd.clone(),
-                self.maybe.clone(),
-                self.has.clone(),
-                self.declared.clone(),
-            );
-            self.has.extend(self.arm_dots[&(result, then)].iter().copied());
-            self.declared = cx.arm_states[&(result, then)].declared.clone();
+            let outer = self.enter_arm(result, then);
             let mut body = TokenStream::new();
             for (k, r) in inst.results.iter().enumerate() {
                 let y = region.yields[k];
@@ -458,10 +459,7 @@ impl Tangents<'_, '_> {
             for i in region.insts.iter().rev() {
                 self.reverse_inst(i, &mut body);
             }
-            self.dd = dd_before;
-            self.maybe = maybe_before;
-            self.has = has_before;
-            self.declared = declared_before;
+            self.leave_arm(outer);
             arms.extend(quote!(#private::Branch::#variant((#(#names,)* #(#dot_names,)*)) => { #body }));
         }
         out.extend(quote!(match #from { #arms }));
@@ -562,25 +560,13 @@ impl Tangents<'_, '_> {
             .collect();
         for (k, s) in active.iter().zip(&state) {
             let r = inst.results[*k];
-            let dd = dd_ident(r);
-            let start = match (self.dd.contains(&r), self.maybe.contains(&r)) {
-                (false, _) => quote!(::core::option::Option::None),
-                (true, true) => quote!(#dd),
-                (true, false) => quote!(::core::option::Option::Some(#dd)),
-            };
+            let start = self.as_option(r);
             out.extend(quote!(let mut #s = #start;));
         }
         let from = arm_state_ident(result, 3);
         let names = self.arm_names(inst, false, 3);
         let dot_names: Vec<Ident> = self.arm_dots[&(result, false)].iter().map(|v| dot_ident(*v)).collect();
-        let (dd_before, maybe_before, has_before, declared_before) = (
-            self.dd.clone(),
-            self.maybe.clone(),
-            self.has.clone(),
-            self.declared.clone(),
-        );
-        self.has.extend(self.arm_dots[&(result, false)].iter().copied());
-        self.declared = cx.arm_states[&(result, false)].declared.clone();
+        let outer = self.enter_arm(result, false);
         let mut iteration = TokenStream::new();
         let part = format_ident!("__ad_part");
         for (k, s) in active.iter().zip(&state) {
@@ -599,17 +585,10 @@ impl Tangents<'_, '_> {
         }
         for (k, s) in active.iter().zip(&state) {
             let p = body.params[1 + *k];
-            let dd = dd_ident(p);
-            iteration.extend(match (self.dd.contains(&p), self.maybe.contains(&p)) {
-                (false, _) => quote!(#s = ::core::option::Option::None;),
-                (true, true) => quote!(#s = #dd;),
-                (true, false) => quote!(#s = ::core::option::Option::Some(#dd);),
-            });
+            let carried = self.as_option(p);
+            iteration.extend(quote!(#s = #carried;));
         }
-        self.dd = dd_before;
-        self.maybe = maybe_before;
-        self.has = has_before;
-        self.declared = declared_before;
+        self.leave_arm(outer);
         out.extend(quote! {
             {
                 let mut __ad_entries = #from;
@@ -757,6 +736,40 @@ impl Tangents<'_, '_> {
                 let guard = self.guard(xj).map(|g| g.to_token_stream());
                 self.add_term(args[k], value.clone(), accumulate(value), guard, out);
             }
+        }
+    }
+
+    /// Enters arm `then` of the `if` (or a loop's body, `false`) whose first
+    /// result is `result`: its tangents and primal adjoints come into scope.
+    /// Returns the scope outside, for [`Self::leave_arm`].
+    fn enter_arm(&mut self, result: Value, then: bool) -> OuterScope {
+        let outer = OuterScope {
+            dd: self.dd.clone(),
+            maybe: self.maybe.clone(),
+            has: self.has.clone(),
+            declared: self.declared.clone(),
+        };
+        self.has.extend(self.arm_dots[&(result, then)].iter().copied());
+        self.declared = self.cx.arm_states[&(result, then)].declared.clone();
+        outer
+    }
+
+    /// Back to the scope outside the arm.
+    fn leave_arm(&mut self, outer: OuterScope) {
+        self.dd = outer.dd;
+        self.maybe = outer.maybe;
+        self.has = outer.has;
+        self.declared = outer.declared;
+    }
+
+    /// `v`'s adjoint tangent as an `Option` expression: `None` when not in
+    /// scope (zero), itself when already held as one, else wrapped in `Some`.
+    fn as_option(&self, v: Value) -> TokenStream {
+        let dd = dd_ident(v);
+        match (self.dd.contains(&v), self.maybe.contains(&v)) {
+            (false, _) => quote!(::core::option::Option::None),
+            (true, true) => quote!(#dd),
+            (true, false) => quote!(::core::option::Option::Some(#dd)),
         }
     }
 
