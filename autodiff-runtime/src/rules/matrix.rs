@@ -334,31 +334,9 @@ pub mod scale {
 
 /// `y = m.add_scalar(s)`, `s` added to every element: `m̄ += ȳ`, `s̄ += Σ ȳ`.
 pub mod add_scalar {
-    use super::*;
-
     pub use crate::rules::arith::add::{jvp_a, vjp_a, vjp_a_acc};
-
-    /// Forward rule for `s`: `ds` in every element, shaped like the output `y`.
-    pub fn jvp_b<T: Field, R: Dim, C: Dim>(ds: &T, y: &Mat<T, R, C>) -> Mat<T, R, C>
-    where
-        DefaultAllocator: Allocator<R, C>,
-    {
-        y.map(|_| *ds)
-    }
-
-    pub fn vjp_b<T: Field, R: Dim, C: Dim>(ct: &Mat<T, R, C>) -> T
-    where
-        DefaultAllocator: Allocator<R, C>,
-    {
-        ct.sum()
-    }
-
-    pub fn vjp_b_acc<T: Field, R: Dim, C: Dim>(acc: &mut T, ct: &Mat<T, R, C>)
-    where
-        DefaultAllocator: Allocator<R, C>,
-    {
-        *acc += ct.sum();
-    }
+    /// `s` is spread over every element, as `from_element`'s `x` is.
+    pub use crate::rules::reduce::from_element::{jvp as jvp_b, vjp as vjp_b, vjp_acc as vjp_b_acc};
 }
 
 /// `y = m.column_sum()`, the sum of the columns (a column vector): `m̄[:, j] += ȳ` for every `j`.
