@@ -159,10 +159,7 @@ pub fn companions(
     let generics = &item.sig.generics;
     let where_clause = &generics.where_clause;
     let inputs = inputs(item);
-    let ret = match &item.sig.output {
-        syn::ReturnType::Type(_, ty) => ty,
-        syn::ReturnType::Default => unreachable!("checked by expand"),
-    };
+    let ret = return_type(item);
     let grad_ty = grad.ty();
     let grad_ident = &grad.ident;
     let Sweeps {
