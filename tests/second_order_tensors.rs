@@ -5,28 +5,10 @@
 use autodiff::nalgebra::{DMatrix, DVector};
 use autodiff::prelude::*;
 use autodiff::runtime::check_hvp;
+use matrices::{data, flat, split};
 
-fn data(t: usize, rows: usize, cols: usize) -> DMatrix<f64> {
-    DMatrix::from_fn(rows, cols, |i, j| {
-        0.3 * (0.7 * (i * cols + j) as f64 + 1.3 * t as f64).sin() + 0.05
-    })
-}
-
-fn split(shapes: &[(usize, usize)], p: &[f64]) -> Vec<DMatrix<f64>> {
-    let mut offset = 0;
-    shapes
-        .iter()
-        .map(|&(r, c)| {
-            let m = DMatrix::from_column_slice(r, c, &p[offset..offset + r * c]);
-            offset += r * c;
-            m
-        })
-        .collect()
-}
-
-fn flat(ms: &[DMatrix<f64>]) -> Vec<f64> {
-    ms.iter().flat_map(|m| m.iter().copied()).collect()
-}
+#[path = "common/matrices.rs"]
+mod matrices;
 
 macro_rules! cases {
     ($($name:ident($($arg:ident: ($r:expr, $c:expr)),+) = $body:expr;)*) => {$(

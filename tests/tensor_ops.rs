@@ -7,13 +7,10 @@
 
 use autodiff::nalgebra::{DMatrix, DVector, RowDVector, SMatrix, SVector};
 use autodiff::prelude::*;
+use matrices::{data, flat, split};
 
-/// WORKLOADS.md-style data: a deterministic, irregular matrix.
-fn data(t: usize, rows: usize, cols: usize) -> DMatrix<f64> {
-    DMatrix::from_fn(rows, cols, |i, j| {
-        0.3 * (0.7 * (i * cols + j) as f64 + 1.3 * t as f64).sin() + 0.05
-    })
-}
+#[path = "common/matrices.rs"]
+mod matrices;
 
 /// Checks the gradient of `f` with respect to its matrix inputs, flattened.
 fn check(
@@ -23,25 +20,15 @@ fn check(
     tolerance: f64,
 ) {
     let shapes: Vec<(usize, usize)> = inputs.iter().map(|m| m.shape()).collect();
-    let split = |p: &[f64]| {
-        let mut offset = 0;
-        shapes
-            .iter()
-            .map(|&(r, c)| {
-                let m = DMatrix::from_column_slice(r, c, &p[offset..offset + r * c]);
-                offset += r * c;
-                m
-            })
-            .collect::<Vec<_>>()
-    };
-    let point: Vec<f64> = inputs.iter().flat_map(|m| m.iter().copied()).collect();
+    let split = |p: &[f64]| split(&shapes, p);
+    let point = flat(inputs);
     let value = |p: &[f64]| f(&split(p));
     let gradient = |p: &[f64]| {
         let g = grad(&split(p));
         for (g, (r, c)) in g.iter().zip(&shapes) {
             assert_eq!(g.shape(), (*r, *c), "gradient shape");
         }
-        g.iter().flat_map(|m| m.iter().copied()).collect()
+        flat(&g)
     };
     if let Err(report) = GradCheck::new().tolerance(tolerance).check(value, gradient, &point) {
         panic!("{report}");
@@ -57,18 +44,7 @@ fn check_tangent(
     tolerance: f64,
 ) {
     let shapes: Vec<(usize, usize)> = inputs.iter().map(|m| m.shape()).collect();
-    let split = |p: &[f64]| {
-        let mut offset = 0;
-        shapes
-            .iter()
-            .map(|&(r, c)| {
-                let m = DMatrix::from_column_slice(r, c, &p[offset..offset + r * c]);
-                offset += r * c;
-                m
-            })
-            .collect::<Vec<_>>()
-    };
-    let flat = |ms: &[DMatrix<f64>]| -> Vec<f64> { ms.iter().flat_map(|m| m.iter().copied()).collect() };
+    let split = |p: &[f64]| split(&shapes, p);
     let report = GradCheck::new().tolerance(tolerance).check_jvp(
         |p| vec![f(&split(p))],
         |p, v| vec![jvp(&split(p), &split(v))],
