@@ -189,15 +189,7 @@ impl<P: Pointwise> Activation for P {}
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn diff(f: impl Fn(f64) -> f64, x: f64) -> f64 {
-        let h = f64::EPSILON.cbrt() * x.abs().max(1.0);
-        (f(x + h) - f(x - h)) / (2.0 * h)
-    }
-
-    fn close(a: f64, b: f64, tol: f64) -> bool {
-        (a - b).abs() <= tol * a.abs().max(b.abs()).max(1.0)
-    }
+    use crate::rules::scalar::tests::{close, diff};
 
     #[test]
     fn activations_first_and_second_derivatives_match_finite_differences() {

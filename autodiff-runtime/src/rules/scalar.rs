@@ -434,19 +434,20 @@ piecewise_constant! {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     //! Every rule against central finite differences, at points spread over
     //! its sample range.
 
     use super::*;
 
     /// Central difference with a step balancing truncation and rounding.
-    fn diff(f: impl Fn(f64) -> f64, x: f64) -> f64 {
+    pub(crate) fn diff(f: impl Fn(f64) -> f64, x: f64) -> f64 {
         let h = f64::EPSILON.cbrt() * x.abs().max(1.0);
         (f(x + h) - f(x - h)) / (2.0 * h)
     }
 
-    fn close(a: f64, b: f64, tol: f64) -> bool {
+    /// `a` and `b` agree to `tol`, relative to the larger (or to 1).
+    pub(crate) fn close(a: f64, b: f64, tol: f64) -> bool {
         (a - b).abs() <= tol * a.abs().max(b.abs()).max(1.0)
     }
 
