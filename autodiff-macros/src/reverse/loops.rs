@@ -118,12 +118,7 @@ impl Reverse<'_> {
             .collect();
         for &k in &active {
             let (a, r) = (&state[k], inst.results[k]);
-            let start = if self.declared.contains(&r) {
-                adj_ident(r).to_token_stream()
-            } else {
-                let value = self.borrow(r);
-                quote!(#private::zero_grad(#value))
-            };
+            let start = self.adjoint_or_zero(r);
             out.extend(quote!(let mut #a = #start;));
         }
         // One iteration's reverse, with the adjoints of its yields seeded.

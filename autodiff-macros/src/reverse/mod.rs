@@ -173,9 +173,14 @@ impl Reverse<'_> {
         if self.declared.contains(&v) {
             adj_ident(v).to_token_stream()
         } else {
-            let (private, value) = (&self.private, self.borrow(v));
-            quote!(#private::zero_grad(#value))
+            self.zero_like(v)
         }
+    }
+
+    /// A zero of `v`'s gradient type, shaped like `v`.
+    fn zero_like(&self, v: Value) -> TokenStream {
+        let (private, value) = (&self.private, self.borrow(v));
+        quote!(#private::zero_grad(#value))
     }
 
     fn saved_ident(&self, s: Saved) -> Ident {

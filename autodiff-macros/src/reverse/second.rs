@@ -162,20 +162,12 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> SecondSweeps
         declared: cx.declared.clone(),
     };
     let tangent_forward = tangents.forward();
-    let output_tangent = if tangents.has.contains(&func.output) {
-        dot_ident(func.output).to_token_stream()
-    } else {
-        let (private, value) = (&cx.private, cx.borrow(func.output));
-        quote!(#private::zero_grad(#value))
-    };
+    let output_tangent = tangents.tangent_or_zero(func.output);
     let tangent_reverse = tangents.reverse();
     let tangent_grads = differentiated
         .iter()
         .map(|p| {
-            let zero = {
-                let (private, value) = (&cx.private, cx.borrow(p.value));
-                quote!(#private::zero_grad(#value))
-            };
+            let zero = cx.zero_like(p.value);
             let dd = dd_ident(p.value);
             let grad = match (tangents.dd.contains(&p.value), tangents.maybe.contains(&p.value)) {
                 (false, _) => zero,
@@ -387,8 +379,7 @@ impl Tangents<'_, '_> {
                         let dot = dot_ident(y);
                         quote!(::core::clone::Clone::clone(&#dot))
                     } else {
-                        let value = cx.borrow(y);
-                        quote!(#private::zero_grad(#value))
+                        cx.zero_like(y)
                     }
                 })
                 .collect();
@@ -470,8 +461,7 @@ impl Tangents<'_, '_> {
         if self.has.contains(&v) {
             dot_ident(v).to_token_stream()
         } else {
-            let (private, value) = (&self.cx.private, self.cx.borrow(v));
-            quote!(#private::zero_grad(#value))
+            self.cx.zero_like(v)
         }
     }
 
