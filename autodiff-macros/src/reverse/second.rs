@@ -645,13 +645,7 @@ impl Tangents<'_, '_> {
         let active: Vec<usize> = (0..args.len()).filter(|k| cx.act.active(args[*k])).collect();
         // The cotangent's tangent through the first-order rule.
         if self.dd.contains(&result) {
-            let maybe = self.maybe.contains(&result);
-            let ct = if maybe {
-                quote!(__ad_in)
-            } else {
-                let dd = dd_ident(result);
-                quote!(&#dd)
-            };
+            let (ct, maybe) = self.adjoint_tangent_read(result);
             let seed = format_ident!("__ad_seed");
             let mut block = TokenStream::new();
             for &k in &active {
@@ -666,12 +660,7 @@ impl Tangents<'_, '_> {
                 };
                 self.add_term(args[k], value.clone(), accumulate(value), None, &mut block);
             }
-            if maybe {
-                let dd = dd_ident(result);
-                out.extend(quote!(if let ::core::option::Option::Some(__ad_in) = &#dd { #block }));
-            } else {
-                out.extend(block);
-            }
+            out.extend(Self::where_reached(result, maybe, block));
         }
         // The rule's derivatives along the operands' tangents, for `ȳ`.
         if !self.declared.contains(&result) {
@@ -760,6 +749,28 @@ impl Tangents<'_, '_> {
             (false, _) => quote!(::core::option::Option::None),
             (true, true) => quote!(#dd),
             (true, false) => quote!(::core::option::Option::Some(#dd)),
+        }
+    }
+
+    /// How rules read the tangent of `result`'s adjoint, and whether it is
+    /// an `Option` (then read inside [`Self::where_reached`]'s block).
+    fn adjoint_tangent_read(&self, result: Value) -> (TokenStream, bool) {
+        if self.maybe.contains(&result) {
+            (quote!(__ad_in), true)
+        } else {
+            let dd = dd_ident(result);
+            (quote!(&#dd), false)
+        }
+    }
+
+    /// `block`, run only where `result`'s adjoint tangent has been reached
+    /// when it is an `Option`, binding it for [`Self::adjoint_tangent_read`].
+    fn where_reached(result: Value, maybe: bool, block: TokenStream) -> TokenStream {
+        if maybe {
+            let dd = dd_ident(result);
+            quote!(if let ::core::option::Option::Some(__ad_in) = &#dd { #block })
+        } else {
+            block
         }
     }
 
@@ -956,13 +967,7 @@ impl Tangents<'_, '_> {
 
         // The cotangent's tangent through the same (linear) rules.
         if self.dd.contains(&result) {
-            let maybe = self.maybe.contains(&result);
-            let ct = if maybe {
-                quote!(__ad_in)
-            } else {
-                let dd = dd_ident(result);
-                quote!(&#dd)
-            };
+            let (ct, maybe) = self.adjoint_tangent_read(result);
             let mut block = TokenStream::new();
             for (k, &(arg, func, reads, _, identity)) in partials.iter().enumerate() {
                 // `ẋ̄ = ẏ̄` as a move: nothing reads `ẏ̄` after.
@@ -982,12 +987,7 @@ impl Tangents<'_, '_> {
                 let add = |place: TokenStream| quote_spanned!(span=> #rules::#acc(#place, #ct #(, #reads)*););
                 self.add_term(arg, value, add, None, &mut block);
             }
-            if maybe {
-                let dd = dd_ident(result);
-                out.extend(quote!(if let ::core::option::Option::Some(__ad_in) = &#dd { #block }));
-            } else {
-                out.extend(block);
-            }
+            out.extend(Self::where_reached(result, maybe, block));
         }
 
         // The rules' derivatives along the tangents of what they read, for
