@@ -41,9 +41,13 @@ impl Lowerer<'_> {
         // stands for it, and the closure's parameters on top.
         self.closures += 1;
         let prefix = format!("{}m{}_", self.prefix, self.closures);
+        // By name within a scope, so that the IR does not depend on the
+        // hash map's order.
         let mut outer: Vec<(String, Binding)> = Vec::new();
         for scope in &self.scopes {
-            for (name, binding) in scope {
+            let mut names: Vec<(&String, &Binding)> = scope.iter().collect();
+            names.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            for (name, binding) in names {
                 outer.retain(|(n, _)| n != name);
                 outer.push((name.clone(), binding.clone()));
             }
