@@ -211,6 +211,7 @@ fn report_opaque(a: &Activity, region: &Region, errors: &mut Errors) {
                     Opaque::Method(name) => msg::no_rule_method(name),
                     Opaque::FloatCast => msg::float_cast(),
                     Opaque::Expr => msg::no_rule_expr(),
+                    Opaque::VecMacro => msg::vec_of_differentiated(),
                 };
                 errors.push(origin, message);
             }

@@ -203,7 +203,15 @@ pub fn if_let() -> String {
 }
 
 pub fn assign_target() -> String {
-    "only local variables and tuple fields (`t.0`) can be assigned here; element and field assignment (`v[i] = ..`, `s.x = ..`) is not supported yet".into()
+    "only local variables, tuple fields (`t.0`) and elements of local buffers (`v[i]`, `m[(i, j)]`) can be assigned here; field assignment (`s.x = ..`) is not supported: build a new value instead".into()
+}
+
+pub fn vec_of_differentiated() -> String {
+    "`vec![..]` has no derivative rule for differentiated elements; start from zeros and assign them: `let mut v = vec![0.0; n]; v[i] = x;`".into()
+}
+
+pub fn element_assign_target() -> String {
+    "only an element of a local buffer can be assigned (`v[i] = ..`, `m[(i, j)] = ..`); for a nested container (`v[i][j]`) or a field, use a flat buffer, e.g. a `DMatrix` indexed `m[(i, j)]`".into()
 }
 
 pub fn shape_mismatch() -> String {

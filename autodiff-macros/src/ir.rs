@@ -169,6 +169,8 @@ pub enum Opaque {
     FloatCast,
     /// Any other expression (indexing, a field, an array, ...).
     Expr,
+    /// `vec![e; n]` or `vec![a, b]` with differentiated elements.
+    VecMacro,
 }
 
 impl Op {

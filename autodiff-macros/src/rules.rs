@@ -31,21 +31,39 @@ pub enum Partial {
     /// operand whose tangent is nonzero; `None` where the rule has no
     /// second-order form yet (`order = 2` refuses it).
     ///
-    /// `identity`: the reverse rule is `x̄ = ȳ` (a sum's operands, a copy),
-    /// so that the result's adjoint can become the argument's, moved
-    /// rather than copied, where nothing reads it after.
+    /// `shape`: an operand read only to shape the adjoint the rule starts,
+    /// `func(ct, shape, reads..)`; the accumulating form `func_acc(acc, ct,
+    /// reads..)` does not read it, so it is not saved where the adjoint
+    /// already exists (an element read of a buffer the loop updates).
+    ///
+    /// `reuse`: how the result's adjoint may be reused where nothing reads
+    /// it after.
     Vjp {
         func: &'static str,
         reads: &'static [Operand],
         forward_reads: Option<&'static [Operand]>,
         curvature: Option<&'static [(Operand, Term)]>,
-        identity: bool,
+        shape: Option<Operand>,
+        reuse: Reuse,
     },
     /// The derivative is zero almost everywhere (`floor`, `signum`): nothing to emit.
     Zero,
     /// The argument is not differentiated: not a real (the exponent of
     /// `powi`), or a parameter of the function (the slope of `leaky_relu`).
     NotReal,
+}
+
+/// How a reverse rule may take the result's adjoint `ȳ` rather than read
+/// it, where nothing reads `ȳ` after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reuse {
+    /// `func(&ȳ, ..)` only.
+    Never,
+    /// The rule is `x̄ = ȳ` (a sum's operands, a copy): `ȳ` becomes `x̄`, moved.
+    Identity,
+    /// `func_owned(ȳ, reads..)` builds `x̄` in `ȳ`'s storage (an element
+    /// assignment's buffer: `ȳ` with the element zeroed).
+    InPlace,
 }
 
 /// A second-order term: the derivative of a reverse rule `vjp(ct, reads..)`
@@ -68,6 +86,9 @@ pub enum Spelling {
     /// As the user wrote it: `a.name(&b, ...)`, or `f64::name(a, b, ...)`
     /// where the user wrote a path.
     Method,
+    /// `rules::NAME::value(a, &b, ...)`: the first operand is taken by value
+    /// and updated (moved where nothing reads it after, copied otherwise).
+    Update,
 }
 
 /// One primitive.
@@ -105,7 +126,8 @@ const fn vjp2(func: &'static str, reads: &'static [Operand], curvature: &'static
         reads,
         forward_reads: None,
         curvature: Some(curvature),
-        identity: false,
+        shape: None,
+        reuse: Reuse::Never,
     }
 }
 
@@ -123,7 +145,8 @@ const fn lin_shaped(func: &'static str, reads: &'static [Operand]) -> Partial {
         reads,
         forward_reads: Some(&[Out]),
         curvature: Some(&[]),
-        identity: false,
+        shape: None,
+        reuse: Reuse::Never,
     }
 }
 
@@ -134,7 +157,8 @@ const fn identity(func: &'static str) -> Partial {
         reads: &[],
         forward_reads: None,
         curvature: Some(&[]),
-        identity: true,
+        shape: None,
+        reuse: Reuse::Identity,
     }
 }
 
@@ -210,12 +234,53 @@ pub static DIV: Rule = by_rule(
 );
 /// `-a`.
 pub static NEG: Rule = by_rule("neg", &[lin("vjp", &[])]);
-/// `x[i]`, `m[(i, j)]`: the reverse rule adds into one element of `x̄`.
-pub static INDEX: Rule = by_rule("index", &[lin("vjp", &[X, B]), Partial::NotReal]);
+/// `x[i]`, `m[(i, j)]`: the reverse rule adds into one element of `x̄`,
+/// reading `x` only for the shape of an adjoint it starts.
+pub static INDEX: Rule = by_rule("index", ELEMENT_READ);
 /// The element `&x[i]` by reference, as `x.iter()` yields it.
 pub static INDEX_REF: Rule = Rule {
     module: Some("index_ref"),
-    ..by_rule("index", &[lin("vjp", &[X, B]), Partial::NotReal])
+    ..by_rule("index", ELEMENT_READ)
+};
+const ELEMENT_READ: &[Partial] = &[
+    Partial::Vjp {
+        func: "vjp",
+        reads: &[B],
+        forward_reads: None,
+        curvature: Some(&[]),
+        shape: Some(X),
+        reuse: Reuse::Never,
+    },
+    Partial::NotReal,
+];
+/// `x[i] = e` (and `x[i] += e`, read then written): `x` with one element
+/// replaced, updated in place. Reverse: `ē = ȳ[i]`, and `x̄` is `ȳ` with
+/// that element zeroed, in `ȳ`'s storage; neither reads `x` or `e`, so a
+/// loop that fills a buffer saves nothing per iteration for it.
+pub static ASSIGN_INDEX: Rule = Rule {
+    name: "assign_index",
+    module: None,
+    spelling: Spelling::Update,
+    partials: &[
+        Partial::Vjp {
+            func: "vjp_x",
+            reads: &[B],
+            forward_reads: None,
+            curvature: Some(&[]),
+            shape: None,
+            reuse: Reuse::InPlace,
+        },
+        Partial::NotReal,
+        // The forward rule places `ė` in a zero shaped like the result.
+        Partial::Vjp {
+            func: "vjp_e",
+            reads: &[B],
+            forward_reads: Some(&[B, Out]),
+            curvature: Some(&[]),
+            shape: None,
+            reuse: Reuse::Never,
+        },
+    ],
 };
 
 /// Whether a rule reads an element (by value or by reference).

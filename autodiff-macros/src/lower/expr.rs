@@ -147,6 +147,7 @@ impl Lowerer<'_> {
             Expr::ForLoop(f) => return self.for_loop(f),
             Expr::While(w) => return self.while_loop(w),
             Expr::Loop(l) if l.label.is_none() => return self.loop_loop(l),
+            Expr::Macro(m) if m.mac.path.is_ident("vec") => self.vec_macro(m)?,
             Expr::Array(_) | Expr::Repeat(_) | Expr::Reference(_) | Expr::Struct(_) | Expr::Range(_) => {
                 self.opaque_expr(e, Opaque::Expr)?
             }
@@ -472,6 +473,34 @@ impl Lowerer<'_> {
                 origin,
             },
             e.span(),
+        ))
+    }
+
+    /// `vec![e; n]` or `vec![a, b, ..]`: a buffer emitted as written (its
+    /// elements carry no derivative; assign them to differentiate).
+    fn vec_macro(&mut self, m: &syn::ExprMacro) -> Option<Value> {
+        let tokens = &m.mac.tokens;
+        let Ok(elements) = syn::parse2::<Expr>(quote!([#tokens])) else {
+            self.errors.push(m, msg::macro_(&m.mac.path.to_token_stream()));
+            return None;
+        };
+        let (renamed, args) = self.rename(&elements)?;
+        let inner = match syn::parse2::<Expr>(renamed).ok()? {
+            Expr::Repeat(r) => {
+                let (e, n) = (&r.expr, &r.len);
+                quote!(#e; #n)
+            }
+            Expr::Array(a) => a.elems.to_token_stream(),
+            _ => return None,
+        };
+        Some(self.emit1(
+            Op::Opaque {
+                expr: quote_spanned!(m.span()=> ::std::vec![#inner]),
+                args,
+                what: Opaque::VecMacro,
+                origin: m.to_token_stream(),
+            },
+            m.span(),
         ))
     }
 

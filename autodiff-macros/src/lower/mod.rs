@@ -34,6 +34,7 @@ use syn::{Expr, ItemFn, Pat, Stmt, Type};
 use crate::args::Args;
 use crate::diagnostics::{self as msg, Errors};
 use crate::ir::{Func, Inst, Op, Param, Region, Value, ValueInfo};
+use crate::rules;
 use expr::compound_op;
 pub use signature::{is_differentiable_type, is_real_type, type_params};
 
@@ -350,6 +351,34 @@ impl Lowerer<'_> {
                 _ => self.errors.push(target, msg::pattern()),
             },
             Expr::Paren(p) => self.assign(&p.expr, value),
+            // `v[i] = e`: `v` becomes `v` with that element replaced.
+            Expr::Index(i) => {
+                let name = match &*i.expr {
+                    Expr::Path(p) if p.qself.is_none() => p.path.get_ident().map(ToString::to_string),
+                    _ => None,
+                };
+                let Some((name, Binding::Value(buffer))) = name.and_then(|n| self.lookup(&n).cloned().map(|b| (n, b)))
+                else {
+                    self.errors.push(&i.expr, msg::element_assign_target());
+                    return;
+                };
+                let Some(element) = self.value(value, target) else {
+                    return;
+                };
+                let Some(index) = self.passive_expr(&i.index) else {
+                    return;
+                };
+                let updated = self.emit1(
+                    Op::Prim {
+                        rule: &rules::ASSIGN_INDEX,
+                        args: vec![buffer, index, element],
+                        by_ref: vec![false; 3],
+                        qualifier: None,
+                    },
+                    target.span(),
+                );
+                self.rebind(&name, Binding::Value(updated));
+            }
             _ => self.errors.push(target, msg::assign_target()),
         }
     }

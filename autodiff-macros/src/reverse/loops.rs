@@ -52,14 +52,7 @@ impl Reverse<'_> {
         let f = self.func;
         let state = Self::loop_state(inst, "c");
         // Second-order sweeps read the initial values again (a zero tangent's shape).
-        let inits = args[1..].iter().map(|v| {
-            let v = f.ident(*v);
-            if self.second_order {
-                quote!(::core::clone::Clone::clone(&#v))
-            } else {
-                quote!(#v)
-            }
-        });
+        let inits = args[1..].iter().map(|v| self.moved_or_copied(inst.results[0], *v));
         let iter = f.ident(args[0]);
         let i = f.ident(body.params[0]);
         let params = body.params[1..].iter().map(|v| f.ident(*v));

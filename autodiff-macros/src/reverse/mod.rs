@@ -20,6 +20,7 @@
 
 mod loops;
 mod map;
+mod moves;
 mod saved;
 pub mod second;
 
@@ -31,8 +32,8 @@ use syn::Ident;
 
 use crate::activity::{differentiable_arg, Activity};
 use crate::ir::{Func, Inst, Op, Region, Value};
-use crate::rules::{Operand, Partial, Spelling};
-use saved::{collect_consts, collect_recomputable};
+use crate::rules::{Operand, Partial, Reuse, Spelling};
+use saved::{collect_consts, collect_recomputable, collect_written};
 
 /// The two sweeps, ready to be placed in `f_grad` or `f_vjp`.
 pub struct Sweeps {
@@ -98,6 +99,14 @@ struct Reverse<'a> {
     replayed: HashSet<Value>,
     /// What the reverse sweep reads.
     needed: HashSet<Saved>,
+    /// The element reads `(result, argument)` whose reverse rule starts the
+    /// container's adjoint, and so reads the container for its shape.
+    starts: HashSet<(Value, usize)>,
+    /// Outer values whose adjoints are started at zero before an `if` (its
+    /// first result), found by the first pass of the reverse sweep.
+    zeroed: HashSet<(Value, Value)>,
+    /// Operands that instructions may take by move (see [`moves::last_uses`]).
+    last_uses: HashSet<(Value, Value)>,
     /// Values whose adjoint is declared and in scope at this point of the reverse sweep.
     declared: HashSet<Value>,
     /// Second-order sweeps: calls go through `g_vjp2` and keep its continuation.
@@ -132,8 +141,10 @@ impl<'a> Reverse<'a> {
     fn new(func: &'a Func, act: &'a Activity, krate: &syn::Path) -> Self {
         let mut consts = HashMap::new();
         collect_consts(&func.body, &mut consts);
+        let mut written = HashSet::new();
+        collect_written(&func.body, &mut written);
         let mut recomputable = HashMap::new();
-        collect_recomputable(&func.body, act, &mut recomputable, &mut HashSet::new());
+        collect_recomputable(&func.body, act, &written, &mut recomputable, &mut HashSet::new());
         Reverse {
             krate: krate.to_token_stream(),
             func,
@@ -144,6 +155,9 @@ impl<'a> Reverse<'a> {
             recompute: HashSet::new(),
             replayed: HashSet::new(),
             needed: HashSet::new(),
+            starts: HashSet::new(),
+            zeroed: HashSet::new(),
+            last_uses: moves::last_uses(func),
             declared: HashSet::new(),
             second_order: false,
             arm_states: HashMap::new(),
@@ -156,16 +170,28 @@ impl Reverse<'_> {
     /// `__ad_ct`.
     fn sweeps(&mut self) -> (TokenStream, TokenStream) {
         let func = self.func;
+        if !self.second_order {
+            // A first pass of the reverse sweep finds which element reads
+            // start their container's adjoint (and read its shape).
+            self.reverse_sweep(&mut TokenStream::new());
+            self.declared.clear();
+        }
         self.mark_needed(&func.body);
         let forward = self.forward(&func.body);
         let mut reverse = TokenStream::new();
+        self.reverse_sweep(&mut reverse);
+        (forward, reverse)
+    }
+
+    /// The reverse sweep of the body from the output's cotangent.
+    fn reverse_sweep(&mut self, out: &mut TokenStream) {
+        let func = self.func;
         if self.act.active(func.output) {
             let adj = adj_ident(func.output);
-            reverse.extend(quote!(let mut #adj = __ad_ct;));
+            out.extend(quote!(let mut #adj = __ad_ct;));
             self.declared.insert(func.output);
         }
-        self.reverse(&func.body, &mut reverse);
-        (forward, reverse)
+        self.reverse(&func.body, out);
     }
 
     /// `v`'s adjoint after the reverse sweep, or a zero shaped like `v`.
@@ -220,9 +246,11 @@ impl Reverse<'_> {
             match &inst.op {
                 Op::Prim { rule, args, .. } => {
                     for (i, &arg) in args.iter().enumerate() {
-                        if let Partial::Vjp { reads, .. } = rule.partials[i] {
+                        if let Partial::Vjp { reads, shape, .. } = rule.partials[i] {
                             if self.act.active(arg) {
-                                for r in reads {
+                                // The shape only where the rule starts the adjoint.
+                                let shaped = self.second_order || self.starts.contains(&(inst.results[0], i));
+                                for r in reads.iter().chain(shape.as_ref().filter(|_| shaped)) {
                                     let v = match r {
                                         Operand::Arg(j) => args[*j],
                                         Operand::Out => inst.results[0],
@@ -242,9 +270,11 @@ impl Reverse<'_> {
                     ..
                 } => {
                     self.needed.insert(Saved::Tape(inst.results[0]));
-                    // An adjoint the arms add to is started at zero before them.
+                    // An adjoint the arms add to may be started at zero before them.
                     for v in self.outer_targets(inst) {
-                        self.need(v);
+                        if self.second_order || self.zeroed.contains(&(inst.results[0], v)) {
+                            self.need(v);
+                        }
                     }
                     self.mark_needed(then_region);
                     self.mark_needed(else_region);
@@ -451,6 +481,23 @@ impl Reverse<'_> {
 
     // ---- forward sweep ----
 
+    /// `v` as an instruction (named by its first result) takes it by value:
+    /// moved where that is its last use and the reverse sweep does not read
+    /// it, copied otherwise. (Second-order sweeps read every value again, in
+    /// stages that `needed` does not list.)
+    pub(super) fn moved_or_copied(&self, at: Value, v: Value) -> TokenStream {
+        let ident = self.func.ident(v);
+        let moved = self.last_uses.contains(&(at, v))
+            && !self.second_order
+            && !self.needed.contains(&Saved::Value(v))
+            && !self.recompute.contains(&v);
+        if moved {
+            quote!(#ident)
+        } else {
+            quote!(::core::clone::Clone::clone(&#ident))
+        }
+    }
+
     fn forward(&self, region: &Region) -> TokenStream {
         let mut out = TokenStream::new();
         for inst in region
@@ -494,6 +541,20 @@ impl Reverse<'_> {
                         let private = respan(&self.private, span);
                         let operands = args.iter().map(|a| self.borrow(*a));
                         quote_spanned!(span=> #private::rules::#module::value(#(#operands),*))
+                    }
+                    // The buffer moves in where this is its last use and the
+                    // reverse sweep does not read it; it is copied otherwise.
+                    Spelling::Update => {
+                        let x = args[0];
+                        let buffer = self.moved_or_copied(inst.results[0], x);
+                        // As the user wrote it, so that the element type is
+                        // inferred as in their code (`DVector::zeros(n)`).
+                        let (index, element) = (f.ident(args[1]), self.borrow(args[2]));
+                        quote_spanned!(span=> {
+                            let mut __ad_buffer = #buffer;
+                            __ad_buffer[#index] = ::core::clone::Clone::clone(#element);
+                            __ad_buffer
+                        })
                     }
                     Spelling::Method => {
                         let a: Vec<TokenStream> = args
@@ -560,7 +621,13 @@ impl Reverse<'_> {
                 let private = &self.private;
                 let arm = |region: &Region, variant: TokenStream| {
                     let body = self.forward(region);
-                    let yields = idents(&region.yields);
+                    let yields = region.yields.iter().map(|&y| {
+                        if region.insts.iter().any(|i| i.results.contains(&y)) {
+                            f.ident(y).to_token_stream()
+                        } else {
+                            self.moved_or_copied(inst.results[0], y)
+                        }
+                    });
                     let tape = recorded.then(|| {
                         let entry = self.tape_entry(region);
                         quote!(#private::Branch::#variant(#entry),)
@@ -587,7 +654,8 @@ impl Reverse<'_> {
         if self.declared.insert(v) {
             out.extend(quote!(let mut #adj = #contribution;));
         } else {
-            out.extend(quote!(#adj += #contribution;));
+            let private = &self.private;
+            out.extend(quote!(#private::Accumulate::accumulate(&mut #adj, #contribution);));
         }
     }
 
@@ -614,36 +682,50 @@ impl Reverse<'_> {
                     for i in order {
                         let arg = args[i];
                         let Partial::Vjp {
-                            func, reads, identity, ..
+                            func,
+                            reads,
+                            shape,
+                            reuse,
+                            ..
                         } = rule.partials[i]
                         else {
                             continue;
                         };
-                        // `x̄ = ȳ` as a move, where `ȳ` is not read after.
-                        if identity && dead_after && Some(i) == last && !self.declared.contains(&arg) {
+                        // `ȳ` becomes `x̄` where nothing reads it after.
+                        let take =
+                            reuse != Reuse::Never && dead_after && Some(i) == last && !self.declared.contains(&arg);
+                        if take && reuse == Reuse::Identity {
                             self.declared.insert(arg);
                             let adj = adj_ident(arg);
                             out.extend(quote_spanned!(span=> let mut #adj = #ct;));
                             continue;
                         }
-                        let (func, func_acc) = (Ident::new(func, span), format_ident!("{}_acc", func, span = span));
-                        let reads: Vec<TokenStream> = reads
-                            .iter()
-                            .map(|r| match r {
-                                Operand::Arg(j) => self.borrow(args[*j]),
-                                Operand::Out => self.borrow(result),
-                            })
-                            .collect();
+                        let operand = |r: &Operand| match r {
+                            Operand::Arg(j) => self.borrow(args[*j]),
+                            Operand::Out => self.borrow(result),
+                        };
+                        let reads: Vec<TokenStream> = reads.iter().map(operand).collect();
+                        let shape: Option<TokenStream> = shape.as_ref().map(operand);
                         // The first contribution starts the adjoint; later ones add in place.
                         let adj = adj_ident(arg);
                         // Spanned at the user's expression, so that a missing rule
                         // for these types is reported there.
                         let private = respan(&private, span);
                         let rule = quote_spanned!(span=> #private::rules::#module);
-                        if self.declared.insert(arg) {
-                            out.extend(quote_spanned!(span=> let mut #adj = #rule::#func(&#ct #(, #reads)*);));
-                        } else {
+                        if !self.declared.insert(arg) {
+                            let func_acc = format_ident!("{}_acc", func, span = span);
                             out.extend(quote_spanned!(span=> #rule::#func_acc(&mut #adj, &#ct #(, #reads)*);));
+                        } else if take {
+                            let owned = format_ident!("{}_owned", func, span = span);
+                            out.extend(quote_spanned!(span=> let mut #adj = #rule::#owned(#ct #(, #reads)*);));
+                        } else {
+                            if shape.is_some() {
+                                self.starts.insert((result, i));
+                            }
+
+                            let starting = shape.into_iter().chain(reads);
+                            let func = Ident::new(func, span);
+                            out.extend(quote_spanned!(span=> let mut #adj = #rule::#func(&#ct #(, #starting)*);));
                         }
                     }
                 }
@@ -701,19 +783,21 @@ impl Reverse<'_> {
                     then_region,
                     else_region,
                     ..
-                } => {
+                } if self.second_order => {
                     self.start_outer_targets(inst, out);
                     let tape = self.saved_ident(Saved::Tape(result));
-                    let then_arm = self.reverse_arm(inst, then_region, quote!(Then));
-                    let else_arm = self.reverse_arm(inst, else_region, quote!(Else));
-                    if self.second_order {
-                        // The arm that ran hands its state to the tangent sweeps.
-                        let state = second::arm_state_ident(result, 2);
-                        out.extend(quote!(let #state = match #tape { #then_arm #else_arm };));
-                    } else {
-                        out.extend(quote!(match #tape { #then_arm #else_arm }));
-                    }
+                    let mut reached = HashSet::new();
+                    let then_arm = self.reverse_arm(inst, then_region, quote!(Then), &[], &mut reached);
+                    let else_arm = self.reverse_arm(inst, else_region, quote!(Else), &[], &mut reached);
+                    // The arm that ran hands its state to the tangent sweeps.
+                    let state = second::arm_state_ident(result, 2);
+                    out.extend(quote!(let #state = match #tape { #then_arm #else_arm };));
                 }
+                Op::If {
+                    then_region,
+                    else_region,
+                    ..
+                } => self.reverse_if(inst, then_region, else_region, out),
                 Op::Map { scalar, args, .. } => {
                     if !self.declared.contains(&result) {
                         continue;
@@ -753,7 +837,17 @@ impl Reverse<'_> {
         }
     }
 
-    fn reverse_arm(&mut self, inst: &Inst, region: &Region, variant: TokenStream) -> TokenStream {
+    /// An arm's reverse as a `match` arm; it evaluates to the adjoints of
+    /// `yielded` (outer values it starts), and `reached` collects the adjoints
+    /// declared at its end.
+    fn reverse_arm(
+        &mut self,
+        inst: &Inst,
+        region: &Region,
+        variant: TokenStream,
+        yielded: &[Value],
+        reached: &mut HashSet<Value>,
+    ) -> TokenStream {
         let outer = self.declared.clone();
         let mut body = self.recomputed_in(region);
         for (k, r) in inst.results.iter().enumerate() {
@@ -807,9 +901,52 @@ impl Reverse<'_> {
                 },
             );
         }
-        self.declared = outer;
+        if !yielded.is_empty() {
+            let adjoints = yielded.iter().map(|v| adj_ident(*v));
+            body.extend(quote!((#(#adjoints,)*)));
+        }
+        *reached = std::mem::replace(&mut self.declared, outer);
         let pattern = self.tape_pattern(region);
         quote!(#private::Branch::#variant(#pattern) => { #body })
+    }
+
+    /// The reverse of a first-order `if`. The adjoint of an outer value that
+    /// both arms reach is started inside each and yielded by the `match`
+    /// (so an arm that assigns an element of a buffer takes the buffer's
+    /// adjoint in place); one that an arm does not reach is started at zero
+    /// before, which reads the value for its shape.
+    fn reverse_if(&mut self, inst: &Inst, then_region: &Region, else_region: &Region, out: &mut TokenStream) {
+        let result = inst.results[0];
+        let fresh: Vec<Value> = self
+            .outer_targets(inst)
+            .into_iter()
+            .filter(|v| !self.declared.contains(v))
+            .collect();
+        let starts = self.starts.clone();
+        let (mut in_then, mut in_else) = (HashSet::new(), HashSet::new());
+        self.reverse_arm(inst, then_region, quote!(Then), &[], &mut in_then);
+        self.reverse_arm(inst, else_region, quote!(Else), &[], &mut in_else);
+        self.starts = starts;
+        let (yielded, zeroed): (Vec<Value>, Vec<Value>) = fresh
+            .into_iter()
+            .partition(|v| in_then.contains(v) && in_else.contains(v));
+        let private = self.private.clone();
+        for &v in &zeroed {
+            self.zeroed.insert((result, v));
+            self.declared.insert(v);
+            let (adj, value) = (adj_ident(v), self.borrow(v));
+            out.extend(quote!(let mut #adj = #private::zero_grad(#value);));
+        }
+        let tape = self.saved_ident(Saved::Tape(result));
+        let then_arm = self.reverse_arm(inst, then_region, quote!(Then), &yielded, &mut in_then);
+        let else_arm = self.reverse_arm(inst, else_region, quote!(Else), &yielded, &mut in_else);
+        if yielded.is_empty() {
+            out.extend(quote!(match #tape { #then_arm #else_arm }));
+        } else {
+            self.declared.extend(yielded.iter().copied());
+            let adjoints = yielded.iter().map(|v| adj_ident(*v));
+            out.extend(quote!(let (#(mut #adjoints,)*) = match #tape { #then_arm #else_arm };));
+        }
     }
 }
 
@@ -835,13 +972,21 @@ fn has_curvature(rule: &crate::rules::Rule) -> bool {
 }
 
 /// The order in which a primitive's differentiated arguments receive their
-/// cotangents: identity rules last, so that the last of them may take the
-/// result's adjoint by move.
+/// cotangents: those that may reuse the result's adjoint last, so that the
+/// last of them may take it.
 fn partial_order(rule: &crate::rules::Rule, args: &[Value], active: impl Fn(Value) -> bool) -> Vec<usize> {
     let mut order: Vec<usize> = (0..args.len())
         .filter(|&i| active(args[i]) && matches!(rule.partials[i], Partial::Vjp { .. }))
         .collect();
-    order.sort_by_key(|&i| matches!(rule.partials[i], Partial::Vjp { identity: true, .. }));
+    order.sort_by_key(|&i| {
+        !matches!(
+            rule.partials[i],
+            Partial::Vjp {
+                reuse: Reuse::Never,
+                ..
+            }
+        )
+    });
     order
 }
 

@@ -28,8 +28,37 @@ pub(super) fn collect_consts(region: &Region, consts: &mut HashMap<Value, TokenS
     }
 }
 
+/// The buffers that element assignments update, in every version: an
+/// element read of one is saved rather than recomputed, since recomputing it
+/// would keep the whole buffer as it was then.
+pub(super) fn collect_written(region: &Region, out: &mut HashSet<Value>) {
+    for inst in &region.insts {
+        match &inst.op {
+            Op::Prim { rule, args, .. } if std::ptr::eq(*rule, &crate::rules::ASSIGN_INDEX) => {
+                out.insert(args[0]);
+                out.insert(inst.results[0]);
+            }
+            Op::If {
+                then_region,
+                else_region,
+                ..
+            } => {
+                collect_written(then_region, out);
+                collect_written(else_region, out);
+            }
+            Op::For { body, cond, .. } => {
+                collect_written(body, out);
+                if let Some(cond) = cond {
+                    collect_written(cond, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The instructions whose values the reverse sweep recomputes rather than
-/// saves: element reads `x[i]`, and arithmetic that carries no derivative on
+/// saves: element reads `x[i]` of buffers never `written`, and arithmetic that carries no derivative on
 /// values known to be scalars (literals, loop indices, index arithmetic).
 /// They cost less to redo than to store per iteration, and read only values
 /// the reverse sweep has. Values of unknown type (a product might be a matrix
@@ -37,6 +66,7 @@ pub(super) fn collect_consts(region: &Region, consts: &mut HashMap<Value, TokenS
 pub(super) fn collect_recomputable(
     region: &Region,
     act: &Activity,
+    written: &HashSet<Value>,
     out: &mut HashMap<Value, Inst>,
     scalars: &mut HashSet<Value>,
 ) {
@@ -46,9 +76,11 @@ pub(super) fn collect_recomputable(
             Op::Const(_) => {
                 scalars.insert(inst.results[0]);
             }
-            Op::Prim { rule, .. } if is_index(rule) => {
+            Op::Prim { rule, args, .. } if is_index(rule) => {
                 scalars.insert(inst.results[0]);
-                out.insert(inst.results[0], inst.clone());
+                if !written.contains(&args[0]) {
+                    out.insert(inst.results[0], inst.clone());
+                }
             }
             Op::Prim { rule, args, .. }
                 if [&ADD, &SUB, &MUL, &DIV, &NEG].iter().any(|r| std::ptr::eq(*rule, *r))
@@ -78,12 +110,12 @@ pub(super) fn collect_recomputable(
                 else_region,
                 ..
             } => {
-                collect_recomputable(then_region, act, out, scalars);
-                collect_recomputable(else_region, act, out, scalars);
+                collect_recomputable(then_region, act, written, out, scalars);
+                collect_recomputable(else_region, act, written, out, scalars);
             }
             Op::For { body, cond, .. } => {
                 scalars.insert(body.params[0]);
-                collect_recomputable(body, act, out, scalars);
+                collect_recomputable(body, act, written, out, scalars);
                 if let Some(cond) = cond {
                     scalars.insert(cond.params[0]);
                 }

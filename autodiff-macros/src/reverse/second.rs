@@ -43,7 +43,7 @@ use crate::activity::Activity;
 use crate::diagnostics::{self as msg, Errors};
 use crate::forward::{dot_ident, prim_tangent};
 use crate::ir::{Func, Op, Value};
-use crate::rules::{Operand, Partial, Term};
+use crate::rules::{Operand, Partial, Reuse, Term};
 
 /// The continuation a call's pullback returns in second-order sweeps.
 pub fn continuation(v: Value) -> Ident {
@@ -190,14 +190,15 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> SecondSweeps
 }
 
 /// An argument of a primitive with its reverse rule: the argument, the
-/// rule's function, what it reads, its curvature terms, and whether it is
-/// the identity.
+/// rule's function, what it reads, its curvature terms, whether it is the
+/// identity, and what its starting form reads for the shape.
 type DifferentiatedArg = (
     Value,
     &'static str,
     &'static [Operand],
     &'static [(Operand, Term)],
     bool,
+    Option<Operand>,
 );
 
 /// What [`Tangents`] has in scope outside an arm or loop body.
@@ -479,7 +480,14 @@ impl Tangents<'_, '_> {
             .iter()
             .map(|k| format_ident!("__ad_tc{}_{}", result.0, k))
             .collect();
-        let inits: Vec<TokenStream> = carried.iter().map(|k| self.tangent_or_zero(args[1 + k])).collect();
+        // Copied: an enclosing iteration's state may hand the tangent on too.
+        let inits: Vec<TokenStream> = carried
+            .iter()
+            .map(|k| {
+                let t = self.tangent_or_zero(args[1 + k]);
+                quote!(::core::clone::Clone::clone(&#t))
+            })
+            .collect();
         let (from, to) = (arm_state_ident(result, 2), arm_state_ident(result, 3));
         let (names, next) = (self.arm_names(inst, false, 2), self.arm_names(inst, false, 3));
         let before = self.has.clone();
@@ -958,9 +966,17 @@ impl Tangents<'_, '_> {
                     func,
                     reads,
                     curvature,
-                    identity,
+                    reuse,
+                    shape,
                     ..
-                } => Some((args[i], func, reads, curvature.unwrap_or(&[]), identity)),
+                } => Some((
+                    args[i],
+                    func,
+                    reads,
+                    curvature.unwrap_or(&[]),
+                    reuse == Reuse::Identity,
+                    shape,
+                )),
                 _ => None,
             })
             .collect();
@@ -969,7 +985,7 @@ impl Tangents<'_, '_> {
         if self.dd.contains(&result) {
             let (ct, maybe) = self.adjoint_tangent_read(result);
             let mut block = TokenStream::new();
-            for (k, &(arg, func, reads, _, identity)) in partials.iter().enumerate() {
+            for (k, &(arg, func, reads, _, identity, shape)) in partials.iter().enumerate() {
                 // `ẋ̄ = ẏ̄` as a move: nothing reads `ẏ̄` after.
                 if identity && !maybe && k + 1 == partials.len() && !self.dd.contains(&arg) {
                     self.dd.insert(arg);
@@ -982,8 +998,12 @@ impl Tangents<'_, '_> {
                     self.declare_none(arg, out);
                 }
                 let reads: Vec<TokenStream> = reads.iter().map(|r| cx.borrow(operand(r))).collect();
+                let starting = shape
+                    .map(|r| cx.borrow(operand(&r)))
+                    .into_iter()
+                    .chain(reads.iter().cloned());
                 let (func_ident, acc) = (Ident::new(func, span), format_ident!("{}_acc", func, span = span));
-                let value = quote_spanned!(span=> #rules::#func_ident(#ct #(, #reads)*));
+                let value = quote_spanned!(span=> #rules::#func_ident(#ct #(, #starting)*));
                 let add = |place: TokenStream| quote_spanned!(span=> #rules::#acc(#place, #ct #(, #reads)*););
                 self.add_term(arg, value, add, None, &mut block);
             }
@@ -996,7 +1016,8 @@ impl Tangents<'_, '_> {
             return;
         }
         let ct = adj_ident(result);
-        for &(arg, func, reads, curvature, _) in &partials {
+        for &(arg, func, reads, curvature, _, shape) in &partials {
+            let shape: Option<TokenStream> = shape.map(|r| cx.borrow(operand(&r)));
             let read_tokens: Vec<TokenStream> = reads.iter().map(|r| cx.borrow(operand(r))).collect();
             for (r, term) in curvature {
                 let v = operand(r);
@@ -1016,7 +1037,8 @@ impl Tangents<'_, '_> {
                         let (func_ident, acc) = (Ident::new(func, span), format_ident!("{}_acc", func, span = span));
                         // Local names with the call site's hygiene (see `reverse_map`).
                         let slot = format_ident!("__ad_place");
-                        let value = quote_spanned!(span=> #rules::#func_ident(&#ct #(, #reads)*));
+                        let starting = shape.iter().chain(&reads);
+                        let value = quote_spanned!(span=> #rules::#func_ident(&#ct #(, #starting)*));
                         let add = quote_spanned!(span=> #rules::#acc(#slot, &#ct #(, #reads)*););
                         (
                             value,

@@ -113,24 +113,24 @@ fn f_grad(x: f64, y: f64) -> (f64, FGrad) {
     let mut __ad_d1 = ::autodiff::__private::rules::div::vjp_b(&__ad_d10, &__ad_v9, &y);
     let mut __ad_d8 = ::autodiff::__private::rules::exp_of_real::vjp(&__ad_d9, &__ad_v9);
     let mut __ad_d0 = ::autodiff::__private::zero_grad(&x);
-    let mut __ad_d2 = ::autodiff::__private::zero_grad(&__ad_v2);
-    match __ad_tape8 {
+    let (mut __ad_d2,) = match __ad_tape8 {
         ::autodiff::__private::Branch::Then(()) => {
             let mut __ad_d5 = __ad_d8;
-            ::autodiff::__private::rules::add::vjp_a_acc(&mut __ad_d2, &__ad_d5);
+            let mut __ad_d2 = ::autodiff::__private::rules::add::vjp_a(&__ad_d5);
             let mut __ad_d4 = __ad_d5;
             ::autodiff::__private::rules::sin::vjp_acc(&mut __ad_d0, &__ad_d4, &x);
+            (__ad_d2,)
         }
         ::autodiff::__private::Branch::Else(()) => {
             let mut __ad_d7 = __ad_d8;
-            ::autodiff::__private::rules::mul::vjp_a_acc(
-                &mut __ad_d2,
+            let mut __ad_d2 = ::autodiff::__private::rules::mul::vjp_a(
                 &__ad_d7,
                 &__ad_v2,
                 &2.0,
             );
+            (__ad_d2,)
         }
-    }
+    };
     ::autodiff::__private::rules::mul::vjp_a_acc(&mut __ad_d0, &__ad_d2, &x, &y);
     ::autodiff::__private::rules::mul::vjp_b_acc(&mut __ad_d1, &__ad_d2, &x, &y);
     (__ad_v10, FGrad { x: __ad_d0, y: __ad_d1 })
@@ -170,28 +170,28 @@ fn f_vjp(x: f64, y: f64) -> (f64, impl ::core::ops::FnOnce(f64) -> FGrad) {
                 &__ad_v9,
             );
             let mut __ad_d0 = ::autodiff::__private::zero_grad(&x);
-            let mut __ad_d2 = ::autodiff::__private::zero_grad(&__ad_v2);
-            match __ad_tape8 {
+            let (mut __ad_d2,) = match __ad_tape8 {
                 ::autodiff::__private::Branch::Then(()) => {
                     let mut __ad_d5 = __ad_d8;
-                    ::autodiff::__private::rules::add::vjp_a_acc(&mut __ad_d2, &__ad_d5);
+                    let mut __ad_d2 = ::autodiff::__private::rules::add::vjp_a(&__ad_d5);
                     let mut __ad_d4 = __ad_d5;
                     ::autodiff::__private::rules::sin::vjp_acc(
                         &mut __ad_d0,
                         &__ad_d4,
                         &x,
                     );
+                    (__ad_d2,)
                 }
                 ::autodiff::__private::Branch::Else(()) => {
                     let mut __ad_d7 = __ad_d8;
-                    ::autodiff::__private::rules::mul::vjp_a_acc(
-                        &mut __ad_d2,
+                    let mut __ad_d2 = ::autodiff::__private::rules::mul::vjp_a(
                         &__ad_d7,
                         &__ad_v2,
                         &2.0,
                     );
+                    (__ad_d2,)
                 }
-            }
+            };
             ::autodiff::__private::rules::mul::vjp_a_acc(&mut __ad_d0, &__ad_d2, &x, &y);
             ::autodiff::__private::rules::mul::vjp_b_acc(&mut __ad_d1, &__ad_d2, &x, &y);
             FGrad { x: __ad_d0, y: __ad_d1 }

@@ -36,19 +36,16 @@ fn rosenbrock_jvp(x: &[f64], dx: ::std::vec::Vec<f64>) -> (f64, f64) {
         let __ad_v6 = ::autodiff::__private::rules::index::value(x, &__ad_v5);
         let mut __ad_dot6 = ::autodiff::__private::rules::index::jvp(
             &__ad_dot0,
-            x,
             &__ad_v5,
         );
         let __ad_v7 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
         let mut __ad_dot7 = ::autodiff::__private::rules::index::jvp(
             &__ad_dot0,
-            x,
             &__ad_v3,
         );
         let __ad_v8 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
         let mut __ad_dot8 = ::autodiff::__private::rules::index::jvp(
             &__ad_dot0,
-            x,
             &__ad_v3,
         );
         let __ad_v9 = ::autodiff::__private::rules::mul::value(&__ad_v7, &__ad_v8);
@@ -71,7 +68,6 @@ fn rosenbrock_jvp(x: &[f64], dx: ::std::vec::Vec<f64>) -> (f64, f64) {
         let __ad_v12 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
         let mut __ad_dot12 = ::autodiff::__private::rules::index::jvp(
             &__ad_dot0,
-            x,
             &__ad_v3,
         );
         let __ad_v13 = ::autodiff::__private::rules::sub::value(&1.0, &__ad_v12);
@@ -220,7 +216,6 @@ fn rosenbrock_grad(x: &[f64]) -> (f64, RosenbrockGrad) {
             ::autodiff::__private::rules::index::vjp_acc(
                 &mut __ad_d0,
                 &__ad_d12,
-                x,
                 &__ad_v3,
             );
             let mut __ad_d9 = ::autodiff::__private::rules::sub::vjp_b(&__ad_d10);
@@ -238,19 +233,16 @@ fn rosenbrock_grad(x: &[f64]) -> (f64, RosenbrockGrad) {
             ::autodiff::__private::rules::index::vjp_acc(
                 &mut __ad_d0,
                 &__ad_d8,
-                x,
                 &__ad_v3,
             );
             ::autodiff::__private::rules::index::vjp_acc(
                 &mut __ad_d0,
                 &__ad_d7,
-                x,
                 &__ad_v3,
             );
             ::autodiff::__private::rules::index::vjp_acc(
                 &mut __ad_d0,
                 &__ad_d6,
-                x,
                 &__ad_v5,
             );
             __ad_a20_0 = __ad_d4;
@@ -365,7 +357,6 @@ fn rosenbrock_vjp<'__ad>(
                     ::autodiff::__private::rules::index::vjp_acc(
                         &mut __ad_d0,
                         &__ad_d12,
-                        x,
                         &__ad_v3,
                     );
                     let mut __ad_d9 = ::autodiff::__private::rules::sub::vjp_b(
@@ -385,19 +376,16 @@ fn rosenbrock_vjp<'__ad>(
                     ::autodiff::__private::rules::index::vjp_acc(
                         &mut __ad_d0,
                         &__ad_d8,
-                        x,
                         &__ad_v3,
                     );
                     ::autodiff::__private::rules::index::vjp_acc(
                         &mut __ad_d0,
                         &__ad_d7,
-                        x,
                         &__ad_v3,
                     );
                     ::autodiff::__private::rules::index::vjp_acc(
                         &mut __ad_d0,
                         &__ad_d6,
-                        x,
                         &__ad_v5,
                     );
                     __ad_a20_0 = __ad_d4;

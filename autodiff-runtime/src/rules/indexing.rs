@@ -4,14 +4,15 @@
 //! not). The reverse rule adds the element's cotangent into that element of
 //! the adjoint: `x̄[i] += ȳ`, in place once the adjoint exists.
 
-use core::ops::Index;
+use core::ops::{AddAssign, Index, IndexMut};
 
 use nalgebra::allocator::Allocator;
 use nalgebra::{DefaultAllocator, Dim};
 
 use crate::field::{Field, Mat};
+use crate::tangent::Accumulate;
 
-/// An indexed read and its reverse rule, per container and index types.
+/// The adjoint of an indexed read, per container and index types.
 #[diagnostic::on_unimplemented(
     message = "no rule for indexing `{Self}` with `{I}`",
     note = "indexing is differentiated for slices, `Vec`s and nalgebra matrices of `f32`/`f64`, by `usize` (and `(usize, usize)` for matrices)"
@@ -23,8 +24,6 @@ pub trait IndexRule<I> {
     type Grad;
     /// The adjoint with the element's cotangent at `i` and zeros elsewhere.
     fn vjp(ct: &Self::Elem, x: &Self, i: &I) -> Self::Grad;
-    /// `x̄[i] += ȳ`.
-    fn vjp_acc(acc: &mut Self::Grad, ct: &Self::Elem, x: &Self, i: &I);
 }
 
 impl<T: Field> IndexRule<usize> for [T] {
@@ -35,9 +34,6 @@ impl<T: Field> IndexRule<usize> for [T] {
         g[*i] = *ct;
         g
     }
-    fn vjp_acc(acc: &mut Vec<T>, ct: &T, _: &[T], i: &usize) {
-        acc[*i] += *ct;
-    }
 }
 
 impl<T: Field> IndexRule<usize> for Vec<T> {
@@ -45,9 +41,6 @@ impl<T: Field> IndexRule<usize> for Vec<T> {
     type Grad = Vec<T>;
     fn vjp(ct: &T, x: &Vec<T>, i: &usize) -> Vec<T> {
         <[T]>::vjp(ct, x, i)
-    }
-    fn vjp_acc(acc: &mut Vec<T>, ct: &T, x: &Vec<T>, i: &usize) {
-        <[T]>::vjp_acc(acc, ct, x, i)
     }
 }
 
@@ -62,9 +55,6 @@ where
         g[*i] = *ct;
         g
     }
-    fn vjp_acc(acc: &mut Self, ct: &T, _: &Self, i: &usize) {
-        acc[*i] += *ct;
-    }
 }
 
 impl<T: Field, R: Dim, C: Dim> IndexRule<(usize, usize)> for Mat<T, R, C>
@@ -77,9 +67,6 @@ where
         let mut g = Mat::zeros_generic(x.shape_generic().0, x.shape_generic().1);
         g[*i] = *ct;
         g
-    }
-    fn vjp_acc(acc: &mut Self, ct: &T, _: &Self, i: &(usize, usize)) {
-        acc[*i] += *ct;
     }
 }
 
@@ -98,23 +85,26 @@ pub mod index {
 
     /// Forward rule: the element of the tangent (a `Vec` for a slice).
     #[inline(always)]
-    pub fn jvp<G: Index<I> + ?Sized, X: ?Sized, I: Clone>(dx: &G, _x: &X, i: &I) -> G::Output
+    pub fn jvp<G: Index<I> + ?Sized, I: Clone>(dx: &G, i: &I) -> G::Output
     where
         G::Output: Clone,
     {
         value(dx, i)
     }
 
-    /// `x̄` with `ȳ` at `i`.
+    /// `x̄` with `ȳ` at `i`: `x` gives only the shape.
     #[inline(always)]
     pub fn vjp<X: IndexRule<I> + ?Sized, I>(ct: &X::Elem, x: &X, i: &I) -> X::Grad {
         X::vjp(ct, x, i)
     }
 
-    /// `x̄[i] += ȳ`.
+    /// `x̄[i] += ȳ`, which needs no shape.
     #[inline(always)]
-    pub fn vjp_acc<X: IndexRule<I> + ?Sized, I>(acc: &mut X::Grad, ct: &X::Elem, x: &X, i: &I) {
-        X::vjp_acc(acc, ct, x, i)
+    pub fn vjp_acc<G: IndexMut<I> + ?Sized, I: Clone>(acc: &mut G, ct: &G::Output, i: &I)
+    where
+        G::Output: AddAssign + Clone,
+    {
+        acc[i.clone()] += ct.clone();
     }
 }
 
@@ -130,5 +120,92 @@ pub mod index_ref {
     #[inline(always)]
     pub fn value<'x, X: Index<I> + ?Sized, I: Clone>(x: &'x X, i: &I) -> &'x X::Output {
         &x[i.clone()]
+    }
+}
+
+/// `y = x` with `y[i] = e`: the element assignment `x[i] = e`, in place.
+///
+/// Reverse: `ē = ȳ[i]` and `x̄ = ȳ` with element `i` zeroed (the old
+/// element was overwritten, so it reaches nothing); neither reads `x` or
+/// `e`. Forward: `ẏ = ẋ` with `ẏ[i] = ė`, as the shares of `x` and `e`.
+pub mod assign_index {
+    use super::*;
+    use crate::tangent::ZeroGrad;
+
+    /// `x` with element `i` replaced by `e`, in `x`'s storage.
+    #[inline(always)]
+    pub fn value<X: IndexMut<I>, I: Clone>(mut x: X, i: &I, e: &X::Output) -> X
+    where
+        X::Output: Clone,
+    {
+        x[i.clone()] = e.clone();
+        x
+    }
+
+    /// `x̄`: `ȳ` with element `i` zeroed, copied.
+    #[inline(always)]
+    pub fn vjp_x<G: IndexMut<I> + Clone, I: Clone>(ct: &G, i: &I) -> G
+    where
+        G::Output: Field,
+    {
+        vjp_x_owned(ct.clone(), i)
+    }
+
+    /// `x̄` in `ȳ`'s storage.
+    #[inline(always)]
+    pub fn vjp_x_owned<G: IndexMut<I>, I: Clone>(mut ct: G, i: &I) -> G
+    where
+        G::Output: Field,
+    {
+        ct[i.clone()] = <G::Output as crate::real::Real>::ZERO;
+        ct
+    }
+
+    /// `x̄ += ȳ` but for element `i`.
+    #[inline(always)]
+    pub fn vjp_x_acc<G: IndexMut<I> + Clone + Accumulate<G>, I: Clone>(acc: &mut G, ct: &G, i: &I)
+    where
+        G::Output: Field,
+    {
+        acc.accumulate(vjp_x(ct, i));
+    }
+
+    /// `ē = ȳ[i]`.
+    #[inline(always)]
+    pub fn vjp_e<G: Index<I>, I: Clone>(ct: &G, i: &I) -> G::Output
+    where
+        G::Output: Clone,
+    {
+        ct[i.clone()].clone()
+    }
+
+    /// `ē += ȳ[i]`.
+    #[inline(always)]
+    pub fn vjp_e_acc<G: Index<I>, I: Clone>(acc: &mut G::Output, ct: &G, i: &I)
+    where
+        G::Output: AddAssign + Clone,
+    {
+        *acc += ct[i.clone()].clone();
+    }
+
+    /// Forward rule, `x`'s share: `ẋ` with element `i` zeroed.
+    #[inline(always)]
+    pub fn jvp_x<G: IndexMut<I> + Clone, I: Clone>(dx: &G, i: &I) -> G
+    where
+        G::Output: Field,
+    {
+        vjp_x(dx, i)
+    }
+
+    /// Forward rule, `e`'s share: `ė` at element `i` of a zero shaped like `y`.
+    #[inline(always)]
+    pub fn jvp_e<Y: ZeroGrad, I: Clone>(de: &<Y::Grad as Index<I>>::Output, i: &I, y: &Y) -> Y::Grad
+    where
+        Y::Grad: IndexMut<I>,
+        <Y::Grad as Index<I>>::Output: Clone,
+    {
+        let mut t = y.zero_grad();
+        t[i.clone()] = de.clone();
+        t
     }
 }

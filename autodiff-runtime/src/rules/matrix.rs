@@ -319,7 +319,25 @@ pub mod row {
 
 /// `y = x.clone()` (or `x.into_owned()`): `x̄ += ȳ`.
 pub mod clone {
-    pub use crate::rules::arith::add::{jvp_a as jvp, vjp_a as vjp, vjp_a_acc as vjp_acc};
+    use crate::tangent::Accumulate;
+
+    /// Forward rule: the tangent, copied.
+    #[inline(always)]
+    pub fn jvp<G: Clone>(dx: &G) -> G {
+        dx.clone()
+    }
+
+    /// `x̄ = ȳ`, for any adjoint (a matrix, a real, a buffer's `Vec`).
+    #[inline(always)]
+    pub fn vjp<G: Clone>(ct: &G) -> G {
+        ct.clone()
+    }
+
+    /// `x̄ += ȳ`.
+    #[inline(always)]
+    pub fn vjp_acc<G: Clone + Accumulate<G>>(acc: &mut G, ct: &G) {
+        acc.accumulate(ct.clone());
+    }
 }
 
 /// `y = x.into_owned()`: as [`clone`].

@@ -16,7 +16,7 @@ pub mod scalar;
 
 pub use activation::{elu, gelu, leaky_relu, relu, sigmoid, silu, softplus};
 pub use arith::{add, div, mul, neg, sub};
-pub use indexing::{index, index_ref};
+pub use indexing::{assign_index, index, index_ref};
 pub use matrix::{
     add_scalar, clone, column, column_sum, component_div, component_mul, dot, into_owned, row, row_sum, scale, tr_mul,
     transpose,
