@@ -194,9 +194,25 @@ impl Reverse<'_> {
             }
         }
         self.declared = outer;
+        let index = body.params[0];
+        if !self.needed.contains(&Saved::Tape(inst.results[0])) {
+            // Nothing recorded: the range backwards.
+            let iter = self.borrow(args[0]);
+            let i = match self.replayed.contains(&index) {
+                true => self.func.ident(index).to_token_stream(),
+                false => quote!(_),
+            };
+            out.extend(quote! {
+                for #i in ::core::iter::Iterator::rev(::core::clone::Clone::clone(#iter)) {
+                    #zeros
+                    #iteration
+                }
+            });
+            self.contribute_inits(inst, args, &state, out);
+            return;
+        }
         let tape = self.saved_ident(Saved::Tape(inst.results[0]));
         let pattern = self.tape_pattern(body);
-        let index = body.params[0];
         // Entries are popped from the end of the tape; a replayed index is
         // taken from the back of its range alongside.
         let head = if self.replayed.contains(&index) {
@@ -218,9 +234,15 @@ impl Reverse<'_> {
                 }
             }
         });
-        for &k in &active {
+        self.contribute_inits(inst, args, &state, out);
+    }
+
+    /// The carried adjoints after the first iteration's reverse go to the
+    /// initial values.
+    fn contribute_inits(&mut self, inst: &Inst, args: &[Value], state: &[Ident], out: &mut TokenStream) {
+        for k in 0..inst.results.len() {
             let init = args[1 + k];
-            if self.act.active(init) {
+            if self.carries_adjoint(inst, k) && self.act.active(init) {
                 let a = &state[k];
                 self.contribute(init, quote!(#a), out);
             }

@@ -33,6 +33,7 @@ use syn::Ident;
 use crate::activity::{differentiable_arg, Activity};
 use crate::ir::{Func, Inst, Op, Region, Value};
 use crate::rules::{Operand, Partial, Reuse, Spelling};
+pub use saved::calls_nothing;
 use saved::{collect_consts, collect_recomputable, collect_written};
 
 /// The two sweeps, ready to be placed in `f_grad` or `f_vjp`.
@@ -144,7 +145,7 @@ impl<'a> Reverse<'a> {
         let mut written = HashSet::new();
         collect_written(&func.body, &mut written);
         let mut recomputable = HashMap::new();
-        collect_recomputable(&func.body, act, &written, &mut recomputable, &mut HashSet::new());
+        collect_recomputable(&func.body, act, &written, &mut recomputable, &mut HashMap::new());
         Reverse {
             krate: krate.to_token_stream(),
             func,
@@ -326,6 +327,13 @@ impl Reverse<'_> {
                     let index = body.params[0];
                     if cond.is_none() && self.needed.remove(&Saved::Value(index)) {
                         self.replayed.insert(index);
+                        self.need(args[0]);
+                    }
+                    // A range loop that records nothing needs no tape: the
+                    // reverse sweep counts its iterations on the range (and
+                    // the compiler sees a plain counted loop).
+                    if cond.is_none() && self.saved_in(body).is_empty() {
+                        self.needed.remove(&Saved::Tape(inst.results[0]));
                         self.need(args[0]);
                     }
                 }

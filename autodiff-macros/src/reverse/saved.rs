@@ -57,50 +57,64 @@ pub(super) fn collect_written(region: &Region, out: &mut HashSet<Value>) {
     }
 }
 
+/// The longest chain of differentiated scalar arithmetic that the reverse
+/// sweep redoes rather than saves: a few flops cost less than a store per
+/// iteration and a load back.
+const MAX_RECOMPUTED_CHAIN: u32 = 3;
+
 /// The instructions whose values the reverse sweep recomputes rather than
-/// saves: element reads `x[i]` of buffers never `written`, and arithmetic that carries no derivative on
-/// values known to be scalars (literals, loop indices, index arithmetic).
-/// They cost less to redo than to store per iteration, and read only values
-/// the reverse sweep has. Values of unknown type (a product might be a matrix
-/// product) and differentiated arithmetic are saved.
+/// saves: element reads `x[i]` of buffers never `written`, arithmetic that
+/// carries no derivative on values known to be scalars (literals, loop
+/// indices, index arithmetic), and short chains of differentiated scalar
+/// arithmetic on those (`x[i + 1] - x[i] * x[i]`). They cost less to redo
+/// than to store per iteration, and read only values the reverse sweep has.
+/// Values of unknown type (a product might be a matrix product) and longer
+/// differentiated chains are saved.
 pub(super) fn collect_recomputable(
     region: &Region,
     act: &Activity,
     written: &HashSet<Value>,
     out: &mut HashMap<Value, Inst>,
-    scalars: &mut HashSet<Value>,
+    scalars: &mut HashMap<Value, u32>,
 ) {
     use crate::rules::{is_index, ADD, DIV, MUL, NEG, SUB};
     for inst in &region.insts {
         match &inst.op {
             Op::Const(_) => {
-                scalars.insert(inst.results[0]);
+                scalars.insert(inst.results[0], 0);
             }
             Op::Prim { rule, args, .. } if is_index(rule) => {
-                scalars.insert(inst.results[0]);
+                scalars.insert(inst.results[0], 0);
                 if !written.contains(&args[0]) {
                     out.insert(inst.results[0], inst.clone());
                 }
             }
             Op::Prim { rule, args, .. }
                 if [&ADD, &SUB, &MUL, &DIV, &NEG].iter().any(|r| std::ptr::eq(*rule, *r))
-                    && args.iter().all(|a| scalars.contains(a)) =>
+                    && args.iter().all(|a| scalars.contains_key(a)) =>
             {
-                // One operation on element reads (`x[i] - m[k]`) is redone; a
-                // longer differentiated chain is saved, as recomputing it costs
-                // more time than storing its result.
-                let on_reads = args.iter().all(|a| out.get(a).is_some_and(is_read) || !act.varied(*a));
+                // The operations redone to recompute it: its own, and those
+                // of the differentiated operands that are recomputed too.
+                let chain = 1 + args
+                    .iter()
+                    .filter(|a| out.contains_key(a))
+                    .map(|a| scalars[a])
+                    .sum::<u32>();
                 if !act.varied(inst.results[0]) {
-                    scalars.insert(inst.results[0]);
+                    scalars.insert(inst.results[0], 0);
                     out.insert(inst.results[0], inst.clone());
-                } else if on_reads {
+                } else if chain <= MAX_RECOMPUTED_CHAIN && args.iter().all(|a| out.contains_key(a) || !act.varied(*a)) {
+                    scalars.insert(inst.results[0], chain);
                     out.insert(inst.results[0], inst.clone());
+                } else {
+                    // Saved: reading it back costs no recomputation.
+                    scalars.insert(inst.results[0], 0);
                 }
             }
             // Index arithmetic and comparisons (integers and booleans):
             // redone when they call nothing.
             Op::Passive { expr, .. } => {
-                scalars.insert(inst.results[0]);
+                scalars.insert(inst.results[0], 0);
                 if calls_nothing(expr) {
                     out.insert(inst.results[0], inst.clone());
                 }
@@ -114,10 +128,10 @@ pub(super) fn collect_recomputable(
                 collect_recomputable(else_region, act, written, out, scalars);
             }
             Op::For { body, cond, .. } => {
-                scalars.insert(body.params[0]);
+                scalars.insert(body.params[0], 0);
                 collect_recomputable(body, act, written, out, scalars);
                 if let Some(cond) = cond {
-                    scalars.insert(cond.params[0]);
+                    scalars.insert(cond.params[0], 0);
                 }
             }
             _ => {}
@@ -125,14 +139,9 @@ pub(super) fn collect_recomputable(
     }
 }
 
-/// Whether an instruction reads an element (`x[i]`).
-pub(super) fn is_read(inst: &Inst) -> bool {
-    matches!(&inst.op, Op::Prim { rule, .. } if crate::rules::is_index(rule))
-}
-
 /// Whether an expression emitted as written calls no function or method (so
 /// that evaluating it again is cheap and cannot have effects).
-pub(super) fn calls_nothing(expr: &TokenStream) -> bool {
+pub fn calls_nothing(expr: &TokenStream) -> bool {
     struct Calls(bool);
     impl<'a> syn::visit::Visit<'a> for Calls {
         fn visit_expr(&mut self, e: &'a syn::Expr) {

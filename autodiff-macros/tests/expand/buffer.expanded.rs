@@ -171,16 +171,12 @@ fn recurrence_grad(x: &[f64]) -> (f64, RecurrenceGrad) {
     let __ad_v15 = 0.0;
     let __ad_v16 = 0..__ad_v1 + 1;
     let mut __ad_c23_0 = __ad_v15;
-    let mut __ad_tape23 = ::std::vec::Vec::with_capacity(
-        ::core::iter::Iterator::size_hint(&__ad_v16).1.unwrap_or(0),
-    );
     for __ad_v17 in ::core::clone::Clone::clone(&__ad_v16) {
         let __ad_v18 = __ad_c23_0;
         let __ad_v19 = ::autodiff::__private::rules::index::value(&__ad_v14, &__ad_v17);
         let __ad_v20 = ::autodiff::__private::rules::index::value(&__ad_v14, &__ad_v17);
         let __ad_v21 = ::autodiff::__private::rules::mul::value(&__ad_v19, &__ad_v20);
         let __ad_v22 = ::autodiff::__private::rules::add::value(&__ad_v18, &__ad_v21);
-        __ad_tape23.push(());
         __ad_c23_0 = __ad_v22;
     }
     let __ad_v23 = __ad_c23_0;
@@ -188,49 +184,33 @@ fn recurrence_grad(x: &[f64]) -> (f64, RecurrenceGrad) {
     let mut __ad_d23 = __ad_ct;
     let mut __ad_d14 = ::autodiff::__private::zero_grad(&__ad_v14);
     let mut __ad_a23_0 = __ad_d23;
-    {
-        let mut __ad_entries = __ad_tape23;
-        let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v16);
-        while let (
-            ::core::option::Option::Some(__ad_v17),
-            ::core::option::Option::Some(()),
-        ) = (
-            ::core::iter::DoubleEndedIterator::next_back(&mut __ad_indices),
-            __ad_entries.pop(),
-        ) {
-            let __ad_v19 = ::autodiff::__private::rules::index::value(
-                &__ad_v14,
-                &__ad_v17,
-            );
-            let __ad_v20 = ::autodiff::__private::rules::index::value(
-                &__ad_v14,
-                &__ad_v17,
-            );
-            let mut __ad_d22 = __ad_a23_0;
-            let mut __ad_d18 = ::autodiff::__private::rules::add::vjp_a(&__ad_d22);
-            let mut __ad_d21 = __ad_d22;
-            let mut __ad_d19 = ::autodiff::__private::rules::mul::vjp_a(
-                &__ad_d21,
-                &__ad_v19,
-                &__ad_v20,
-            );
-            let mut __ad_d20 = ::autodiff::__private::rules::mul::vjp_b(
-                &__ad_d21,
-                &__ad_v19,
-                &__ad_v20,
-            );
-            ::autodiff::__private::rules::index::vjp_acc(
-                &mut __ad_d14,
-                &__ad_d20,
-                &__ad_v17,
-            );
-            ::autodiff::__private::rules::index::vjp_acc(
-                &mut __ad_d14,
-                &__ad_d19,
-                &__ad_v17,
-            );
-            __ad_a23_0 = __ad_d18;
-        }
+    for __ad_v17 in ::core::iter::Iterator::rev(::core::clone::Clone::clone(&__ad_v16)) {
+        let __ad_v19 = ::autodiff::__private::rules::index::value(&__ad_v14, &__ad_v17);
+        let __ad_v20 = ::autodiff::__private::rules::index::value(&__ad_v14, &__ad_v17);
+        let mut __ad_d22 = __ad_a23_0;
+        let mut __ad_d18 = ::autodiff::__private::rules::add::vjp_a(&__ad_d22);
+        let mut __ad_d21 = __ad_d22;
+        let mut __ad_d19 = ::autodiff::__private::rules::mul::vjp_a(
+            &__ad_d21,
+            &__ad_v19,
+            &__ad_v20,
+        );
+        let mut __ad_d20 = ::autodiff::__private::rules::mul::vjp_b(
+            &__ad_d21,
+            &__ad_v19,
+            &__ad_v20,
+        );
+        ::autodiff::__private::rules::index::vjp_acc(
+            &mut __ad_d14,
+            &__ad_d20,
+            &__ad_v17,
+        );
+        ::autodiff::__private::rules::index::vjp_acc(
+            &mut __ad_d14,
+            &__ad_d19,
+            &__ad_v17,
+        );
+        __ad_a23_0 = __ad_d18;
     }
     let mut __ad_d0 = ::autodiff::__private::zero_grad(x);
     let mut __ad_a14_0 = __ad_d14;
@@ -313,16 +293,12 @@ fn recurrence_vjp<'__ad>(
     let __ad_v15 = 0.0;
     let __ad_v16 = 0..__ad_v1 + 1;
     let mut __ad_c23_0 = __ad_v15;
-    let mut __ad_tape23 = ::std::vec::Vec::with_capacity(
-        ::core::iter::Iterator::size_hint(&__ad_v16).1.unwrap_or(0),
-    );
     for __ad_v17 in ::core::clone::Clone::clone(&__ad_v16) {
         let __ad_v18 = __ad_c23_0;
         let __ad_v19 = ::autodiff::__private::rules::index::value(&__ad_v14, &__ad_v17);
         let __ad_v20 = ::autodiff::__private::rules::index::value(&__ad_v14, &__ad_v17);
         let __ad_v21 = ::autodiff::__private::rules::mul::value(&__ad_v19, &__ad_v20);
         let __ad_v22 = ::autodiff::__private::rules::add::value(&__ad_v18, &__ad_v21);
-        __ad_tape23.push(());
         __ad_c23_0 = __ad_v22;
     }
     let __ad_v23 = __ad_c23_0;
@@ -332,51 +308,41 @@ fn recurrence_vjp<'__ad>(
             let mut __ad_d23 = __ad_ct;
             let mut __ad_d14 = ::autodiff::__private::zero_grad(&__ad_v14);
             let mut __ad_a23_0 = __ad_d23;
-            {
-                let mut __ad_entries = __ad_tape23;
-                let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v16);
-                while let (
-                    ::core::option::Option::Some(__ad_v17),
-                    ::core::option::Option::Some(()),
-                ) = (
-                    ::core::iter::DoubleEndedIterator::next_back(&mut __ad_indices),
-                    __ad_entries.pop(),
-                ) {
-                    let __ad_v19 = ::autodiff::__private::rules::index::value(
-                        &__ad_v14,
-                        &__ad_v17,
-                    );
-                    let __ad_v20 = ::autodiff::__private::rules::index::value(
-                        &__ad_v14,
-                        &__ad_v17,
-                    );
-                    let mut __ad_d22 = __ad_a23_0;
-                    let mut __ad_d18 = ::autodiff::__private::rules::add::vjp_a(
-                        &__ad_d22,
-                    );
-                    let mut __ad_d21 = __ad_d22;
-                    let mut __ad_d19 = ::autodiff::__private::rules::mul::vjp_a(
-                        &__ad_d21,
-                        &__ad_v19,
-                        &__ad_v20,
-                    );
-                    let mut __ad_d20 = ::autodiff::__private::rules::mul::vjp_b(
-                        &__ad_d21,
-                        &__ad_v19,
-                        &__ad_v20,
-                    );
-                    ::autodiff::__private::rules::index::vjp_acc(
-                        &mut __ad_d14,
-                        &__ad_d20,
-                        &__ad_v17,
-                    );
-                    ::autodiff::__private::rules::index::vjp_acc(
-                        &mut __ad_d14,
-                        &__ad_d19,
-                        &__ad_v17,
-                    );
-                    __ad_a23_0 = __ad_d18;
-                }
+            for __ad_v17 in ::core::iter::Iterator::rev(
+                ::core::clone::Clone::clone(&__ad_v16),
+            ) {
+                let __ad_v19 = ::autodiff::__private::rules::index::value(
+                    &__ad_v14,
+                    &__ad_v17,
+                );
+                let __ad_v20 = ::autodiff::__private::rules::index::value(
+                    &__ad_v14,
+                    &__ad_v17,
+                );
+                let mut __ad_d22 = __ad_a23_0;
+                let mut __ad_d18 = ::autodiff::__private::rules::add::vjp_a(&__ad_d22);
+                let mut __ad_d21 = __ad_d22;
+                let mut __ad_d19 = ::autodiff::__private::rules::mul::vjp_a(
+                    &__ad_d21,
+                    &__ad_v19,
+                    &__ad_v20,
+                );
+                let mut __ad_d20 = ::autodiff::__private::rules::mul::vjp_b(
+                    &__ad_d21,
+                    &__ad_v19,
+                    &__ad_v20,
+                );
+                ::autodiff::__private::rules::index::vjp_acc(
+                    &mut __ad_d14,
+                    &__ad_d20,
+                    &__ad_v17,
+                );
+                ::autodiff::__private::rules::index::vjp_acc(
+                    &mut __ad_d14,
+                    &__ad_d19,
+                    &__ad_v17,
+                );
+                __ad_a23_0 = __ad_d18;
             }
             let mut __ad_d0 = ::autodiff::__private::zero_grad(x);
             let mut __ad_a14_0 = __ad_d14;
@@ -568,184 +534,155 @@ fn straight_line_jvp(x: &[f64], dx: ::std::vec::Vec<f64>) -> (f64, f64) {
         &mut __ad_dot6,
         ::autodiff::__private::rules::mul::jvp_b(&__ad_dot5, &__ad_v3, &__ad_v5),
     );
-    let __ad_v7 = 0;
-    let __ad_v8 = {
+    let __ad_v7 = {
         let mut __ad_buffer = __ad_v1;
-        __ad_buffer[__ad_v7] = ::core::clone::Clone::clone(&__ad_v6);
+        __ad_buffer[__ad_v2] = ::core::clone::Clone::clone(&__ad_v6);
         __ad_buffer
     };
-    let mut __ad_dot8 = ::autodiff::__private::rules::assign_index::jvp_e(
+    let mut __ad_dot7 = ::autodiff::__private::rules::assign_index::jvp_e(
         &__ad_dot6,
+        &__ad_v2,
         &__ad_v7,
-        &__ad_v8,
     );
-    let __ad_v9 = 0;
-    let __ad_v10 = ::autodiff::__private::rules::index::value(&__ad_v8, &__ad_v9);
-    let mut __ad_dot10 = ::autodiff::__private::rules::index::jvp(&__ad_dot8, &__ad_v9);
-    let __ad_v11 = __ad_v10.sin();
-    let mut __ad_dot11 = ::autodiff::__private::rules::sin::jvp(&__ad_dot10, &__ad_v10);
-    let __ad_v12 = 2;
-    let __ad_v13 = ::autodiff::__private::rules::index::value(x, &__ad_v12);
-    let mut __ad_dot13 = ::autodiff::__private::rules::index::jvp(&__ad_dot0, &__ad_v12);
-    let __ad_v14 = ::autodiff::__private::rules::add::value(&__ad_v11, &__ad_v13);
-    let mut __ad_dot14 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot11);
+    let __ad_v8 = ::autodiff::__private::rules::index::value(&__ad_v7, &__ad_v2);
+    let mut __ad_dot8 = ::autodiff::__private::rules::index::jvp(&__ad_dot7, &__ad_v2);
+    let __ad_v9 = __ad_v8.sin();
+    let mut __ad_dot9 = ::autodiff::__private::rules::sin::jvp(&__ad_dot8, &__ad_v8);
+    let __ad_v10 = 2;
+    let __ad_v11 = ::autodiff::__private::rules::index::value(x, &__ad_v10);
+    let mut __ad_dot11 = ::autodiff::__private::rules::index::jvp(&__ad_dot0, &__ad_v10);
+    let __ad_v12 = ::autodiff::__private::rules::add::value(&__ad_v9, &__ad_v11);
+    let mut __ad_dot12 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot9);
     ::autodiff::__private::Accumulate::accumulate(
-        &mut __ad_dot14,
-        ::autodiff::__private::rules::add::jvp_b(&__ad_dot13),
+        &mut __ad_dot12,
+        ::autodiff::__private::rules::add::jvp_b(&__ad_dot11),
     );
-    let __ad_v15 = 1;
-    let __ad_v16 = {
-        let mut __ad_buffer = __ad_v8;
-        __ad_buffer[__ad_v15] = ::core::clone::Clone::clone(&__ad_v14);
+    let __ad_v13 = {
+        let mut __ad_buffer = __ad_v7;
+        __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&__ad_v12);
         __ad_buffer
     };
-    let mut __ad_dot16 = ::autodiff::__private::rules::assign_index::jvp_x(
-        &__ad_dot8,
+    let mut __ad_dot13 = ::autodiff::__private::rules::assign_index::jvp_x(
+        &__ad_dot7,
+        &__ad_v4,
+    );
+    ::autodiff::__private::Accumulate::accumulate(
+        &mut __ad_dot13,
+        ::autodiff::__private::rules::assign_index::jvp_e(
+            &__ad_dot12,
+            &__ad_v4,
+            &__ad_v13,
+        ),
+    );
+    let __ad_v14 = ::autodiff::__private::rules::index::value(&__ad_v13, &__ad_v2);
+    let mut __ad_dot14 = ::autodiff::__private::rules::index::jvp(&__ad_dot13, &__ad_v2);
+    let __ad_v15 = ::autodiff::__private::rules::index::value(&__ad_v13, &__ad_v4);
+    let mut __ad_dot15 = ::autodiff::__private::rules::index::jvp(&__ad_dot13, &__ad_v4);
+    let __ad_v16 = ::autodiff::__private::rules::mul::value(&__ad_v14, &__ad_v15);
+    let mut __ad_dot16 = ::autodiff::__private::rules::mul::jvp_a(
+        &__ad_dot14,
+        &__ad_v14,
         &__ad_v15,
     );
     ::autodiff::__private::Accumulate::accumulate(
         &mut __ad_dot16,
+        ::autodiff::__private::rules::mul::jvp_b(&__ad_dot15, &__ad_v14, &__ad_v15),
+    );
+    let __ad_v17 = {
+        let mut __ad_buffer = __ad_v13;
+        __ad_buffer[__ad_v10] = ::core::clone::Clone::clone(&__ad_v16);
+        __ad_buffer
+    };
+    let mut __ad_dot17 = ::autodiff::__private::rules::assign_index::jvp_x(
+        &__ad_dot13,
+        &__ad_v10,
+    );
+    ::autodiff::__private::Accumulate::accumulate(
+        &mut __ad_dot17,
         ::autodiff::__private::rules::assign_index::jvp_e(
-            &__ad_dot14,
-            &__ad_v15,
-            &__ad_v16,
+            &__ad_dot16,
+            &__ad_v10,
+            &__ad_v17,
         ),
     );
-    let __ad_v17 = 0;
-    let __ad_v18 = ::autodiff::__private::rules::index::value(&__ad_v16, &__ad_v17);
-    let mut __ad_dot18 = ::autodiff::__private::rules::index::jvp(
-        &__ad_dot16,
-        &__ad_v17,
+    let __ad_v18 = ::autodiff::__private::rules::index::value(&__ad_v17, &__ad_v4);
+    let mut __ad_dot18 = ::autodiff::__private::rules::index::jvp(&__ad_dot17, &__ad_v4);
+    let __ad_v19 = ::autodiff::__private::rules::index::value(x, &__ad_v2);
+    let mut __ad_dot19 = ::autodiff::__private::rules::index::jvp(&__ad_dot0, &__ad_v2);
+    let __ad_v20 = ::autodiff::__private::rules::add::value(&__ad_v18, &__ad_v19);
+    let mut __ad_dot20 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot18);
+    ::autodiff::__private::Accumulate::accumulate(
+        &mut __ad_dot20,
+        ::autodiff::__private::rules::add::jvp_b(&__ad_dot19),
     );
-    let __ad_v19 = 1;
-    let __ad_v20 = ::autodiff::__private::rules::index::value(&__ad_v16, &__ad_v19);
-    let mut __ad_dot20 = ::autodiff::__private::rules::index::jvp(
-        &__ad_dot16,
-        &__ad_v19,
-    );
-    let __ad_v21 = ::autodiff::__private::rules::mul::value(&__ad_v18, &__ad_v20);
-    let mut __ad_dot21 = ::autodiff::__private::rules::mul::jvp_a(
-        &__ad_dot18,
-        &__ad_v18,
-        &__ad_v20,
+    let __ad_v21 = {
+        let mut __ad_buffer = __ad_v17;
+        __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&__ad_v20);
+        __ad_buffer
+    };
+    let mut __ad_dot21 = ::autodiff::__private::rules::assign_index::jvp_x(
+        &__ad_dot17,
+        &__ad_v4,
     );
     ::autodiff::__private::Accumulate::accumulate(
         &mut __ad_dot21,
-        ::autodiff::__private::rules::mul::jvp_b(&__ad_dot20, &__ad_v18, &__ad_v20),
+        ::autodiff::__private::rules::assign_index::jvp_e(
+            &__ad_dot20,
+            &__ad_v4,
+            &__ad_v21,
+        ),
     );
-    let __ad_v22 = 2;
+    let __ad_v22 = 1.5;
     let __ad_v23 = {
-        let mut __ad_buffer = __ad_v16;
-        __ad_buffer[__ad_v22] = ::core::clone::Clone::clone(&__ad_v21);
+        let mut __ad_buffer = __ad_v21;
+        __ad_buffer[__ad_v2] = ::core::clone::Clone::clone(&1.5);
         __ad_buffer
     };
     let mut __ad_dot23 = ::autodiff::__private::rules::assign_index::jvp_x(
-        &__ad_dot16,
-        &__ad_v22,
+        &__ad_dot21,
+        &__ad_v2,
     );
-    ::autodiff::__private::Accumulate::accumulate(
-        &mut __ad_dot23,
-        ::autodiff::__private::rules::assign_index::jvp_e(
-            &__ad_dot21,
-            &__ad_v22,
-            &__ad_v23,
-        ),
-    );
-    let __ad_v24 = 1;
-    let __ad_v25 = ::autodiff::__private::rules::index::value(&__ad_v23, &__ad_v24);
-    let mut __ad_dot25 = ::autodiff::__private::rules::index::jvp(
-        &__ad_dot23,
+    let __ad_v24 = ::autodiff::__private::rules::index::value(&__ad_v23, &__ad_v2);
+    let mut __ad_dot24 = ::autodiff::__private::rules::index::jvp(&__ad_dot23, &__ad_v2);
+    let __ad_v25 = ::autodiff::__private::rules::index::value(&__ad_v23, &__ad_v4);
+    let mut __ad_dot25 = ::autodiff::__private::rules::index::jvp(&__ad_dot23, &__ad_v4);
+    let __ad_v26 = ::autodiff::__private::rules::mul::value(&__ad_v24, &__ad_v25);
+    let mut __ad_dot26 = ::autodiff::__private::rules::mul::jvp_a(
+        &__ad_dot24,
         &__ad_v24,
+        &__ad_v25,
     );
-    let __ad_v26 = 0;
-    let __ad_v27 = ::autodiff::__private::rules::index::value(x, &__ad_v26);
-    let mut __ad_dot27 = ::autodiff::__private::rules::index::jvp(&__ad_dot0, &__ad_v26);
-    let __ad_v28 = ::autodiff::__private::rules::add::value(&__ad_v25, &__ad_v27);
-    let mut __ad_dot28 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot25);
     ::autodiff::__private::Accumulate::accumulate(
-        &mut __ad_dot28,
-        ::autodiff::__private::rules::add::jvp_b(&__ad_dot27),
+        &mut __ad_dot26,
+        ::autodiff::__private::rules::mul::jvp_b(&__ad_dot25, &__ad_v24, &__ad_v25),
     );
-    let __ad_v29 = 1;
-    let __ad_v30 = {
-        let mut __ad_buffer = __ad_v23;
-        __ad_buffer[__ad_v29] = ::core::clone::Clone::clone(&__ad_v28);
-        __ad_buffer
-    };
-    let mut __ad_dot30 = ::autodiff::__private::rules::assign_index::jvp_x(
+    let __ad_v27 = ::autodiff::__private::rules::index::value(&__ad_v23, &__ad_v10);
+    let mut __ad_dot27 = ::autodiff::__private::rules::index::jvp(
         &__ad_dot23,
-        &__ad_v29,
+        &__ad_v10,
     );
+    let __ad_v28 = ::autodiff::__private::rules::index::value(&__ad_v23, &__ad_v10);
+    let mut __ad_dot28 = ::autodiff::__private::rules::index::jvp(
+        &__ad_dot23,
+        &__ad_v10,
+    );
+    let __ad_v29 = ::autodiff::__private::rules::mul::value(&__ad_v27, &__ad_v28);
+    let mut __ad_dot29 = ::autodiff::__private::rules::mul::jvp_a(
+        &__ad_dot27,
+        &__ad_v27,
+        &__ad_v28,
+    );
+    ::autodiff::__private::Accumulate::accumulate(
+        &mut __ad_dot29,
+        ::autodiff::__private::rules::mul::jvp_b(&__ad_dot28, &__ad_v27, &__ad_v28),
+    );
+    let __ad_v30 = ::autodiff::__private::rules::add::value(&__ad_v26, &__ad_v29);
+    let mut __ad_dot30 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot26);
     ::autodiff::__private::Accumulate::accumulate(
         &mut __ad_dot30,
-        ::autodiff::__private::rules::assign_index::jvp_e(
-            &__ad_dot28,
-            &__ad_v29,
-            &__ad_v30,
-        ),
+        ::autodiff::__private::rules::add::jvp_b(&__ad_dot29),
     );
-    let __ad_v31 = 1.5;
-    let __ad_v32 = 0;
-    let __ad_v33 = {
-        let mut __ad_buffer = __ad_v30;
-        __ad_buffer[__ad_v32] = ::core::clone::Clone::clone(&1.5);
-        __ad_buffer
-    };
-    let mut __ad_dot33 = ::autodiff::__private::rules::assign_index::jvp_x(
-        &__ad_dot30,
-        &__ad_v32,
-    );
-    let __ad_v34 = 0;
-    let __ad_v35 = ::autodiff::__private::rules::index::value(&__ad_v33, &__ad_v34);
-    let mut __ad_dot35 = ::autodiff::__private::rules::index::jvp(
-        &__ad_dot33,
-        &__ad_v34,
-    );
-    let __ad_v36 = 1;
-    let __ad_v37 = ::autodiff::__private::rules::index::value(&__ad_v33, &__ad_v36);
-    let mut __ad_dot37 = ::autodiff::__private::rules::index::jvp(
-        &__ad_dot33,
-        &__ad_v36,
-    );
-    let __ad_v38 = ::autodiff::__private::rules::mul::value(&__ad_v35, &__ad_v37);
-    let mut __ad_dot38 = ::autodiff::__private::rules::mul::jvp_a(
-        &__ad_dot35,
-        &__ad_v35,
-        &__ad_v37,
-    );
-    ::autodiff::__private::Accumulate::accumulate(
-        &mut __ad_dot38,
-        ::autodiff::__private::rules::mul::jvp_b(&__ad_dot37, &__ad_v35, &__ad_v37),
-    );
-    let __ad_v39 = 2;
-    let __ad_v40 = ::autodiff::__private::rules::index::value(&__ad_v33, &__ad_v39);
-    let mut __ad_dot40 = ::autodiff::__private::rules::index::jvp(
-        &__ad_dot33,
-        &__ad_v39,
-    );
-    let __ad_v41 = 2;
-    let __ad_v42 = ::autodiff::__private::rules::index::value(&__ad_v33, &__ad_v41);
-    let mut __ad_dot42 = ::autodiff::__private::rules::index::jvp(
-        &__ad_dot33,
-        &__ad_v41,
-    );
-    let __ad_v43 = ::autodiff::__private::rules::mul::value(&__ad_v40, &__ad_v42);
-    let mut __ad_dot43 = ::autodiff::__private::rules::mul::jvp_a(
-        &__ad_dot40,
-        &__ad_v40,
-        &__ad_v42,
-    );
-    ::autodiff::__private::Accumulate::accumulate(
-        &mut __ad_dot43,
-        ::autodiff::__private::rules::mul::jvp_b(&__ad_dot42, &__ad_v40, &__ad_v42),
-    );
-    let __ad_v44 = ::autodiff::__private::rules::add::value(&__ad_v38, &__ad_v43);
-    let mut __ad_dot44 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot38);
-    ::autodiff::__private::Accumulate::accumulate(
-        &mut __ad_dot44,
-        ::autodiff::__private::rules::add::jvp_b(&__ad_dot43),
-    );
-    (__ad_v44, __ad_dot44)
+    (__ad_v30, __ad_dot30)
 }
 #[doc(hidden)]
 #[allow(dead_code, unused_variables, clippy::all)]
@@ -769,148 +706,134 @@ fn straight_line_grad(x: &[f64]) -> (f64, StraightLineGrad) {
     let __ad_v4 = 1;
     let __ad_v5 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
     let __ad_v6 = ::autodiff::__private::rules::mul::value(&__ad_v3, &__ad_v5);
-    let __ad_v7 = 0;
-    let __ad_v8 = {
+    let __ad_v7 = {
         let mut __ad_buffer = __ad_v1;
-        __ad_buffer[__ad_v7] = ::core::clone::Clone::clone(&__ad_v6);
+        __ad_buffer[__ad_v2] = ::core::clone::Clone::clone(&__ad_v6);
         __ad_buffer
     };
-    let __ad_v9 = 0;
-    let __ad_v10 = ::autodiff::__private::rules::index::value(&__ad_v8, &__ad_v9);
-    let __ad_v11 = __ad_v10.sin();
-    let __ad_v12 = 2;
-    let __ad_v13 = ::autodiff::__private::rules::index::value(x, &__ad_v12);
-    let __ad_v14 = ::autodiff::__private::rules::add::value(&__ad_v11, &__ad_v13);
-    let __ad_v15 = 1;
-    let __ad_v16 = {
-        let mut __ad_buffer = __ad_v8;
-        __ad_buffer[__ad_v15] = ::core::clone::Clone::clone(&__ad_v14);
+    let __ad_v8 = ::autodiff::__private::rules::index::value(&__ad_v7, &__ad_v2);
+    let __ad_v9 = __ad_v8.sin();
+    let __ad_v10 = 2;
+    let __ad_v11 = ::autodiff::__private::rules::index::value(x, &__ad_v10);
+    let __ad_v12 = ::autodiff::__private::rules::add::value(&__ad_v9, &__ad_v11);
+    let __ad_v13 = {
+        let mut __ad_buffer = __ad_v7;
+        __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&__ad_v12);
         __ad_buffer
     };
-    let __ad_v17 = 0;
-    let __ad_v18 = ::autodiff::__private::rules::index::value(&__ad_v16, &__ad_v17);
-    let __ad_v19 = 1;
-    let __ad_v20 = ::autodiff::__private::rules::index::value(&__ad_v16, &__ad_v19);
-    let __ad_v21 = ::autodiff::__private::rules::mul::value(&__ad_v18, &__ad_v20);
-    let __ad_v22 = 2;
+    let __ad_v14 = ::autodiff::__private::rules::index::value(&__ad_v13, &__ad_v2);
+    let __ad_v15 = ::autodiff::__private::rules::index::value(&__ad_v13, &__ad_v4);
+    let __ad_v16 = ::autodiff::__private::rules::mul::value(&__ad_v14, &__ad_v15);
+    let __ad_v17 = {
+        let mut __ad_buffer = __ad_v13;
+        __ad_buffer[__ad_v10] = ::core::clone::Clone::clone(&__ad_v16);
+        __ad_buffer
+    };
+    let __ad_v18 = ::autodiff::__private::rules::index::value(&__ad_v17, &__ad_v4);
+    let __ad_v19 = ::autodiff::__private::rules::index::value(x, &__ad_v2);
+    let __ad_v20 = ::autodiff::__private::rules::add::value(&__ad_v18, &__ad_v19);
+    let __ad_v21 = {
+        let mut __ad_buffer = __ad_v17;
+        __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&__ad_v20);
+        __ad_buffer
+    };
+    let __ad_v22 = 1.5;
     let __ad_v23 = {
-        let mut __ad_buffer = __ad_v16;
-        __ad_buffer[__ad_v22] = ::core::clone::Clone::clone(&__ad_v21);
+        let mut __ad_buffer = __ad_v21;
+        __ad_buffer[__ad_v2] = ::core::clone::Clone::clone(&1.5);
         __ad_buffer
     };
-    let __ad_v24 = 1;
-    let __ad_v25 = ::autodiff::__private::rules::index::value(&__ad_v23, &__ad_v24);
-    let __ad_v26 = 0;
-    let __ad_v27 = ::autodiff::__private::rules::index::value(x, &__ad_v26);
-    let __ad_v28 = ::autodiff::__private::rules::add::value(&__ad_v25, &__ad_v27);
-    let __ad_v29 = 1;
-    let __ad_v30 = {
-        let mut __ad_buffer = __ad_v23;
-        __ad_buffer[__ad_v29] = ::core::clone::Clone::clone(&__ad_v28);
-        __ad_buffer
-    };
-    let __ad_v31 = 1.5;
-    let __ad_v32 = 0;
-    let __ad_v33 = {
-        let mut __ad_buffer = __ad_v30;
-        __ad_buffer[__ad_v32] = ::core::clone::Clone::clone(&1.5);
-        __ad_buffer
-    };
-    let __ad_v34 = 0;
-    let __ad_v35 = ::autodiff::__private::rules::index::value(&__ad_v33, &__ad_v34);
-    let __ad_v36 = 1;
-    let __ad_v37 = ::autodiff::__private::rules::index::value(&__ad_v33, &__ad_v36);
-    let __ad_v38 = ::autodiff::__private::rules::mul::value(&__ad_v35, &__ad_v37);
-    let __ad_v39 = 2;
-    let __ad_v40 = ::autodiff::__private::rules::index::value(&__ad_v33, &__ad_v39);
-    let __ad_v41 = 2;
-    let __ad_v42 = ::autodiff::__private::rules::index::value(&__ad_v33, &__ad_v41);
-    let __ad_v43 = ::autodiff::__private::rules::mul::value(&__ad_v40, &__ad_v42);
-    let __ad_v44 = ::autodiff::__private::rules::add::value(&__ad_v38, &__ad_v43);
-    let __ad_ct = ::autodiff::__private::one_like(&__ad_v44);
-    let mut __ad_d44 = __ad_ct;
-    let mut __ad_d38 = ::autodiff::__private::rules::add::vjp_a(&__ad_d44);
-    let mut __ad_d43 = __ad_d44;
-    let mut __ad_d40 = ::autodiff::__private::rules::mul::vjp_a(
-        &__ad_d43,
-        &__ad_v40,
-        &__ad_v42,
+    let __ad_v24 = ::autodiff::__private::rules::index::value(&__ad_v23, &__ad_v2);
+    let __ad_v25 = ::autodiff::__private::rules::index::value(&__ad_v23, &__ad_v4);
+    let __ad_v26 = ::autodiff::__private::rules::mul::value(&__ad_v24, &__ad_v25);
+    let __ad_v27 = ::autodiff::__private::rules::index::value(&__ad_v23, &__ad_v10);
+    let __ad_v28 = ::autodiff::__private::rules::index::value(&__ad_v23, &__ad_v10);
+    let __ad_v29 = ::autodiff::__private::rules::mul::value(&__ad_v27, &__ad_v28);
+    let __ad_v30 = ::autodiff::__private::rules::add::value(&__ad_v26, &__ad_v29);
+    let __ad_ct = ::autodiff::__private::one_like(&__ad_v30);
+    let mut __ad_d30 = __ad_ct;
+    let mut __ad_d26 = ::autodiff::__private::rules::add::vjp_a(&__ad_d30);
+    let mut __ad_d29 = __ad_d30;
+    let mut __ad_d27 = ::autodiff::__private::rules::mul::vjp_a(
+        &__ad_d29,
+        &__ad_v27,
+        &__ad_v28,
     );
-    let mut __ad_d42 = ::autodiff::__private::rules::mul::vjp_b(
-        &__ad_d43,
-        &__ad_v40,
-        &__ad_v42,
+    let mut __ad_d28 = ::autodiff::__private::rules::mul::vjp_b(
+        &__ad_d29,
+        &__ad_v27,
+        &__ad_v28,
     );
-    let mut __ad_d33 = ::autodiff::__private::rules::index::vjp(
-        &__ad_d42,
-        &__ad_v33,
-        &__ad_v41,
+    let mut __ad_d23 = ::autodiff::__private::rules::index::vjp(
+        &__ad_d28,
+        &__ad_v23,
+        &__ad_v10,
     );
-    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d33, &__ad_d40, &__ad_v39);
-    let mut __ad_d35 = ::autodiff::__private::rules::mul::vjp_a(
-        &__ad_d38,
-        &__ad_v35,
-        &__ad_v37,
+    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d23, &__ad_d27, &__ad_v10);
+    let mut __ad_d24 = ::autodiff::__private::rules::mul::vjp_a(
+        &__ad_d26,
+        &__ad_v24,
+        &__ad_v25,
     );
-    let mut __ad_d37 = ::autodiff::__private::rules::mul::vjp_b(
-        &__ad_d38,
-        &__ad_v35,
-        &__ad_v37,
+    let mut __ad_d25 = ::autodiff::__private::rules::mul::vjp_b(
+        &__ad_d26,
+        &__ad_v24,
+        &__ad_v25,
     );
-    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d33, &__ad_d37, &__ad_v36);
-    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d33, &__ad_d35, &__ad_v34);
-    let mut __ad_d30 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-        __ad_d33,
-        &__ad_v32,
-    );
-    let mut __ad_d28 = ::autodiff::__private::rules::assign_index::vjp_e(
-        &__ad_d30,
-        &__ad_v29,
-    );
-    let mut __ad_d23 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-        __ad_d30,
-        &__ad_v29,
-    );
-    let mut __ad_d25 = ::autodiff::__private::rules::add::vjp_a(&__ad_d28);
-    let mut __ad_d27 = __ad_d28;
-    let mut __ad_d0 = ::autodiff::__private::rules::index::vjp(&__ad_d27, x, &__ad_v26);
-    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d23, &__ad_d25, &__ad_v24);
-    let mut __ad_d21 = ::autodiff::__private::rules::assign_index::vjp_e(
-        &__ad_d23,
-        &__ad_v22,
-    );
-    let mut __ad_d16 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d23, &__ad_d25, &__ad_v4);
+    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d23, &__ad_d24, &__ad_v2);
+    let mut __ad_d21 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
         __ad_d23,
-        &__ad_v22,
+        &__ad_v2,
     );
-    let mut __ad_d18 = ::autodiff::__private::rules::mul::vjp_a(
+    let mut __ad_d20 = ::autodiff::__private::rules::assign_index::vjp_e(
         &__ad_d21,
-        &__ad_v18,
-        &__ad_v20,
+        &__ad_v4,
     );
-    let mut __ad_d20 = ::autodiff::__private::rules::mul::vjp_b(
-        &__ad_d21,
-        &__ad_v18,
-        &__ad_v20,
+    let mut __ad_d17 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+        __ad_d21,
+        &__ad_v4,
     );
-    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d16, &__ad_d20, &__ad_v19);
-    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d16, &__ad_d18, &__ad_v17);
-    let mut __ad_d14 = ::autodiff::__private::rules::assign_index::vjp_e(
+    let mut __ad_d18 = ::autodiff::__private::rules::add::vjp_a(&__ad_d20);
+    let mut __ad_d19 = __ad_d20;
+    let mut __ad_d0 = ::autodiff::__private::rules::index::vjp(&__ad_d19, x, &__ad_v2);
+    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d17, &__ad_d18, &__ad_v4);
+    let mut __ad_d16 = ::autodiff::__private::rules::assign_index::vjp_e(
+        &__ad_d17,
+        &__ad_v10,
+    );
+    let mut __ad_d13 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+        __ad_d17,
+        &__ad_v10,
+    );
+    let mut __ad_d14 = ::autodiff::__private::rules::mul::vjp_a(
         &__ad_d16,
+        &__ad_v14,
         &__ad_v15,
     );
-    let mut __ad_d8 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-        __ad_d16,
+    let mut __ad_d15 = ::autodiff::__private::rules::mul::vjp_b(
+        &__ad_d16,
+        &__ad_v14,
         &__ad_v15,
     );
-    let mut __ad_d11 = ::autodiff::__private::rules::add::vjp_a(&__ad_d14);
-    let mut __ad_d13 = __ad_d14;
-    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d0, &__ad_d13, &__ad_v12);
-    let mut __ad_d10 = ::autodiff::__private::rules::sin::vjp(&__ad_d11, &__ad_v10);
-    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d8, &__ad_d10, &__ad_v9);
+    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d13, &__ad_d15, &__ad_v4);
+    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d13, &__ad_d14, &__ad_v2);
+    let mut __ad_d12 = ::autodiff::__private::rules::assign_index::vjp_e(
+        &__ad_d13,
+        &__ad_v4,
+    );
+    let mut __ad_d7 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+        __ad_d13,
+        &__ad_v4,
+    );
+    let mut __ad_d9 = ::autodiff::__private::rules::add::vjp_a(&__ad_d12);
+    let mut __ad_d11 = __ad_d12;
+    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d0, &__ad_d11, &__ad_v10);
+    let mut __ad_d8 = ::autodiff::__private::rules::sin::vjp(&__ad_d9, &__ad_v8);
+    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d7, &__ad_d8, &__ad_v2);
     let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_e(
-        &__ad_d8,
-        &__ad_v7,
+        &__ad_d7,
+        &__ad_v2,
     );
     let mut __ad_d3 = ::autodiff::__private::rules::mul::vjp_a(
         &__ad_d6,
@@ -924,7 +847,7 @@ fn straight_line_grad(x: &[f64]) -> (f64, StraightLineGrad) {
     );
     ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d0, &__ad_d5, &__ad_v4);
     ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d0, &__ad_d3, &__ad_v2);
-    (__ad_v44, StraightLineGrad { x: __ad_d0 })
+    (__ad_v30, StraightLineGrad { x: __ad_d0 })
 }
 ///The value of [`straight_line`] and its pullback: a closure mapping a cotangent of the output to the cotangents of the inputs (a vector-Jacobian product). Generated by `#[differentiable]`.
 #[allow(dead_code, unused_mut, unused_variables, clippy::all)]
@@ -937,189 +860,172 @@ fn straight_line_vjp<'__ad>(
     let __ad_v4 = 1;
     let __ad_v5 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
     let __ad_v6 = ::autodiff::__private::rules::mul::value(&__ad_v3, &__ad_v5);
-    let __ad_v7 = 0;
-    let __ad_v8 = {
+    let __ad_v7 = {
         let mut __ad_buffer = __ad_v1;
-        __ad_buffer[__ad_v7] = ::core::clone::Clone::clone(&__ad_v6);
+        __ad_buffer[__ad_v2] = ::core::clone::Clone::clone(&__ad_v6);
         __ad_buffer
     };
-    let __ad_v9 = 0;
-    let __ad_v10 = ::autodiff::__private::rules::index::value(&__ad_v8, &__ad_v9);
-    let __ad_v11 = __ad_v10.sin();
-    let __ad_v12 = 2;
-    let __ad_v13 = ::autodiff::__private::rules::index::value(x, &__ad_v12);
-    let __ad_v14 = ::autodiff::__private::rules::add::value(&__ad_v11, &__ad_v13);
-    let __ad_v15 = 1;
-    let __ad_v16 = {
-        let mut __ad_buffer = __ad_v8;
-        __ad_buffer[__ad_v15] = ::core::clone::Clone::clone(&__ad_v14);
+    let __ad_v8 = ::autodiff::__private::rules::index::value(&__ad_v7, &__ad_v2);
+    let __ad_v9 = __ad_v8.sin();
+    let __ad_v10 = 2;
+    let __ad_v11 = ::autodiff::__private::rules::index::value(x, &__ad_v10);
+    let __ad_v12 = ::autodiff::__private::rules::add::value(&__ad_v9, &__ad_v11);
+    let __ad_v13 = {
+        let mut __ad_buffer = __ad_v7;
+        __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&__ad_v12);
         __ad_buffer
     };
-    let __ad_v17 = 0;
-    let __ad_v18 = ::autodiff::__private::rules::index::value(&__ad_v16, &__ad_v17);
-    let __ad_v19 = 1;
-    let __ad_v20 = ::autodiff::__private::rules::index::value(&__ad_v16, &__ad_v19);
-    let __ad_v21 = ::autodiff::__private::rules::mul::value(&__ad_v18, &__ad_v20);
-    let __ad_v22 = 2;
+    let __ad_v14 = ::autodiff::__private::rules::index::value(&__ad_v13, &__ad_v2);
+    let __ad_v15 = ::autodiff::__private::rules::index::value(&__ad_v13, &__ad_v4);
+    let __ad_v16 = ::autodiff::__private::rules::mul::value(&__ad_v14, &__ad_v15);
+    let __ad_v17 = {
+        let mut __ad_buffer = __ad_v13;
+        __ad_buffer[__ad_v10] = ::core::clone::Clone::clone(&__ad_v16);
+        __ad_buffer
+    };
+    let __ad_v18 = ::autodiff::__private::rules::index::value(&__ad_v17, &__ad_v4);
+    let __ad_v19 = ::autodiff::__private::rules::index::value(x, &__ad_v2);
+    let __ad_v20 = ::autodiff::__private::rules::add::value(&__ad_v18, &__ad_v19);
+    let __ad_v21 = {
+        let mut __ad_buffer = __ad_v17;
+        __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&__ad_v20);
+        __ad_buffer
+    };
+    let __ad_v22 = 1.5;
     let __ad_v23 = {
-        let mut __ad_buffer = __ad_v16;
-        __ad_buffer[__ad_v22] = ::core::clone::Clone::clone(&__ad_v21);
+        let mut __ad_buffer = __ad_v21;
+        __ad_buffer[__ad_v2] = ::core::clone::Clone::clone(&1.5);
         __ad_buffer
     };
-    let __ad_v24 = 1;
-    let __ad_v25 = ::autodiff::__private::rules::index::value(&__ad_v23, &__ad_v24);
-    let __ad_v26 = 0;
-    let __ad_v27 = ::autodiff::__private::rules::index::value(x, &__ad_v26);
-    let __ad_v28 = ::autodiff::__private::rules::add::value(&__ad_v25, &__ad_v27);
-    let __ad_v29 = 1;
-    let __ad_v30 = {
-        let mut __ad_buffer = __ad_v23;
-        __ad_buffer[__ad_v29] = ::core::clone::Clone::clone(&__ad_v28);
-        __ad_buffer
-    };
-    let __ad_v31 = 1.5;
-    let __ad_v32 = 0;
-    let __ad_v33 = {
-        let mut __ad_buffer = __ad_v30;
-        __ad_buffer[__ad_v32] = ::core::clone::Clone::clone(&1.5);
-        __ad_buffer
-    };
-    let __ad_v34 = 0;
-    let __ad_v35 = ::autodiff::__private::rules::index::value(&__ad_v33, &__ad_v34);
-    let __ad_v36 = 1;
-    let __ad_v37 = ::autodiff::__private::rules::index::value(&__ad_v33, &__ad_v36);
-    let __ad_v38 = ::autodiff::__private::rules::mul::value(&__ad_v35, &__ad_v37);
-    let __ad_v39 = 2;
-    let __ad_v40 = ::autodiff::__private::rules::index::value(&__ad_v33, &__ad_v39);
-    let __ad_v41 = 2;
-    let __ad_v42 = ::autodiff::__private::rules::index::value(&__ad_v33, &__ad_v41);
-    let __ad_v43 = ::autodiff::__private::rules::mul::value(&__ad_v40, &__ad_v42);
-    let __ad_v44 = ::autodiff::__private::rules::add::value(&__ad_v38, &__ad_v43);
+    let __ad_v24 = ::autodiff::__private::rules::index::value(&__ad_v23, &__ad_v2);
+    let __ad_v25 = ::autodiff::__private::rules::index::value(&__ad_v23, &__ad_v4);
+    let __ad_v26 = ::autodiff::__private::rules::mul::value(&__ad_v24, &__ad_v25);
+    let __ad_v27 = ::autodiff::__private::rules::index::value(&__ad_v23, &__ad_v10);
+    let __ad_v28 = ::autodiff::__private::rules::index::value(&__ad_v23, &__ad_v10);
+    let __ad_v29 = ::autodiff::__private::rules::mul::value(&__ad_v27, &__ad_v28);
+    let __ad_v30 = ::autodiff::__private::rules::add::value(&__ad_v26, &__ad_v29);
     (
-        __ad_v44,
+        __ad_v30,
         move |__ad_ct: f64| {
-            let mut __ad_d44 = __ad_ct;
-            let mut __ad_d38 = ::autodiff::__private::rules::add::vjp_a(&__ad_d44);
-            let mut __ad_d43 = __ad_d44;
-            let mut __ad_d40 = ::autodiff::__private::rules::mul::vjp_a(
-                &__ad_d43,
-                &__ad_v40,
-                &__ad_v42,
+            let mut __ad_d30 = __ad_ct;
+            let mut __ad_d26 = ::autodiff::__private::rules::add::vjp_a(&__ad_d30);
+            let mut __ad_d29 = __ad_d30;
+            let mut __ad_d27 = ::autodiff::__private::rules::mul::vjp_a(
+                &__ad_d29,
+                &__ad_v27,
+                &__ad_v28,
             );
-            let mut __ad_d42 = ::autodiff::__private::rules::mul::vjp_b(
-                &__ad_d43,
-                &__ad_v40,
-                &__ad_v42,
+            let mut __ad_d28 = ::autodiff::__private::rules::mul::vjp_b(
+                &__ad_d29,
+                &__ad_v27,
+                &__ad_v28,
             );
-            let mut __ad_d33 = ::autodiff::__private::rules::index::vjp(
-                &__ad_d42,
-                &__ad_v33,
-                &__ad_v41,
-            );
-            ::autodiff::__private::rules::index::vjp_acc(
-                &mut __ad_d33,
-                &__ad_d40,
-                &__ad_v39,
-            );
-            let mut __ad_d35 = ::autodiff::__private::rules::mul::vjp_a(
-                &__ad_d38,
-                &__ad_v35,
-                &__ad_v37,
-            );
-            let mut __ad_d37 = ::autodiff::__private::rules::mul::vjp_b(
-                &__ad_d38,
-                &__ad_v35,
-                &__ad_v37,
+            let mut __ad_d23 = ::autodiff::__private::rules::index::vjp(
+                &__ad_d28,
+                &__ad_v23,
+                &__ad_v10,
             );
             ::autodiff::__private::rules::index::vjp_acc(
-                &mut __ad_d33,
-                &__ad_d37,
-                &__ad_v36,
-            );
-            ::autodiff::__private::rules::index::vjp_acc(
-                &mut __ad_d33,
-                &__ad_d35,
-                &__ad_v34,
-            );
-            let mut __ad_d30 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                __ad_d33,
-                &__ad_v32,
-            );
-            let mut __ad_d28 = ::autodiff::__private::rules::assign_index::vjp_e(
-                &__ad_d30,
-                &__ad_v29,
-            );
-            let mut __ad_d23 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                __ad_d30,
-                &__ad_v29,
-            );
-            let mut __ad_d25 = ::autodiff::__private::rules::add::vjp_a(&__ad_d28);
-            let mut __ad_d27 = __ad_d28;
-            let mut __ad_d0 = ::autodiff::__private::rules::index::vjp(
+                &mut __ad_d23,
                 &__ad_d27,
-                x,
-                &__ad_v26,
+                &__ad_v10,
+            );
+            let mut __ad_d24 = ::autodiff::__private::rules::mul::vjp_a(
+                &__ad_d26,
+                &__ad_v24,
+                &__ad_v25,
+            );
+            let mut __ad_d25 = ::autodiff::__private::rules::mul::vjp_b(
+                &__ad_d26,
+                &__ad_v24,
+                &__ad_v25,
             );
             ::autodiff::__private::rules::index::vjp_acc(
                 &mut __ad_d23,
                 &__ad_d25,
-                &__ad_v24,
+                &__ad_v4,
             );
-            let mut __ad_d21 = ::autodiff::__private::rules::assign_index::vjp_e(
-                &__ad_d23,
-                &__ad_v22,
+            ::autodiff::__private::rules::index::vjp_acc(
+                &mut __ad_d23,
+                &__ad_d24,
+                &__ad_v2,
             );
-            let mut __ad_d16 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+            let mut __ad_d21 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
                 __ad_d23,
-                &__ad_v22,
+                &__ad_v2,
             );
-            let mut __ad_d18 = ::autodiff::__private::rules::mul::vjp_a(
+            let mut __ad_d20 = ::autodiff::__private::rules::assign_index::vjp_e(
                 &__ad_d21,
-                &__ad_v18,
-                &__ad_v20,
+                &__ad_v4,
             );
-            let mut __ad_d20 = ::autodiff::__private::rules::mul::vjp_b(
-                &__ad_d21,
-                &__ad_v18,
-                &__ad_v20,
+            let mut __ad_d17 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                __ad_d21,
+                &__ad_v4,
+            );
+            let mut __ad_d18 = ::autodiff::__private::rules::add::vjp_a(&__ad_d20);
+            let mut __ad_d19 = __ad_d20;
+            let mut __ad_d0 = ::autodiff::__private::rules::index::vjp(
+                &__ad_d19,
+                x,
+                &__ad_v2,
             );
             ::autodiff::__private::rules::index::vjp_acc(
-                &mut __ad_d16,
-                &__ad_d20,
-                &__ad_v19,
-            );
-            ::autodiff::__private::rules::index::vjp_acc(
-                &mut __ad_d16,
+                &mut __ad_d17,
                 &__ad_d18,
-                &__ad_v17,
+                &__ad_v4,
             );
-            let mut __ad_d14 = ::autodiff::__private::rules::assign_index::vjp_e(
+            let mut __ad_d16 = ::autodiff::__private::rules::assign_index::vjp_e(
+                &__ad_d17,
+                &__ad_v10,
+            );
+            let mut __ad_d13 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                __ad_d17,
+                &__ad_v10,
+            );
+            let mut __ad_d14 = ::autodiff::__private::rules::mul::vjp_a(
                 &__ad_d16,
+                &__ad_v14,
                 &__ad_v15,
             );
-            let mut __ad_d8 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                __ad_d16,
+            let mut __ad_d15 = ::autodiff::__private::rules::mul::vjp_b(
+                &__ad_d16,
+                &__ad_v14,
                 &__ad_v15,
             );
-            let mut __ad_d11 = ::autodiff::__private::rules::add::vjp_a(&__ad_d14);
-            let mut __ad_d13 = __ad_d14;
+            ::autodiff::__private::rules::index::vjp_acc(
+                &mut __ad_d13,
+                &__ad_d15,
+                &__ad_v4,
+            );
+            ::autodiff::__private::rules::index::vjp_acc(
+                &mut __ad_d13,
+                &__ad_d14,
+                &__ad_v2,
+            );
+            let mut __ad_d12 = ::autodiff::__private::rules::assign_index::vjp_e(
+                &__ad_d13,
+                &__ad_v4,
+            );
+            let mut __ad_d7 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                __ad_d13,
+                &__ad_v4,
+            );
+            let mut __ad_d9 = ::autodiff::__private::rules::add::vjp_a(&__ad_d12);
+            let mut __ad_d11 = __ad_d12;
             ::autodiff::__private::rules::index::vjp_acc(
                 &mut __ad_d0,
-                &__ad_d13,
-                &__ad_v12,
-            );
-            let mut __ad_d10 = ::autodiff::__private::rules::sin::vjp(
                 &__ad_d11,
                 &__ad_v10,
             );
+            let mut __ad_d8 = ::autodiff::__private::rules::sin::vjp(&__ad_d9, &__ad_v8);
             ::autodiff::__private::rules::index::vjp_acc(
-                &mut __ad_d8,
-                &__ad_d10,
-                &__ad_v9,
+                &mut __ad_d7,
+                &__ad_d8,
+                &__ad_v2,
             );
             let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_e(
-                &__ad_d8,
-                &__ad_v7,
+                &__ad_d7,
+                &__ad_v2,
             );
             let mut __ad_d3 = ::autodiff::__private::rules::mul::vjp_a(
                 &__ad_d6,
@@ -2365,9 +2271,6 @@ fn matvec_grad(a: &DMatrix<f64>, x: &DVector<f64>) -> (f64, MatvecGrad) {
         let __ad_v6 = __ad_c18_0;
         let __ad_v7 = 0..a.ncols();
         let mut __ad_c17_0 = __ad_v6;
-        let mut __ad_tape17 = ::std::vec::Vec::with_capacity(
-            ::core::iter::Iterator::size_hint(&__ad_v7).1.unwrap_or(0),
-        );
         for __ad_v8 in ::core::clone::Clone::clone(&__ad_v7) {
             let __ad_v9 = __ad_c17_0;
             let __ad_v10 = ::autodiff::__private::rules::index::value(
@@ -2390,11 +2293,10 @@ fn matvec_grad(a: &DMatrix<f64>, x: &DVector<f64>) -> (f64, MatvecGrad) {
                 __ad_buffer[__ad_v5] = ::core::clone::Clone::clone(&__ad_v15);
                 __ad_buffer
             };
-            __ad_tape17.push(());
             __ad_c17_0 = __ad_v16;
         }
         let __ad_v17 = __ad_c17_0;
-        __ad_tape18.push((__ad_v7, ::core::clone::Clone::clone(&__ad_v17), __ad_tape17));
+        __ad_tape18.push((__ad_v7, ::core::clone::Clone::clone(&__ad_v17)));
         __ad_c18_0 = __ad_v17;
     }
     let __ad_v18 = __ad_c18_0;
@@ -2413,72 +2315,56 @@ fn matvec_grad(a: &DMatrix<f64>, x: &DVector<f64>) -> (f64, MatvecGrad) {
         let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v4);
         while let (
             ::core::option::Option::Some(__ad_v5),
-            ::core::option::Option::Some((__ad_v7, __ad_v17, __ad_tape17)),
+            ::core::option::Option::Some((__ad_v7, __ad_v17)),
         ) = (
             ::core::iter::DoubleEndedIterator::next_back(&mut __ad_indices),
             __ad_entries.pop(),
         ) {
             let mut __ad_d17 = __ad_a18_0;
             let mut __ad_a17_0 = __ad_d17;
-            {
-                let mut __ad_entries = __ad_tape17;
-                let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v7);
-                while let (
-                    ::core::option::Option::Some(__ad_v8),
-                    ::core::option::Option::Some(()),
-                ) = (
-                    ::core::iter::DoubleEndedIterator::next_back(&mut __ad_indices),
-                    __ad_entries.pop(),
-                ) {
-                    let __ad_v11 = (__ad_v5, __ad_v8);
-                    let __ad_v12 = ::autodiff::__private::rules::index::value(
-                        a,
-                        &__ad_v11,
-                    );
-                    let __ad_v13 = ::autodiff::__private::rules::index::value(
-                        x,
-                        &__ad_v8,
-                    );
-                    let mut __ad_d16 = __ad_a17_0;
-                    let mut __ad_d15 = ::autodiff::__private::rules::assign_index::vjp_e(
-                        &__ad_d16,
-                        &__ad_v5,
-                    );
-                    let mut __ad_d9 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                        __ad_d16,
-                        &__ad_v5,
-                    );
-                    let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(
-                        &__ad_d15,
-                    );
-                    let mut __ad_d14 = __ad_d15;
-                    let mut __ad_d12 = ::autodiff::__private::rules::mul::vjp_a(
-                        &__ad_d14,
-                        &__ad_v12,
-                        &__ad_v13,
-                    );
-                    let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_b(
-                        &__ad_d14,
-                        &__ad_v12,
-                        &__ad_v13,
-                    );
-                    ::autodiff::__private::rules::index::vjp_acc(
-                        &mut __ad_d1,
-                        &__ad_d13,
-                        &__ad_v8,
-                    );
-                    ::autodiff::__private::rules::index::vjp_acc(
-                        &mut __ad_d0,
-                        &__ad_d12,
-                        &__ad_v11,
-                    );
-                    ::autodiff::__private::rules::index::vjp_acc(
-                        &mut __ad_d9,
-                        &__ad_d10,
-                        &__ad_v5,
-                    );
-                    __ad_a17_0 = __ad_d9;
-                }
+            for __ad_v8 in ::core::iter::Iterator::rev(
+                ::core::clone::Clone::clone(&__ad_v7),
+            ) {
+                let __ad_v11 = (__ad_v5, __ad_v8);
+                let __ad_v12 = ::autodiff::__private::rules::index::value(a, &__ad_v11);
+                let __ad_v13 = ::autodiff::__private::rules::index::value(x, &__ad_v8);
+                let mut __ad_d16 = __ad_a17_0;
+                let mut __ad_d15 = ::autodiff::__private::rules::assign_index::vjp_e(
+                    &__ad_d16,
+                    &__ad_v5,
+                );
+                let mut __ad_d9 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                    __ad_d16,
+                    &__ad_v5,
+                );
+                let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(&__ad_d15);
+                let mut __ad_d14 = __ad_d15;
+                let mut __ad_d12 = ::autodiff::__private::rules::mul::vjp_a(
+                    &__ad_d14,
+                    &__ad_v12,
+                    &__ad_v13,
+                );
+                let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_b(
+                    &__ad_d14,
+                    &__ad_v12,
+                    &__ad_v13,
+                );
+                ::autodiff::__private::rules::index::vjp_acc(
+                    &mut __ad_d1,
+                    &__ad_d13,
+                    &__ad_v8,
+                );
+                ::autodiff::__private::rules::index::vjp_acc(
+                    &mut __ad_d0,
+                    &__ad_d12,
+                    &__ad_v11,
+                );
+                ::autodiff::__private::rules::index::vjp_acc(
+                    &mut __ad_d9,
+                    &__ad_d10,
+                    &__ad_v5,
+                );
+                __ad_a17_0 = __ad_d9;
             }
             let mut __ad_d6 = __ad_a17_0;
             __ad_a18_0 = __ad_d6;
@@ -2509,9 +2395,6 @@ fn matvec_vjp<'__ad>(
         let __ad_v6 = __ad_c18_0;
         let __ad_v7 = 0..a.ncols();
         let mut __ad_c17_0 = __ad_v6;
-        let mut __ad_tape17 = ::std::vec::Vec::with_capacity(
-            ::core::iter::Iterator::size_hint(&__ad_v7).1.unwrap_or(0),
-        );
         for __ad_v8 in ::core::clone::Clone::clone(&__ad_v7) {
             let __ad_v9 = __ad_c17_0;
             let __ad_v10 = ::autodiff::__private::rules::index::value(
@@ -2534,11 +2417,10 @@ fn matvec_vjp<'__ad>(
                 __ad_buffer[__ad_v5] = ::core::clone::Clone::clone(&__ad_v15);
                 __ad_buffer
             };
-            __ad_tape17.push(());
             __ad_c17_0 = __ad_v16;
         }
         let __ad_v17 = __ad_c17_0;
-        __ad_tape18.push((__ad_v7, ::core::clone::Clone::clone(&__ad_v17), __ad_tape17));
+        __ad_tape18.push((__ad_v7, ::core::clone::Clone::clone(&__ad_v17)));
         __ad_c18_0 = __ad_v17;
     }
     let __ad_v18 = __ad_c18_0;
@@ -2559,74 +2441,64 @@ fn matvec_vjp<'__ad>(
                 let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v4);
                 while let (
                     ::core::option::Option::Some(__ad_v5),
-                    ::core::option::Option::Some((__ad_v7, __ad_v17, __ad_tape17)),
+                    ::core::option::Option::Some((__ad_v7, __ad_v17)),
                 ) = (
                     ::core::iter::DoubleEndedIterator::next_back(&mut __ad_indices),
                     __ad_entries.pop(),
                 ) {
                     let mut __ad_d17 = __ad_a18_0;
                     let mut __ad_a17_0 = __ad_d17;
-                    {
-                        let mut __ad_entries = __ad_tape17;
-                        let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v7);
-                        while let (
-                            ::core::option::Option::Some(__ad_v8),
-                            ::core::option::Option::Some(()),
-                        ) = (
-                            ::core::iter::DoubleEndedIterator::next_back(
-                                &mut __ad_indices,
-                            ),
-                            __ad_entries.pop(),
-                        ) {
-                            let __ad_v11 = (__ad_v5, __ad_v8);
-                            let __ad_v12 = ::autodiff::__private::rules::index::value(
-                                a,
-                                &__ad_v11,
-                            );
-                            let __ad_v13 = ::autodiff::__private::rules::index::value(
-                                x,
-                                &__ad_v8,
-                            );
-                            let mut __ad_d16 = __ad_a17_0;
-                            let mut __ad_d15 = ::autodiff::__private::rules::assign_index::vjp_e(
-                                &__ad_d16,
-                                &__ad_v5,
-                            );
-                            let mut __ad_d9 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                                __ad_d16,
-                                &__ad_v5,
-                            );
-                            let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(
-                                &__ad_d15,
-                            );
-                            let mut __ad_d14 = __ad_d15;
-                            let mut __ad_d12 = ::autodiff::__private::rules::mul::vjp_a(
-                                &__ad_d14,
-                                &__ad_v12,
-                                &__ad_v13,
-                            );
-                            let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_b(
-                                &__ad_d14,
-                                &__ad_v12,
-                                &__ad_v13,
-                            );
-                            ::autodiff::__private::rules::index::vjp_acc(
-                                &mut __ad_d1,
-                                &__ad_d13,
-                                &__ad_v8,
-                            );
-                            ::autodiff::__private::rules::index::vjp_acc(
-                                &mut __ad_d0,
-                                &__ad_d12,
-                                &__ad_v11,
-                            );
-                            ::autodiff::__private::rules::index::vjp_acc(
-                                &mut __ad_d9,
-                                &__ad_d10,
-                                &__ad_v5,
-                            );
-                            __ad_a17_0 = __ad_d9;
-                        }
+                    for __ad_v8 in ::core::iter::Iterator::rev(
+                        ::core::clone::Clone::clone(&__ad_v7),
+                    ) {
+                        let __ad_v11 = (__ad_v5, __ad_v8);
+                        let __ad_v12 = ::autodiff::__private::rules::index::value(
+                            a,
+                            &__ad_v11,
+                        );
+                        let __ad_v13 = ::autodiff::__private::rules::index::value(
+                            x,
+                            &__ad_v8,
+                        );
+                        let mut __ad_d16 = __ad_a17_0;
+                        let mut __ad_d15 = ::autodiff::__private::rules::assign_index::vjp_e(
+                            &__ad_d16,
+                            &__ad_v5,
+                        );
+                        let mut __ad_d9 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                            __ad_d16,
+                            &__ad_v5,
+                        );
+                        let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(
+                            &__ad_d15,
+                        );
+                        let mut __ad_d14 = __ad_d15;
+                        let mut __ad_d12 = ::autodiff::__private::rules::mul::vjp_a(
+                            &__ad_d14,
+                            &__ad_v12,
+                            &__ad_v13,
+                        );
+                        let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_b(
+                            &__ad_d14,
+                            &__ad_v12,
+                            &__ad_v13,
+                        );
+                        ::autodiff::__private::rules::index::vjp_acc(
+                            &mut __ad_d1,
+                            &__ad_d13,
+                            &__ad_v8,
+                        );
+                        ::autodiff::__private::rules::index::vjp_acc(
+                            &mut __ad_d0,
+                            &__ad_d12,
+                            &__ad_v11,
+                        );
+                        ::autodiff::__private::rules::index::vjp_acc(
+                            &mut __ad_d9,
+                            &__ad_d10,
+                            &__ad_v5,
+                        );
+                        __ad_a17_0 = __ad_d9;
                     }
                     let mut __ad_d6 = __ad_a17_0;
                     __ad_a18_0 = __ad_d6;

@@ -137,9 +137,6 @@ fn rosenbrock_grad(x: &[f64]) -> (f64, RosenbrockGrad) {
     let __ad_v1 = 0.0;
     let __ad_v2 = 0..x.len() - 1;
     let mut __ad_c20_0 = __ad_v1;
-    let mut __ad_tape20 = ::std::vec::Vec::with_capacity(
-        ::core::iter::Iterator::size_hint(&__ad_v2).1.unwrap_or(0),
-    );
     for __ad_v3 in ::core::clone::Clone::clone(&__ad_v2) {
         let __ad_v4 = __ad_c20_0;
         let __ad_v5 = __ad_v3 + 1;
@@ -157,7 +154,6 @@ fn rosenbrock_grad(x: &[f64]) -> (f64, RosenbrockGrad) {
         let __ad_v17 = ::autodiff::__private::rules::mul::value(&__ad_v13, &__ad_v13);
         let __ad_v18 = ::autodiff::__private::rules::add::value(&__ad_v16, &__ad_v17);
         let __ad_v19 = ::autodiff::__private::rules::add::value(&__ad_v4, &__ad_v18);
-        __ad_tape20.push((__ad_v10, __ad_v15));
         __ad_c20_0 = __ad_v19;
     }
     let __ad_v20 = __ad_c20_0;
@@ -165,88 +161,66 @@ fn rosenbrock_grad(x: &[f64]) -> (f64, RosenbrockGrad) {
     let mut __ad_d20 = __ad_ct;
     let mut __ad_d0 = ::autodiff::__private::zero_grad(x);
     let mut __ad_a20_0 = __ad_d20;
-    {
-        let mut __ad_entries = __ad_tape20;
-        let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v2);
-        while let (
-            ::core::option::Option::Some(__ad_v3),
-            ::core::option::Option::Some((__ad_v10, __ad_v15)),
-        ) = (
-            ::core::iter::DoubleEndedIterator::next_back(&mut __ad_indices),
-            __ad_entries.pop(),
-        ) {
-            let __ad_v5 = __ad_v3 + 1;
-            let __ad_v7 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
-            let __ad_v8 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
-            let __ad_v12 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
-            let __ad_v13 = ::autodiff::__private::rules::sub::value(&1.0, &__ad_v12);
-            let mut __ad_d19 = __ad_a20_0;
-            let mut __ad_d4 = ::autodiff::__private::rules::add::vjp_a(&__ad_d19);
-            let mut __ad_d18 = __ad_d19;
-            let mut __ad_d16 = ::autodiff::__private::rules::add::vjp_a(&__ad_d18);
-            let mut __ad_d17 = __ad_d18;
-            let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_a(
-                &__ad_d17,
-                &__ad_v13,
-                &__ad_v13,
-            );
-            ::autodiff::__private::rules::mul::vjp_b_acc(
-                &mut __ad_d13,
-                &__ad_d17,
-                &__ad_v13,
-                &__ad_v13,
-            );
-            let mut __ad_d15 = ::autodiff::__private::rules::mul::vjp_a(
-                &__ad_d16,
-                &__ad_v15,
-                &__ad_v10,
-            );
-            let mut __ad_d10 = ::autodiff::__private::rules::mul::vjp_b(
-                &__ad_d16,
-                &__ad_v15,
-                &__ad_v10,
-            );
-            ::autodiff::__private::rules::mul::vjp_b_acc(
-                &mut __ad_d10,
-                &__ad_d15,
-                &100.0,
-                &__ad_v10,
-            );
-            let mut __ad_d12 = ::autodiff::__private::rules::sub::vjp_b(&__ad_d13);
-            ::autodiff::__private::rules::index::vjp_acc(
-                &mut __ad_d0,
-                &__ad_d12,
-                &__ad_v3,
-            );
-            let mut __ad_d9 = ::autodiff::__private::rules::sub::vjp_b(&__ad_d10);
-            let mut __ad_d6 = __ad_d10;
-            let mut __ad_d7 = ::autodiff::__private::rules::mul::vjp_a(
-                &__ad_d9,
-                &__ad_v7,
-                &__ad_v8,
-            );
-            let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_b(
-                &__ad_d9,
-                &__ad_v7,
-                &__ad_v8,
-            );
-            ::autodiff::__private::rules::index::vjp_acc(
-                &mut __ad_d0,
-                &__ad_d8,
-                &__ad_v3,
-            );
-            ::autodiff::__private::rules::index::vjp_acc(
-                &mut __ad_d0,
-                &__ad_d7,
-                &__ad_v3,
-            );
-            ::autodiff::__private::rules::index::vjp_acc(
-                &mut __ad_d0,
-                &__ad_d6,
-                &__ad_v5,
-            );
-            __ad_a20_0 = __ad_d4;
-        }
+    for __ad_v3 in ::core::iter::Iterator::rev(::core::clone::Clone::clone(&__ad_v2)) {
+        let __ad_v5 = __ad_v3 + 1;
+        let __ad_v6 = ::autodiff::__private::rules::index::value(x, &__ad_v5);
+        let __ad_v7 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
+        let __ad_v8 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
+        let __ad_v9 = ::autodiff::__private::rules::mul::value(&__ad_v7, &__ad_v8);
+        let __ad_v10 = ::autodiff::__private::rules::sub::value(&__ad_v6, &__ad_v9);
+        let __ad_v12 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
+        let __ad_v13 = ::autodiff::__private::rules::sub::value(&1.0, &__ad_v12);
+        let __ad_v15 = ::autodiff::__private::rules::mul::value(&100.0, &__ad_v10);
+        let mut __ad_d19 = __ad_a20_0;
+        let mut __ad_d4 = ::autodiff::__private::rules::add::vjp_a(&__ad_d19);
+        let mut __ad_d18 = __ad_d19;
+        let mut __ad_d16 = ::autodiff::__private::rules::add::vjp_a(&__ad_d18);
+        let mut __ad_d17 = __ad_d18;
+        let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_a(
+            &__ad_d17,
+            &__ad_v13,
+            &__ad_v13,
+        );
+        ::autodiff::__private::rules::mul::vjp_b_acc(
+            &mut __ad_d13,
+            &__ad_d17,
+            &__ad_v13,
+            &__ad_v13,
+        );
+        let mut __ad_d15 = ::autodiff::__private::rules::mul::vjp_a(
+            &__ad_d16,
+            &__ad_v15,
+            &__ad_v10,
+        );
+        let mut __ad_d10 = ::autodiff::__private::rules::mul::vjp_b(
+            &__ad_d16,
+            &__ad_v15,
+            &__ad_v10,
+        );
+        ::autodiff::__private::rules::mul::vjp_b_acc(
+            &mut __ad_d10,
+            &__ad_d15,
+            &100.0,
+            &__ad_v10,
+        );
+        let mut __ad_d12 = ::autodiff::__private::rules::sub::vjp_b(&__ad_d13);
+        ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d0, &__ad_d12, &__ad_v3);
+        let mut __ad_d9 = ::autodiff::__private::rules::sub::vjp_b(&__ad_d10);
+        let mut __ad_d6 = __ad_d10;
+        let mut __ad_d7 = ::autodiff::__private::rules::mul::vjp_a(
+            &__ad_d9,
+            &__ad_v7,
+            &__ad_v8,
+        );
+        let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_b(
+            &__ad_d9,
+            &__ad_v7,
+            &__ad_v8,
+        );
+        ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d0, &__ad_d8, &__ad_v3);
+        ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d0, &__ad_d7, &__ad_v3);
+        ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d0, &__ad_d6, &__ad_v5);
+        __ad_a20_0 = __ad_d4;
     }
     (__ad_v20, RosenbrockGrad { x: __ad_d0 })
 }
@@ -258,9 +232,6 @@ fn rosenbrock_vjp<'__ad>(
     let __ad_v1 = 0.0;
     let __ad_v2 = 0..x.len() - 1;
     let mut __ad_c20_0 = __ad_v1;
-    let mut __ad_tape20 = ::std::vec::Vec::with_capacity(
-        ::core::iter::Iterator::size_hint(&__ad_v2).1.unwrap_or(0),
-    );
     for __ad_v3 in ::core::clone::Clone::clone(&__ad_v2) {
         let __ad_v4 = __ad_c20_0;
         let __ad_v5 = __ad_v3 + 1;
@@ -278,7 +249,6 @@ fn rosenbrock_vjp<'__ad>(
         let __ad_v17 = ::autodiff::__private::rules::mul::value(&__ad_v13, &__ad_v13);
         let __ad_v18 = ::autodiff::__private::rules::add::value(&__ad_v16, &__ad_v17);
         let __ad_v19 = ::autodiff::__private::rules::add::value(&__ad_v4, &__ad_v18);
-        __ad_tape20.push((__ad_v10, __ad_v15));
         __ad_c20_0 = __ad_v19;
     }
     let __ad_v20 = __ad_c20_0;
@@ -288,108 +258,93 @@ fn rosenbrock_vjp<'__ad>(
             let mut __ad_d20 = __ad_ct;
             let mut __ad_d0 = ::autodiff::__private::zero_grad(x);
             let mut __ad_a20_0 = __ad_d20;
-            {
-                let mut __ad_entries = __ad_tape20;
-                let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v2);
-                while let (
-                    ::core::option::Option::Some(__ad_v3),
-                    ::core::option::Option::Some((__ad_v10, __ad_v15)),
-                ) = (
-                    ::core::iter::DoubleEndedIterator::next_back(&mut __ad_indices),
-                    __ad_entries.pop(),
-                ) {
-                    let __ad_v5 = __ad_v3 + 1;
-                    let __ad_v7 = ::autodiff::__private::rules::index::value(
-                        x,
-                        &__ad_v3,
-                    );
-                    let __ad_v8 = ::autodiff::__private::rules::index::value(
-                        x,
-                        &__ad_v3,
-                    );
-                    let __ad_v12 = ::autodiff::__private::rules::index::value(
-                        x,
-                        &__ad_v3,
-                    );
-                    let __ad_v13 = ::autodiff::__private::rules::sub::value(
-                        &1.0,
-                        &__ad_v12,
-                    );
-                    let mut __ad_d19 = __ad_a20_0;
-                    let mut __ad_d4 = ::autodiff::__private::rules::add::vjp_a(
-                        &__ad_d19,
-                    );
-                    let mut __ad_d18 = __ad_d19;
-                    let mut __ad_d16 = ::autodiff::__private::rules::add::vjp_a(
-                        &__ad_d18,
-                    );
-                    let mut __ad_d17 = __ad_d18;
-                    let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_a(
-                        &__ad_d17,
-                        &__ad_v13,
-                        &__ad_v13,
-                    );
-                    ::autodiff::__private::rules::mul::vjp_b_acc(
-                        &mut __ad_d13,
-                        &__ad_d17,
-                        &__ad_v13,
-                        &__ad_v13,
-                    );
-                    let mut __ad_d15 = ::autodiff::__private::rules::mul::vjp_a(
-                        &__ad_d16,
-                        &__ad_v15,
-                        &__ad_v10,
-                    );
-                    let mut __ad_d10 = ::autodiff::__private::rules::mul::vjp_b(
-                        &__ad_d16,
-                        &__ad_v15,
-                        &__ad_v10,
-                    );
-                    ::autodiff::__private::rules::mul::vjp_b_acc(
-                        &mut __ad_d10,
-                        &__ad_d15,
-                        &100.0,
-                        &__ad_v10,
-                    );
-                    let mut __ad_d12 = ::autodiff::__private::rules::sub::vjp_b(
-                        &__ad_d13,
-                    );
-                    ::autodiff::__private::rules::index::vjp_acc(
-                        &mut __ad_d0,
-                        &__ad_d12,
-                        &__ad_v3,
-                    );
-                    let mut __ad_d9 = ::autodiff::__private::rules::sub::vjp_b(
-                        &__ad_d10,
-                    );
-                    let mut __ad_d6 = __ad_d10;
-                    let mut __ad_d7 = ::autodiff::__private::rules::mul::vjp_a(
-                        &__ad_d9,
-                        &__ad_v7,
-                        &__ad_v8,
-                    );
-                    let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_b(
-                        &__ad_d9,
-                        &__ad_v7,
-                        &__ad_v8,
-                    );
-                    ::autodiff::__private::rules::index::vjp_acc(
-                        &mut __ad_d0,
-                        &__ad_d8,
-                        &__ad_v3,
-                    );
-                    ::autodiff::__private::rules::index::vjp_acc(
-                        &mut __ad_d0,
-                        &__ad_d7,
-                        &__ad_v3,
-                    );
-                    ::autodiff::__private::rules::index::vjp_acc(
-                        &mut __ad_d0,
-                        &__ad_d6,
-                        &__ad_v5,
-                    );
-                    __ad_a20_0 = __ad_d4;
-                }
+            for __ad_v3 in ::core::iter::Iterator::rev(
+                ::core::clone::Clone::clone(&__ad_v2),
+            ) {
+                let __ad_v5 = __ad_v3 + 1;
+                let __ad_v6 = ::autodiff::__private::rules::index::value(x, &__ad_v5);
+                let __ad_v7 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
+                let __ad_v8 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
+                let __ad_v9 = ::autodiff::__private::rules::mul::value(
+                    &__ad_v7,
+                    &__ad_v8,
+                );
+                let __ad_v10 = ::autodiff::__private::rules::sub::value(
+                    &__ad_v6,
+                    &__ad_v9,
+                );
+                let __ad_v12 = ::autodiff::__private::rules::index::value(x, &__ad_v3);
+                let __ad_v13 = ::autodiff::__private::rules::sub::value(&1.0, &__ad_v12);
+                let __ad_v15 = ::autodiff::__private::rules::mul::value(
+                    &100.0,
+                    &__ad_v10,
+                );
+                let mut __ad_d19 = __ad_a20_0;
+                let mut __ad_d4 = ::autodiff::__private::rules::add::vjp_a(&__ad_d19);
+                let mut __ad_d18 = __ad_d19;
+                let mut __ad_d16 = ::autodiff::__private::rules::add::vjp_a(&__ad_d18);
+                let mut __ad_d17 = __ad_d18;
+                let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_a(
+                    &__ad_d17,
+                    &__ad_v13,
+                    &__ad_v13,
+                );
+                ::autodiff::__private::rules::mul::vjp_b_acc(
+                    &mut __ad_d13,
+                    &__ad_d17,
+                    &__ad_v13,
+                    &__ad_v13,
+                );
+                let mut __ad_d15 = ::autodiff::__private::rules::mul::vjp_a(
+                    &__ad_d16,
+                    &__ad_v15,
+                    &__ad_v10,
+                );
+                let mut __ad_d10 = ::autodiff::__private::rules::mul::vjp_b(
+                    &__ad_d16,
+                    &__ad_v15,
+                    &__ad_v10,
+                );
+                ::autodiff::__private::rules::mul::vjp_b_acc(
+                    &mut __ad_d10,
+                    &__ad_d15,
+                    &100.0,
+                    &__ad_v10,
+                );
+                let mut __ad_d12 = ::autodiff::__private::rules::sub::vjp_b(&__ad_d13);
+                ::autodiff::__private::rules::index::vjp_acc(
+                    &mut __ad_d0,
+                    &__ad_d12,
+                    &__ad_v3,
+                );
+                let mut __ad_d9 = ::autodiff::__private::rules::sub::vjp_b(&__ad_d10);
+                let mut __ad_d6 = __ad_d10;
+                let mut __ad_d7 = ::autodiff::__private::rules::mul::vjp_a(
+                    &__ad_d9,
+                    &__ad_v7,
+                    &__ad_v8,
+                );
+                let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_b(
+                    &__ad_d9,
+                    &__ad_v7,
+                    &__ad_v8,
+                );
+                ::autodiff::__private::rules::index::vjp_acc(
+                    &mut __ad_d0,
+                    &__ad_d8,
+                    &__ad_v3,
+                );
+                ::autodiff::__private::rules::index::vjp_acc(
+                    &mut __ad_d0,
+                    &__ad_d7,
+                    &__ad_v3,
+                );
+                ::autodiff::__private::rules::index::vjp_acc(
+                    &mut __ad_d0,
+                    &__ad_d6,
+                    &__ad_v5,
+                );
+                __ad_a20_0 = __ad_d4;
             }
             RosenbrockGrad { x: __ad_d0 }
         },
