@@ -62,10 +62,12 @@ impl Reverse<'_> {
         let record = self.needed.contains(&Saved::Tape(inst.results[0])).then(|| {
             let tape = self.saved_ident(Saved::Tape(inst.results[0]));
             let entry = self.tape_entry(body);
-            // One entry per iteration, allocated once.
-            let declare = quote! {
-                let mut #tape = ::std::vec::Vec::with_capacity(::core::iter::Iterator::size_hint(&#iter).1.unwrap_or(0));
-            };
+            // One entry per iteration, allocated once (a hoisted tape is declared at the start).
+            let declare = (!self.hoisted.contains(&inst.results[0])).then(|| {
+                quote! {
+                    let mut #tape = ::std::vec::Vec::with_capacity(::core::iter::Iterator::size_hint(&#iter).1.unwrap_or(0));
+                }
+            });
             (declare, quote!(#tape.push(#entry);))
         });
         let (declare, push) = record.unzip();
@@ -213,6 +215,25 @@ impl Reverse<'_> {
         }
         let tape = self.saved_ident(Saved::Tape(inst.results[0]));
         let pattern = self.tape_pattern(body);
+        if self.hoisted.contains(&inst.results[0]) {
+            // This run's entries are the last on the shared tape.
+            let iter = self.borrow(args[0]);
+            let i = match self.replayed.contains(&index) {
+                true => self.func.ident(index).to_token_stream(),
+                false => quote!(_),
+            };
+            out.extend(quote! {
+                for #i in ::core::iter::Iterator::rev(::core::clone::Clone::clone(#iter)) {
+                    let ::core::option::Option::Some(#pattern) = #tape.pop() else {
+                        ::core::unreachable!()
+                    };
+                    #zeros
+                    #iteration
+                }
+            });
+            self.contribute_inits(inst, args, &state, out);
+            return;
+        }
         // Entries are popped from the end of the tape; a replayed index is
         // taken from the back of its range alongside.
         let head = if self.replayed.contains(&index) {

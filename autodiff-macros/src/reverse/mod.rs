@@ -103,6 +103,14 @@ struct Reverse<'a> {
     /// The element reads `(result, argument)` whose reverse rule starts the
     /// container's adjoint, and so reads the container for its shape.
     starts: HashSet<(Value, usize)>,
+    /// Range loops nested in another loop whose tape is declared once at the
+    /// start of the forward sweep, rather than once per run of the loop and
+    /// saved in the enclosing iteration's entry: the reverse sweep runs the
+    /// runs backwards, so each pops exactly its own entries, last first.
+    /// (A `while` loop keeps a tape per run: its length is the trip count.)
+    hoisted: Vec<Value>,
+    /// Nesting depth of the loop `mark_needed` is in.
+    loop_depth: usize,
     /// Outer values whose adjoints are started at zero before an `if` (its
     /// first result), found by the first pass of the reverse sweep.
     zeroed: HashSet<(Value, Value)>,
@@ -158,6 +166,8 @@ impl<'a> Reverse<'a> {
             needed: HashSet::new(),
             starts: HashSet::new(),
             zeroed: HashSet::new(),
+            hoisted: Vec::new(),
+            loop_depth: 0,
             last_uses: moves::last_uses(func),
             declared: HashSet::new(),
             second_order: false,
@@ -178,7 +188,9 @@ impl Reverse<'_> {
             self.declared.clear();
         }
         self.mark_needed(&func.body);
-        let forward = self.forward(&func.body);
+        let tapes = self.hoisted.iter().map(|v| self.saved_ident(Saved::Tape(*v)));
+        let mut forward = quote!(#(let mut #tapes = ::std::vec::Vec::new();)*);
+        forward.extend(self.forward(&func.body));
         let mut reverse = TokenStream::new();
         self.reverse_sweep(&mut reverse);
         (forward, reverse)
@@ -308,7 +320,9 @@ impl Reverse<'_> {
                     for v in inst.results.iter().copied().chain(self.outer_targets(inst)) {
                         self.need(v);
                     }
+                    self.loop_depth += 1;
                     self.mark_needed(body);
+                    self.loop_depth -= 1;
                     // The tangent sweeps of an iteration read its values too.
                     if self.second_order {
                         let read: Vec<Value> = body
@@ -334,6 +348,10 @@ impl Reverse<'_> {
                     // the compiler sees a plain counted loop).
                     if cond.is_none() && self.saved_in(body).is_empty() {
                         self.needed.remove(&Saved::Tape(inst.results[0]));
+                        self.need(args[0]);
+                    } else if cond.is_none() && self.loop_depth > 0 {
+                        // Nested in a loop: one tape for all its runs (see `hoisted`).
+                        self.hoisted.push(inst.results[0]);
                         self.need(args[0]);
                     }
                 }
@@ -478,7 +496,7 @@ impl Reverse<'_> {
             }
             if let Some(&first) = inst.results.first() {
                 for s in [Saved::Pullback(first), Saved::Tape(first)] {
-                    if self.needed.contains(&s) {
+                    if self.needed.contains(&s) && !(s == Saved::Tape(first) && self.hoisted.contains(&first)) {
                         saved.push(s);
                     }
                 }

@@ -50,7 +50,7 @@ fn read_back(x: &[f64]) -> f64 {
     v[n - 1]
 }
 
-#[differentiable(order = 2)]
+#[differentiable]
 fn matvec(a: &DMatrix<f64>, x: &DVector<f64>) -> f64 {
     let mut y = DVector::<f64>::zeros(a.nrows());
     for i in 0..a.nrows() {
