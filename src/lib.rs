@@ -61,7 +61,27 @@
 //!
 //! Loops: `for` over integer ranges and over `v.iter()`, `while`, `loop`, with
 //! guard `break`/`continue`, nested, with branches; indexing `x[i]`,
-//! `m[(i, j)]`. Per iteration only what the reverse sweep reads is recorded.
+//! `m[(i, j)]`; local buffers (`vec![0.0; n]`, `DVector::<f64>::zeros(n)`)
+//! written in place by `v[i] = e`, `v[i] += e`, `m[(i, j)] = e`. Per iteration
+//! only what the reverse sweep reads is recorded.
+//!
+//! ```
+//! use autodiff::prelude::*;
+//!
+//! /// A linear recurrence through a buffer.
+//! #[differentiable]
+//! fn smooth(x: &[f64]) -> f64 {
+//!     let mut h = vec![0.0; x.len() + 1];
+//!     for i in 0..x.len() {
+//!         h[i + 1] = 0.5 * h[i] + x[i];
+//!     }
+//!     h[x.len()] * h[x.len()]
+//! }
+//!
+//! let (value, g) = smooth_grad(&[1.0, 2.0]);
+//! assert_eq!(value, 6.25); // h = [0, 1, 2.5]
+//! assert_eq!(g.x, vec![2.5, 5.0]); // 2 h₂ · (0.5, 1)
+//! ```
 //!
 //! Anything else is a compile error at its span that says what to write
 //! instead. The README has the full table.

@@ -501,26 +501,35 @@ impl Lowerer<'_> {
     }
 
     /// `vec![e; n]` or `vec![a, b, ..]`: a buffer emitted as written (its
-    /// elements carry no derivative; assign them to differentiate).
+    /// elements carry no derivative; assign them to differentiate). The
+    /// length is data (`x.len()` of a differentiated `x` is fine).
     fn vec_macro(&mut self, m: &syn::ExprMacro) -> Option<Value> {
         let tokens = &m.mac.tokens;
-        let Ok(elements) = syn::parse2::<Expr>(quote!([#tokens])) else {
-            self.errors.push(m, msg::macro_(&m.mac.path.to_token_stream()));
-            return None;
-        };
-        let (renamed, args) = self.rename(&elements)?;
-        let inner = match syn::parse2::<Expr>(renamed).ok()? {
-            Expr::Repeat(r) => {
-                let (e, n) = (&r.expr, &r.len);
-                quote!(#e; #n)
+        let (elements, length) = match syn::parse2::<Expr>(quote!([#tokens])) {
+            Ok(Expr::Repeat(r)) => (vec![*r.expr], Some(*r.len)),
+            Ok(Expr::Array(a)) => (a.elems.into_iter().collect(), None),
+            _ => {
+                self.errors.push(m, msg::macro_(&m.mac.path.to_token_stream()));
+                return None;
             }
-            Expr::Array(a) => a.elems.to_token_stream(),
-            _ => return None,
+        };
+        let elements: Vec<Value> = elements.iter().map(|e| self.expr_value(e)).collect::<Option<_>>()?;
+        let length = match &length {
+            Some(n) => Some(self.passive_expr(n)?),
+            None => None,
+        };
+        let names: Vec<Ident> = elements.iter().map(|v| self.values[v.index()].ident.clone()).collect();
+        let expr = match length {
+            Some(n) => {
+                let n = &self.values[n.index()].ident;
+                quote_spanned!(m.span()=> ::std::vec![#(#names)*; #n])
+            }
+            None => quote_spanned!(m.span()=> ::std::vec![#(#names),*]),
         };
         Some(self.emit1(
             Op::Opaque {
-                expr: quote_spanned!(m.span()=> ::std::vec![#inner]),
-                args,
+                expr,
+                args: elements.into_iter().chain(length).collect(),
                 what: Opaque::VecMacro,
                 origin: m.to_token_stream(),
             },

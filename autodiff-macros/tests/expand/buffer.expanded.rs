@@ -29,103 +29,105 @@ impl ::autodiff::__private::ArgTangents for RecurrenceGrad {
 fn recurrence_jvp(x: &[f64], dx: ::std::vec::Vec<f64>) -> (f64, f64) {
     let __ad_dot0 = dx;
     let __ad_v1 = x.len();
-    let __ad_v2 = ::std::vec![0.0; __ad_v1 + 1];
-    let __ad_v3 = 0..__ad_v1;
-    let mut __ad_tc14_0 = ::autodiff::__private::zero_grad(&__ad_v2);
-    let mut __ad_c14_0 = __ad_v2;
-    for __ad_v4 in ::core::clone::Clone::clone(&__ad_v3) {
-        let __ad_v5 = __ad_c14_0;
-        let __ad_dot5 = __ad_tc14_0;
-        let __ad_v6 = ::autodiff::__private::rules::index::value(&__ad_v5, &__ad_v4);
-        let mut __ad_dot6 = ::autodiff::__private::rules::index::jvp(
-            &__ad_dot5,
-            &__ad_v4,
-        );
-        let __ad_v7 = 0.9;
-        let __ad_v8 = ::autodiff::__private::rules::mul::value(&__ad_v6, &0.9);
-        let mut __ad_dot8 = ::autodiff::__private::rules::mul::jvp_a(
-            &__ad_dot6,
+    let __ad_v2 = 0.0;
+    let __ad_v3 = __ad_v1 + 1;
+    let __ad_v4 = ::std::vec![__ad_v2; __ad_v3];
+    let __ad_v5 = 0..__ad_v1;
+    let mut __ad_tc16_0 = ::autodiff::__private::zero_grad(&__ad_v4);
+    let mut __ad_c16_0 = __ad_v4;
+    for __ad_v6 in ::core::clone::Clone::clone(&__ad_v5) {
+        let __ad_v7 = __ad_c16_0;
+        let __ad_dot7 = __ad_tc16_0;
+        let __ad_v8 = ::autodiff::__private::rules::index::value(&__ad_v7, &__ad_v6);
+        let mut __ad_dot8 = ::autodiff::__private::rules::index::jvp(
+            &__ad_dot7,
             &__ad_v6,
+        );
+        let __ad_v9 = 0.9;
+        let __ad_v10 = ::autodiff::__private::rules::mul::value(&__ad_v8, &0.9);
+        let mut __ad_dot10 = ::autodiff::__private::rules::mul::jvp_a(
+            &__ad_dot8,
+            &__ad_v8,
             &0.9,
         );
-        let __ad_v9 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
-        let mut __ad_dot9 = ::autodiff::__private::rules::index::jvp(
+        let __ad_v11 = ::autodiff::__private::rules::index::value(x, &__ad_v6);
+        let mut __ad_dot11 = ::autodiff::__private::rules::index::jvp(
             &__ad_dot0,
-            &__ad_v4,
+            &__ad_v6,
         );
-        let __ad_v10 = ::autodiff::__private::rules::add::value(&__ad_v8, &__ad_v9);
-        let mut __ad_dot10 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot8);
+        let __ad_v12 = ::autodiff::__private::rules::add::value(&__ad_v10, &__ad_v11);
+        let mut __ad_dot12 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot10);
         ::autodiff::__private::Accumulate::accumulate(
-            &mut __ad_dot10,
-            ::autodiff::__private::rules::add::jvp_b(&__ad_dot9),
+            &mut __ad_dot12,
+            ::autodiff::__private::rules::add::jvp_b(&__ad_dot11),
         );
-        let __ad_v11 = __ad_v10.tanh();
-        let mut __ad_dot11 = ::autodiff::__private::rules::tanh::jvp(
-            &__ad_dot10,
-            &__ad_v11,
+        let __ad_v13 = __ad_v12.tanh();
+        let mut __ad_dot13 = ::autodiff::__private::rules::tanh::jvp(
+            &__ad_dot12,
+            &__ad_v13,
         );
-        let __ad_v12 = __ad_v4 + 1;
-        let __ad_v13 = {
-            let mut __ad_buffer = __ad_v5;
-            __ad_buffer[__ad_v12] = ::core::clone::Clone::clone(&__ad_v11);
+        let __ad_v14 = __ad_v6 + 1;
+        let __ad_v15 = {
+            let mut __ad_buffer = __ad_v7;
+            __ad_buffer[__ad_v14] = ::core::clone::Clone::clone(&__ad_v13);
             __ad_buffer
         };
-        let mut __ad_dot13 = ::autodiff::__private::rules::assign_index::jvp_x(
-            &__ad_dot5,
-            &__ad_v12,
+        let mut __ad_dot15 = ::autodiff::__private::rules::assign_index::jvp_x(
+            &__ad_dot7,
+            &__ad_v14,
         );
         ::autodiff::__private::Accumulate::accumulate(
-            &mut __ad_dot13,
+            &mut __ad_dot15,
             ::autodiff::__private::rules::assign_index::jvp_e(
-                &__ad_dot11,
-                &__ad_v12,
-                &__ad_v13,
+                &__ad_dot13,
+                &__ad_v14,
+                &__ad_v15,
             ),
         );
-        __ad_tc14_0 = __ad_dot13;
-        __ad_c14_0 = __ad_v13;
+        __ad_tc16_0 = __ad_dot15;
+        __ad_c16_0 = __ad_v15;
     }
-    let __ad_v14 = __ad_c14_0;
-    let __ad_dot14 = __ad_tc14_0;
-    let __ad_v15 = 0.0;
-    let __ad_v16 = 0..__ad_v1 + 1;
-    let mut __ad_tc23_0 = ::autodiff::__private::zero_grad(&0.0);
-    let mut __ad_c23_0 = __ad_v15;
-    for __ad_v17 in ::core::clone::Clone::clone(&__ad_v16) {
-        let __ad_v18 = __ad_c23_0;
-        let __ad_dot18 = __ad_tc23_0;
-        let __ad_v19 = ::autodiff::__private::rules::index::value(&__ad_v14, &__ad_v17);
-        let mut __ad_dot19 = ::autodiff::__private::rules::index::jvp(
-            &__ad_dot14,
-            &__ad_v17,
-        );
-        let __ad_v20 = ::autodiff::__private::rules::index::value(&__ad_v14, &__ad_v17);
-        let mut __ad_dot20 = ::autodiff::__private::rules::index::jvp(
-            &__ad_dot14,
-            &__ad_v17,
-        );
-        let __ad_v21 = ::autodiff::__private::rules::mul::value(&__ad_v19, &__ad_v20);
-        let mut __ad_dot21 = ::autodiff::__private::rules::mul::jvp_a(
-            &__ad_dot19,
+    let __ad_v16 = __ad_c16_0;
+    let __ad_dot16 = __ad_tc16_0;
+    let __ad_v17 = 0.0;
+    let __ad_v18 = 0..__ad_v1 + 1;
+    let mut __ad_tc25_0 = ::autodiff::__private::zero_grad(&0.0);
+    let mut __ad_c25_0 = __ad_v17;
+    for __ad_v19 in ::core::clone::Clone::clone(&__ad_v18) {
+        let __ad_v20 = __ad_c25_0;
+        let __ad_dot20 = __ad_tc25_0;
+        let __ad_v21 = ::autodiff::__private::rules::index::value(&__ad_v16, &__ad_v19);
+        let mut __ad_dot21 = ::autodiff::__private::rules::index::jvp(
+            &__ad_dot16,
             &__ad_v19,
-            &__ad_v20,
+        );
+        let __ad_v22 = ::autodiff::__private::rules::index::value(&__ad_v16, &__ad_v19);
+        let mut __ad_dot22 = ::autodiff::__private::rules::index::jvp(
+            &__ad_dot16,
+            &__ad_v19,
+        );
+        let __ad_v23 = ::autodiff::__private::rules::mul::value(&__ad_v21, &__ad_v22);
+        let mut __ad_dot23 = ::autodiff::__private::rules::mul::jvp_a(
+            &__ad_dot21,
+            &__ad_v21,
+            &__ad_v22,
         );
         ::autodiff::__private::Accumulate::accumulate(
-            &mut __ad_dot21,
-            ::autodiff::__private::rules::mul::jvp_b(&__ad_dot20, &__ad_v19, &__ad_v20),
+            &mut __ad_dot23,
+            ::autodiff::__private::rules::mul::jvp_b(&__ad_dot22, &__ad_v21, &__ad_v22),
         );
-        let __ad_v22 = ::autodiff::__private::rules::add::value(&__ad_v18, &__ad_v21);
-        let mut __ad_dot22 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot18);
+        let __ad_v24 = ::autodiff::__private::rules::add::value(&__ad_v20, &__ad_v23);
+        let mut __ad_dot24 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot20);
         ::autodiff::__private::Accumulate::accumulate(
-            &mut __ad_dot22,
-            ::autodiff::__private::rules::add::jvp_b(&__ad_dot21),
+            &mut __ad_dot24,
+            ::autodiff::__private::rules::add::jvp_b(&__ad_dot23),
         );
-        __ad_tc23_0 = __ad_dot22;
-        __ad_c23_0 = __ad_v22;
+        __ad_tc25_0 = __ad_dot24;
+        __ad_c25_0 = __ad_v24;
     }
-    let __ad_v23 = __ad_c23_0;
-    let __ad_dot23 = __ad_tc23_0;
-    (__ad_v23, __ad_dot23)
+    let __ad_v25 = __ad_c25_0;
+    let __ad_dot25 = __ad_tc25_0;
+    (__ad_v25, __ad_dot25)
 }
 #[doc(hidden)]
 #[allow(dead_code, unused_variables, clippy::all)]
@@ -144,121 +146,123 @@ fn recurrence_jvp_positional(
 #[allow(dead_code, unused_mut, unused_variables, clippy::all)]
 fn recurrence_grad(x: &[f64]) -> (f64, RecurrenceGrad) {
     let __ad_v1 = x.len();
-    let __ad_v2 = ::std::vec![0.0; __ad_v1 + 1];
-    let __ad_v3 = 0..__ad_v1;
-    let mut __ad_c14_0 = __ad_v2;
-    let mut __ad_tape14 = ::std::vec::Vec::with_capacity(
-        ::core::iter::Iterator::size_hint(&__ad_v3).1.unwrap_or(0),
+    let __ad_v2 = 0.0;
+    let __ad_v3 = __ad_v1 + 1;
+    let __ad_v4 = ::std::vec![__ad_v2; __ad_v3];
+    let __ad_v5 = 0..__ad_v1;
+    let mut __ad_c16_0 = __ad_v4;
+    let mut __ad_tape16 = ::std::vec::Vec::with_capacity(
+        ::core::iter::Iterator::size_hint(&__ad_v5).1.unwrap_or(0),
     );
-    for __ad_v4 in ::core::clone::Clone::clone(&__ad_v3) {
-        let __ad_v5 = __ad_c14_0;
-        let __ad_v6 = ::autodiff::__private::rules::index::value(&__ad_v5, &__ad_v4);
-        let __ad_v7 = 0.9;
-        let __ad_v8 = ::autodiff::__private::rules::mul::value(&__ad_v6, &0.9);
-        let __ad_v9 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
-        let __ad_v10 = ::autodiff::__private::rules::add::value(&__ad_v8, &__ad_v9);
-        let __ad_v11 = __ad_v10.tanh();
-        let __ad_v12 = __ad_v4 + 1;
-        let __ad_v13 = {
-            let mut __ad_buffer = __ad_v5;
-            __ad_buffer[__ad_v12] = ::core::clone::Clone::clone(&__ad_v11);
+    for __ad_v6 in ::core::clone::Clone::clone(&__ad_v5) {
+        let __ad_v7 = __ad_c16_0;
+        let __ad_v8 = ::autodiff::__private::rules::index::value(&__ad_v7, &__ad_v6);
+        let __ad_v9 = 0.9;
+        let __ad_v10 = ::autodiff::__private::rules::mul::value(&__ad_v8, &0.9);
+        let __ad_v11 = ::autodiff::__private::rules::index::value(x, &__ad_v6);
+        let __ad_v12 = ::autodiff::__private::rules::add::value(&__ad_v10, &__ad_v11);
+        let __ad_v13 = __ad_v12.tanh();
+        let __ad_v14 = __ad_v6 + 1;
+        let __ad_v15 = {
+            let mut __ad_buffer = __ad_v7;
+            __ad_buffer[__ad_v14] = ::core::clone::Clone::clone(&__ad_v13);
             __ad_buffer
         };
-        __ad_tape14.push((__ad_v6, __ad_v11));
-        __ad_c14_0 = __ad_v13;
+        __ad_tape16.push((__ad_v8, __ad_v13));
+        __ad_c16_0 = __ad_v15;
     }
-    let __ad_v14 = __ad_c14_0;
-    let __ad_v15 = 0.0;
-    let __ad_v16 = 0..__ad_v1 + 1;
-    let mut __ad_c23_0 = __ad_v15;
-    for __ad_v17 in ::core::clone::Clone::clone(&__ad_v16) {
-        let __ad_v18 = __ad_c23_0;
-        let __ad_v19 = ::autodiff::__private::rules::index::value(&__ad_v14, &__ad_v17);
-        let __ad_v20 = ::autodiff::__private::rules::index::value(&__ad_v14, &__ad_v17);
-        let __ad_v21 = ::autodiff::__private::rules::mul::value(&__ad_v19, &__ad_v20);
-        let __ad_v22 = ::autodiff::__private::rules::add::value(&__ad_v18, &__ad_v21);
-        __ad_c23_0 = __ad_v22;
+    let __ad_v16 = __ad_c16_0;
+    let __ad_v17 = 0.0;
+    let __ad_v18 = 0..__ad_v1 + 1;
+    let mut __ad_c25_0 = __ad_v17;
+    for __ad_v19 in ::core::clone::Clone::clone(&__ad_v18) {
+        let __ad_v20 = __ad_c25_0;
+        let __ad_v21 = ::autodiff::__private::rules::index::value(&__ad_v16, &__ad_v19);
+        let __ad_v22 = ::autodiff::__private::rules::index::value(&__ad_v16, &__ad_v19);
+        let __ad_v23 = ::autodiff::__private::rules::mul::value(&__ad_v21, &__ad_v22);
+        let __ad_v24 = ::autodiff::__private::rules::add::value(&__ad_v20, &__ad_v23);
+        __ad_c25_0 = __ad_v24;
     }
-    let __ad_v23 = __ad_c23_0;
-    let __ad_ct = ::autodiff::__private::one_like(&__ad_v23);
-    let mut __ad_d23 = __ad_ct;
-    let mut __ad_d14 = ::autodiff::__private::zero_grad(&__ad_v14);
-    let mut __ad_a23_0 = __ad_d23;
-    for __ad_v17 in ::core::iter::Iterator::rev(::core::clone::Clone::clone(&__ad_v16)) {
-        let __ad_v19 = ::autodiff::__private::rules::index::value(&__ad_v14, &__ad_v17);
-        let __ad_v20 = ::autodiff::__private::rules::index::value(&__ad_v14, &__ad_v17);
-        let mut __ad_d22 = __ad_a23_0;
-        let mut __ad_d18 = ::autodiff::__private::rules::add::vjp_a(&__ad_d22);
-        let mut __ad_d21 = __ad_d22;
-        let mut __ad_d19 = ::autodiff::__private::rules::mul::vjp_a(
-            &__ad_d21,
-            &__ad_v19,
-            &__ad_v20,
+    let __ad_v25 = __ad_c25_0;
+    let __ad_ct = ::autodiff::__private::one_like(&__ad_v25);
+    let mut __ad_d25 = __ad_ct;
+    let mut __ad_d16 = ::autodiff::__private::zero_grad(&__ad_v16);
+    let mut __ad_a25_0 = __ad_d25;
+    for __ad_v19 in ::core::iter::Iterator::rev(::core::clone::Clone::clone(&__ad_v18)) {
+        let __ad_v21 = ::autodiff::__private::rules::index::value(&__ad_v16, &__ad_v19);
+        let __ad_v22 = ::autodiff::__private::rules::index::value(&__ad_v16, &__ad_v19);
+        let mut __ad_d24 = __ad_a25_0;
+        let mut __ad_d20 = ::autodiff::__private::rules::add::vjp_a(&__ad_d24);
+        let mut __ad_d23 = __ad_d24;
+        let mut __ad_d21 = ::autodiff::__private::rules::mul::vjp_a(
+            &__ad_d23,
+            &__ad_v21,
+            &__ad_v22,
         );
-        let mut __ad_d20 = ::autodiff::__private::rules::mul::vjp_b(
-            &__ad_d21,
-            &__ad_v19,
-            &__ad_v20,
+        let mut __ad_d22 = ::autodiff::__private::rules::mul::vjp_b(
+            &__ad_d23,
+            &__ad_v21,
+            &__ad_v22,
         );
         ::autodiff::__private::rules::index::vjp_acc(
-            &mut __ad_d14,
-            &__ad_d20,
-            &__ad_v17,
+            &mut __ad_d16,
+            &__ad_d22,
+            &__ad_v19,
         );
         ::autodiff::__private::rules::index::vjp_acc(
-            &mut __ad_d14,
-            &__ad_d19,
-            &__ad_v17,
+            &mut __ad_d16,
+            &__ad_d21,
+            &__ad_v19,
         );
-        __ad_a23_0 = __ad_d18;
+        __ad_a25_0 = __ad_d20;
     }
     let mut __ad_d0 = ::autodiff::__private::zero_grad(x);
-    let mut __ad_a14_0 = __ad_d14;
+    let mut __ad_a16_0 = __ad_d16;
     {
-        let mut __ad_entries = __ad_tape14;
-        let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v3);
+        let mut __ad_entries = __ad_tape16;
+        let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v5);
         while let (
-            ::core::option::Option::Some(__ad_v4),
-            ::core::option::Option::Some((__ad_v6, __ad_v11)),
+            ::core::option::Option::Some(__ad_v6),
+            ::core::option::Option::Some((__ad_v8, __ad_v13)),
         ) = (
             ::core::iter::DoubleEndedIterator::next_back(&mut __ad_indices),
             __ad_entries.pop(),
         ) {
-            let __ad_v12 = __ad_v4 + 1;
-            let mut __ad_d13 = __ad_a14_0;
-            let mut __ad_d11 = ::autodiff::__private::rules::assign_index::vjp_e(
+            let __ad_v14 = __ad_v6 + 1;
+            let mut __ad_d15 = __ad_a16_0;
+            let mut __ad_d13 = ::autodiff::__private::rules::assign_index::vjp_e(
+                &__ad_d15,
+                &__ad_v14,
+            );
+            let mut __ad_d7 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                __ad_d15,
+                &__ad_v14,
+            );
+            let mut __ad_d12 = ::autodiff::__private::rules::tanh::vjp(
                 &__ad_d13,
-                &__ad_v12,
+                &__ad_v13,
             );
-            let mut __ad_d5 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                __ad_d13,
-                &__ad_v12,
-            );
-            let mut __ad_d10 = ::autodiff::__private::rules::tanh::vjp(
-                &__ad_d11,
-                &__ad_v11,
-            );
-            let mut __ad_d8 = ::autodiff::__private::rules::add::vjp_a(&__ad_d10);
-            let mut __ad_d9 = __ad_d10;
+            let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(&__ad_d12);
+            let mut __ad_d11 = __ad_d12;
             ::autodiff::__private::rules::index::vjp_acc(
                 &mut __ad_d0,
-                &__ad_d9,
-                &__ad_v4,
-            );
-            let mut __ad_d6 = ::autodiff::__private::rules::mul::vjp_a(
-                &__ad_d8,
+                &__ad_d11,
                 &__ad_v6,
+            );
+            let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_a(
+                &__ad_d10,
+                &__ad_v8,
                 &0.9,
             );
             ::autodiff::__private::rules::index::vjp_acc(
-                &mut __ad_d5,
-                &__ad_d6,
-                &__ad_v4,
+                &mut __ad_d7,
+                &__ad_d8,
+                &__ad_v6,
             );
-            __ad_a14_0 = __ad_d5;
+            __ad_a16_0 = __ad_d7;
         }
     }
-    (__ad_v23, RecurrenceGrad { x: __ad_d0 })
+    (__ad_v25, RecurrenceGrad { x: __ad_d0 })
 }
 ///The value of [`recurrence`] and its pullback: a closure mapping a cotangent of the output to the cotangents of the inputs (a vector-Jacobian product). Generated by `#[differentiable]`.
 #[allow(dead_code, unused_mut, unused_variables, clippy::all)]
@@ -266,130 +270,132 @@ fn recurrence_vjp<'__ad>(
     x: &'__ad [f64],
 ) -> (f64, impl ::core::ops::FnOnce(f64) -> RecurrenceGrad + '__ad) {
     let __ad_v1 = x.len();
-    let __ad_v2 = ::std::vec![0.0; __ad_v1 + 1];
-    let __ad_v3 = 0..__ad_v1;
-    let mut __ad_c14_0 = __ad_v2;
-    let mut __ad_tape14 = ::std::vec::Vec::with_capacity(
-        ::core::iter::Iterator::size_hint(&__ad_v3).1.unwrap_or(0),
+    let __ad_v2 = 0.0;
+    let __ad_v3 = __ad_v1 + 1;
+    let __ad_v4 = ::std::vec![__ad_v2; __ad_v3];
+    let __ad_v5 = 0..__ad_v1;
+    let mut __ad_c16_0 = __ad_v4;
+    let mut __ad_tape16 = ::std::vec::Vec::with_capacity(
+        ::core::iter::Iterator::size_hint(&__ad_v5).1.unwrap_or(0),
     );
-    for __ad_v4 in ::core::clone::Clone::clone(&__ad_v3) {
-        let __ad_v5 = __ad_c14_0;
-        let __ad_v6 = ::autodiff::__private::rules::index::value(&__ad_v5, &__ad_v4);
-        let __ad_v7 = 0.9;
-        let __ad_v8 = ::autodiff::__private::rules::mul::value(&__ad_v6, &0.9);
-        let __ad_v9 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
-        let __ad_v10 = ::autodiff::__private::rules::add::value(&__ad_v8, &__ad_v9);
-        let __ad_v11 = __ad_v10.tanh();
-        let __ad_v12 = __ad_v4 + 1;
-        let __ad_v13 = {
-            let mut __ad_buffer = __ad_v5;
-            __ad_buffer[__ad_v12] = ::core::clone::Clone::clone(&__ad_v11);
+    for __ad_v6 in ::core::clone::Clone::clone(&__ad_v5) {
+        let __ad_v7 = __ad_c16_0;
+        let __ad_v8 = ::autodiff::__private::rules::index::value(&__ad_v7, &__ad_v6);
+        let __ad_v9 = 0.9;
+        let __ad_v10 = ::autodiff::__private::rules::mul::value(&__ad_v8, &0.9);
+        let __ad_v11 = ::autodiff::__private::rules::index::value(x, &__ad_v6);
+        let __ad_v12 = ::autodiff::__private::rules::add::value(&__ad_v10, &__ad_v11);
+        let __ad_v13 = __ad_v12.tanh();
+        let __ad_v14 = __ad_v6 + 1;
+        let __ad_v15 = {
+            let mut __ad_buffer = __ad_v7;
+            __ad_buffer[__ad_v14] = ::core::clone::Clone::clone(&__ad_v13);
             __ad_buffer
         };
-        __ad_tape14.push((__ad_v6, __ad_v11));
-        __ad_c14_0 = __ad_v13;
+        __ad_tape16.push((__ad_v8, __ad_v13));
+        __ad_c16_0 = __ad_v15;
     }
-    let __ad_v14 = __ad_c14_0;
-    let __ad_v15 = 0.0;
-    let __ad_v16 = 0..__ad_v1 + 1;
-    let mut __ad_c23_0 = __ad_v15;
-    for __ad_v17 in ::core::clone::Clone::clone(&__ad_v16) {
-        let __ad_v18 = __ad_c23_0;
-        let __ad_v19 = ::autodiff::__private::rules::index::value(&__ad_v14, &__ad_v17);
-        let __ad_v20 = ::autodiff::__private::rules::index::value(&__ad_v14, &__ad_v17);
-        let __ad_v21 = ::autodiff::__private::rules::mul::value(&__ad_v19, &__ad_v20);
-        let __ad_v22 = ::autodiff::__private::rules::add::value(&__ad_v18, &__ad_v21);
-        __ad_c23_0 = __ad_v22;
+    let __ad_v16 = __ad_c16_0;
+    let __ad_v17 = 0.0;
+    let __ad_v18 = 0..__ad_v1 + 1;
+    let mut __ad_c25_0 = __ad_v17;
+    for __ad_v19 in ::core::clone::Clone::clone(&__ad_v18) {
+        let __ad_v20 = __ad_c25_0;
+        let __ad_v21 = ::autodiff::__private::rules::index::value(&__ad_v16, &__ad_v19);
+        let __ad_v22 = ::autodiff::__private::rules::index::value(&__ad_v16, &__ad_v19);
+        let __ad_v23 = ::autodiff::__private::rules::mul::value(&__ad_v21, &__ad_v22);
+        let __ad_v24 = ::autodiff::__private::rules::add::value(&__ad_v20, &__ad_v23);
+        __ad_c25_0 = __ad_v24;
     }
-    let __ad_v23 = __ad_c23_0;
+    let __ad_v25 = __ad_c25_0;
     (
-        ::core::clone::Clone::clone(&__ad_v23),
+        ::core::clone::Clone::clone(&__ad_v25),
         move |__ad_ct: f64| {
-            let mut __ad_d23 = __ad_ct;
-            let mut __ad_d14 = ::autodiff::__private::zero_grad(&__ad_v14);
-            let mut __ad_a23_0 = __ad_d23;
-            for __ad_v17 in ::core::iter::Iterator::rev(
-                ::core::clone::Clone::clone(&__ad_v16),
+            let mut __ad_d25 = __ad_ct;
+            let mut __ad_d16 = ::autodiff::__private::zero_grad(&__ad_v16);
+            let mut __ad_a25_0 = __ad_d25;
+            for __ad_v19 in ::core::iter::Iterator::rev(
+                ::core::clone::Clone::clone(&__ad_v18),
             ) {
-                let __ad_v19 = ::autodiff::__private::rules::index::value(
-                    &__ad_v14,
-                    &__ad_v17,
-                );
-                let __ad_v20 = ::autodiff::__private::rules::index::value(
-                    &__ad_v14,
-                    &__ad_v17,
-                );
-                let mut __ad_d22 = __ad_a23_0;
-                let mut __ad_d18 = ::autodiff::__private::rules::add::vjp_a(&__ad_d22);
-                let mut __ad_d21 = __ad_d22;
-                let mut __ad_d19 = ::autodiff::__private::rules::mul::vjp_a(
-                    &__ad_d21,
+                let __ad_v21 = ::autodiff::__private::rules::index::value(
+                    &__ad_v16,
                     &__ad_v19,
-                    &__ad_v20,
                 );
-                let mut __ad_d20 = ::autodiff::__private::rules::mul::vjp_b(
-                    &__ad_d21,
+                let __ad_v22 = ::autodiff::__private::rules::index::value(
+                    &__ad_v16,
                     &__ad_v19,
-                    &__ad_v20,
+                );
+                let mut __ad_d24 = __ad_a25_0;
+                let mut __ad_d20 = ::autodiff::__private::rules::add::vjp_a(&__ad_d24);
+                let mut __ad_d23 = __ad_d24;
+                let mut __ad_d21 = ::autodiff::__private::rules::mul::vjp_a(
+                    &__ad_d23,
+                    &__ad_v21,
+                    &__ad_v22,
+                );
+                let mut __ad_d22 = ::autodiff::__private::rules::mul::vjp_b(
+                    &__ad_d23,
+                    &__ad_v21,
+                    &__ad_v22,
                 );
                 ::autodiff::__private::rules::index::vjp_acc(
-                    &mut __ad_d14,
-                    &__ad_d20,
-                    &__ad_v17,
+                    &mut __ad_d16,
+                    &__ad_d22,
+                    &__ad_v19,
                 );
                 ::autodiff::__private::rules::index::vjp_acc(
-                    &mut __ad_d14,
-                    &__ad_d19,
-                    &__ad_v17,
+                    &mut __ad_d16,
+                    &__ad_d21,
+                    &__ad_v19,
                 );
-                __ad_a23_0 = __ad_d18;
+                __ad_a25_0 = __ad_d20;
             }
             let mut __ad_d0 = ::autodiff::__private::zero_grad(x);
-            let mut __ad_a14_0 = __ad_d14;
+            let mut __ad_a16_0 = __ad_d16;
             {
-                let mut __ad_entries = __ad_tape14;
-                let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v3);
+                let mut __ad_entries = __ad_tape16;
+                let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v5);
                 while let (
-                    ::core::option::Option::Some(__ad_v4),
-                    ::core::option::Option::Some((__ad_v6, __ad_v11)),
+                    ::core::option::Option::Some(__ad_v6),
+                    ::core::option::Option::Some((__ad_v8, __ad_v13)),
                 ) = (
                     ::core::iter::DoubleEndedIterator::next_back(&mut __ad_indices),
                     __ad_entries.pop(),
                 ) {
-                    let __ad_v12 = __ad_v4 + 1;
-                    let mut __ad_d13 = __ad_a14_0;
-                    let mut __ad_d11 = ::autodiff::__private::rules::assign_index::vjp_e(
+                    let __ad_v14 = __ad_v6 + 1;
+                    let mut __ad_d15 = __ad_a16_0;
+                    let mut __ad_d13 = ::autodiff::__private::rules::assign_index::vjp_e(
+                        &__ad_d15,
+                        &__ad_v14,
+                    );
+                    let mut __ad_d7 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                        __ad_d15,
+                        &__ad_v14,
+                    );
+                    let mut __ad_d12 = ::autodiff::__private::rules::tanh::vjp(
                         &__ad_d13,
-                        &__ad_v12,
+                        &__ad_v13,
                     );
-                    let mut __ad_d5 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                        __ad_d13,
-                        &__ad_v12,
+                    let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(
+                        &__ad_d12,
                     );
-                    let mut __ad_d10 = ::autodiff::__private::rules::tanh::vjp(
-                        &__ad_d11,
-                        &__ad_v11,
-                    );
-                    let mut __ad_d8 = ::autodiff::__private::rules::add::vjp_a(
-                        &__ad_d10,
-                    );
-                    let mut __ad_d9 = __ad_d10;
+                    let mut __ad_d11 = __ad_d12;
                     ::autodiff::__private::rules::index::vjp_acc(
                         &mut __ad_d0,
-                        &__ad_d9,
-                        &__ad_v4,
-                    );
-                    let mut __ad_d6 = ::autodiff::__private::rules::mul::vjp_a(
-                        &__ad_d8,
+                        &__ad_d11,
                         &__ad_v6,
+                    );
+                    let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_a(
+                        &__ad_d10,
+                        &__ad_v8,
                         &0.9,
                     );
                     ::autodiff::__private::rules::index::vjp_acc(
-                        &mut __ad_d5,
-                        &__ad_d6,
-                        &__ad_v4,
+                        &mut __ad_d7,
+                        &__ad_d8,
+                        &__ad_v6,
                     );
-                    __ad_a14_0 = __ad_d5;
+                    __ad_a16_0 = __ad_d7;
                 }
             }
             RecurrenceGrad { x: __ad_d0 }
@@ -517,172 +523,174 @@ impl ::autodiff::__private::ArgTangents for StraightLineGrad {
 #[allow(dead_code, unused_mut, unused_variables, clippy::all)]
 fn straight_line_jvp(x: &[f64], dx: ::std::vec::Vec<f64>) -> (f64, f64) {
     let __ad_dot0 = dx;
-    let __ad_v1 = ::std::vec![0.0; 3];
-    let __ad_v2 = 0;
-    let __ad_v3 = ::autodiff::__private::rules::index::value(x, &__ad_v2);
-    let mut __ad_dot3 = ::autodiff::__private::rules::index::jvp(&__ad_dot0, &__ad_v2);
-    let __ad_v4 = 1;
+    let __ad_v1 = 0.0;
+    let __ad_v2 = 3;
+    let __ad_v3 = ::std::vec![__ad_v1; __ad_v2];
+    let __ad_v4 = 0;
     let __ad_v5 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
     let mut __ad_dot5 = ::autodiff::__private::rules::index::jvp(&__ad_dot0, &__ad_v4);
-    let __ad_v6 = ::autodiff::__private::rules::mul::value(&__ad_v3, &__ad_v5);
-    let mut __ad_dot6 = ::autodiff::__private::rules::mul::jvp_a(
-        &__ad_dot3,
-        &__ad_v3,
+    let __ad_v6 = 1;
+    let __ad_v7 = ::autodiff::__private::rules::index::value(x, &__ad_v6);
+    let mut __ad_dot7 = ::autodiff::__private::rules::index::jvp(&__ad_dot0, &__ad_v6);
+    let __ad_v8 = ::autodiff::__private::rules::mul::value(&__ad_v5, &__ad_v7);
+    let mut __ad_dot8 = ::autodiff::__private::rules::mul::jvp_a(
+        &__ad_dot5,
         &__ad_v5,
-    );
-    ::autodiff::__private::Accumulate::accumulate(
-        &mut __ad_dot6,
-        ::autodiff::__private::rules::mul::jvp_b(&__ad_dot5, &__ad_v3, &__ad_v5),
-    );
-    let __ad_v7 = {
-        let mut __ad_buffer = __ad_v1;
-        __ad_buffer[__ad_v2] = ::core::clone::Clone::clone(&__ad_v6);
-        __ad_buffer
-    };
-    let mut __ad_dot7 = ::autodiff::__private::rules::assign_index::jvp_e(
-        &__ad_dot6,
-        &__ad_v2,
         &__ad_v7,
     );
-    let __ad_v8 = ::autodiff::__private::rules::index::value(&__ad_v7, &__ad_v2);
-    let mut __ad_dot8 = ::autodiff::__private::rules::index::jvp(&__ad_dot7, &__ad_v2);
-    let __ad_v9 = __ad_v8.sin();
-    let mut __ad_dot9 = ::autodiff::__private::rules::sin::jvp(&__ad_dot8, &__ad_v8);
-    let __ad_v10 = 2;
-    let __ad_v11 = ::autodiff::__private::rules::index::value(x, &__ad_v10);
-    let mut __ad_dot11 = ::autodiff::__private::rules::index::jvp(&__ad_dot0, &__ad_v10);
-    let __ad_v12 = ::autodiff::__private::rules::add::value(&__ad_v9, &__ad_v11);
-    let mut __ad_dot12 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot9);
     ::autodiff::__private::Accumulate::accumulate(
-        &mut __ad_dot12,
-        ::autodiff::__private::rules::add::jvp_b(&__ad_dot11),
+        &mut __ad_dot8,
+        ::autodiff::__private::rules::mul::jvp_b(&__ad_dot7, &__ad_v5, &__ad_v7),
     );
-    let __ad_v13 = {
-        let mut __ad_buffer = __ad_v7;
-        __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&__ad_v12);
+    let __ad_v9 = {
+        let mut __ad_buffer = __ad_v3;
+        __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&__ad_v8);
         __ad_buffer
     };
-    let mut __ad_dot13 = ::autodiff::__private::rules::assign_index::jvp_x(
-        &__ad_dot7,
+    let mut __ad_dot9 = ::autodiff::__private::rules::assign_index::jvp_e(
+        &__ad_dot8,
         &__ad_v4,
+        &__ad_v9,
     );
+    let __ad_v10 = ::autodiff::__private::rules::index::value(&__ad_v9, &__ad_v4);
+    let mut __ad_dot10 = ::autodiff::__private::rules::index::jvp(&__ad_dot9, &__ad_v4);
+    let __ad_v11 = __ad_v10.sin();
+    let mut __ad_dot11 = ::autodiff::__private::rules::sin::jvp(&__ad_dot10, &__ad_v10);
+    let __ad_v12 = 2;
+    let __ad_v13 = ::autodiff::__private::rules::index::value(x, &__ad_v12);
+    let mut __ad_dot13 = ::autodiff::__private::rules::index::jvp(&__ad_dot0, &__ad_v12);
+    let __ad_v14 = ::autodiff::__private::rules::add::value(&__ad_v11, &__ad_v13);
+    let mut __ad_dot14 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot11);
     ::autodiff::__private::Accumulate::accumulate(
-        &mut __ad_dot13,
-        ::autodiff::__private::rules::assign_index::jvp_e(
-            &__ad_dot12,
-            &__ad_v4,
-            &__ad_v13,
-        ),
+        &mut __ad_dot14,
+        ::autodiff::__private::rules::add::jvp_b(&__ad_dot13),
     );
-    let __ad_v14 = ::autodiff::__private::rules::index::value(&__ad_v13, &__ad_v2);
-    let mut __ad_dot14 = ::autodiff::__private::rules::index::jvp(&__ad_dot13, &__ad_v2);
-    let __ad_v15 = ::autodiff::__private::rules::index::value(&__ad_v13, &__ad_v4);
-    let mut __ad_dot15 = ::autodiff::__private::rules::index::jvp(&__ad_dot13, &__ad_v4);
-    let __ad_v16 = ::autodiff::__private::rules::mul::value(&__ad_v14, &__ad_v15);
-    let mut __ad_dot16 = ::autodiff::__private::rules::mul::jvp_a(
-        &__ad_dot14,
-        &__ad_v14,
-        &__ad_v15,
-    );
-    ::autodiff::__private::Accumulate::accumulate(
-        &mut __ad_dot16,
-        ::autodiff::__private::rules::mul::jvp_b(&__ad_dot15, &__ad_v14, &__ad_v15),
-    );
-    let __ad_v17 = {
-        let mut __ad_buffer = __ad_v13;
-        __ad_buffer[__ad_v10] = ::core::clone::Clone::clone(&__ad_v16);
+    let __ad_v15 = {
+        let mut __ad_buffer = __ad_v9;
+        __ad_buffer[__ad_v6] = ::core::clone::Clone::clone(&__ad_v14);
         __ad_buffer
     };
-    let mut __ad_dot17 = ::autodiff::__private::rules::assign_index::jvp_x(
-        &__ad_dot13,
-        &__ad_v10,
+    let mut __ad_dot15 = ::autodiff::__private::rules::assign_index::jvp_x(
+        &__ad_dot9,
+        &__ad_v6,
     );
     ::autodiff::__private::Accumulate::accumulate(
-        &mut __ad_dot17,
+        &mut __ad_dot15,
         ::autodiff::__private::rules::assign_index::jvp_e(
-            &__ad_dot16,
-            &__ad_v10,
-            &__ad_v17,
+            &__ad_dot14,
+            &__ad_v6,
+            &__ad_v15,
         ),
     );
-    let __ad_v18 = ::autodiff::__private::rules::index::value(&__ad_v17, &__ad_v4);
-    let mut __ad_dot18 = ::autodiff::__private::rules::index::jvp(&__ad_dot17, &__ad_v4);
-    let __ad_v19 = ::autodiff::__private::rules::index::value(x, &__ad_v2);
-    let mut __ad_dot19 = ::autodiff::__private::rules::index::jvp(&__ad_dot0, &__ad_v2);
-    let __ad_v20 = ::autodiff::__private::rules::add::value(&__ad_v18, &__ad_v19);
-    let mut __ad_dot20 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot18);
-    ::autodiff::__private::Accumulate::accumulate(
-        &mut __ad_dot20,
-        ::autodiff::__private::rules::add::jvp_b(&__ad_dot19),
+    let __ad_v16 = ::autodiff::__private::rules::index::value(&__ad_v15, &__ad_v4);
+    let mut __ad_dot16 = ::autodiff::__private::rules::index::jvp(&__ad_dot15, &__ad_v4);
+    let __ad_v17 = ::autodiff::__private::rules::index::value(&__ad_v15, &__ad_v6);
+    let mut __ad_dot17 = ::autodiff::__private::rules::index::jvp(&__ad_dot15, &__ad_v6);
+    let __ad_v18 = ::autodiff::__private::rules::mul::value(&__ad_v16, &__ad_v17);
+    let mut __ad_dot18 = ::autodiff::__private::rules::mul::jvp_a(
+        &__ad_dot16,
+        &__ad_v16,
+        &__ad_v17,
     );
-    let __ad_v21 = {
-        let mut __ad_buffer = __ad_v17;
-        __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&__ad_v20);
+    ::autodiff::__private::Accumulate::accumulate(
+        &mut __ad_dot18,
+        ::autodiff::__private::rules::mul::jvp_b(&__ad_dot17, &__ad_v16, &__ad_v17),
+    );
+    let __ad_v19 = {
+        let mut __ad_buffer = __ad_v15;
+        __ad_buffer[__ad_v12] = ::core::clone::Clone::clone(&__ad_v18);
         __ad_buffer
     };
-    let mut __ad_dot21 = ::autodiff::__private::rules::assign_index::jvp_x(
-        &__ad_dot17,
-        &__ad_v4,
+    let mut __ad_dot19 = ::autodiff::__private::rules::assign_index::jvp_x(
+        &__ad_dot15,
+        &__ad_v12,
     );
     ::autodiff::__private::Accumulate::accumulate(
-        &mut __ad_dot21,
+        &mut __ad_dot19,
         ::autodiff::__private::rules::assign_index::jvp_e(
-            &__ad_dot20,
-            &__ad_v4,
-            &__ad_v21,
+            &__ad_dot18,
+            &__ad_v12,
+            &__ad_v19,
         ),
     );
-    let __ad_v22 = 1.5;
+    let __ad_v20 = ::autodiff::__private::rules::index::value(&__ad_v19, &__ad_v6);
+    let mut __ad_dot20 = ::autodiff::__private::rules::index::jvp(&__ad_dot19, &__ad_v6);
+    let __ad_v21 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
+    let mut __ad_dot21 = ::autodiff::__private::rules::index::jvp(&__ad_dot0, &__ad_v4);
+    let __ad_v22 = ::autodiff::__private::rules::add::value(&__ad_v20, &__ad_v21);
+    let mut __ad_dot22 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot20);
+    ::autodiff::__private::Accumulate::accumulate(
+        &mut __ad_dot22,
+        ::autodiff::__private::rules::add::jvp_b(&__ad_dot21),
+    );
     let __ad_v23 = {
-        let mut __ad_buffer = __ad_v21;
-        __ad_buffer[__ad_v2] = ::core::clone::Clone::clone(&1.5);
+        let mut __ad_buffer = __ad_v19;
+        __ad_buffer[__ad_v6] = ::core::clone::Clone::clone(&__ad_v22);
         __ad_buffer
     };
     let mut __ad_dot23 = ::autodiff::__private::rules::assign_index::jvp_x(
-        &__ad_dot21,
-        &__ad_v2,
-    );
-    let __ad_v24 = ::autodiff::__private::rules::index::value(&__ad_v23, &__ad_v2);
-    let mut __ad_dot24 = ::autodiff::__private::rules::index::jvp(&__ad_dot23, &__ad_v2);
-    let __ad_v25 = ::autodiff::__private::rules::index::value(&__ad_v23, &__ad_v4);
-    let mut __ad_dot25 = ::autodiff::__private::rules::index::jvp(&__ad_dot23, &__ad_v4);
-    let __ad_v26 = ::autodiff::__private::rules::mul::value(&__ad_v24, &__ad_v25);
-    let mut __ad_dot26 = ::autodiff::__private::rules::mul::jvp_a(
-        &__ad_dot24,
-        &__ad_v24,
-        &__ad_v25,
+        &__ad_dot19,
+        &__ad_v6,
     );
     ::autodiff::__private::Accumulate::accumulate(
-        &mut __ad_dot26,
-        ::autodiff::__private::rules::mul::jvp_b(&__ad_dot25, &__ad_v24, &__ad_v25),
+        &mut __ad_dot23,
+        ::autodiff::__private::rules::assign_index::jvp_e(
+            &__ad_dot22,
+            &__ad_v6,
+            &__ad_v23,
+        ),
     );
-    let __ad_v27 = ::autodiff::__private::rules::index::value(&__ad_v23, &__ad_v10);
-    let mut __ad_dot27 = ::autodiff::__private::rules::index::jvp(
+    let __ad_v24 = 1.5;
+    let __ad_v25 = {
+        let mut __ad_buffer = __ad_v23;
+        __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&1.5);
+        __ad_buffer
+    };
+    let mut __ad_dot25 = ::autodiff::__private::rules::assign_index::jvp_x(
         &__ad_dot23,
-        &__ad_v10,
+        &__ad_v4,
     );
-    let __ad_v28 = ::autodiff::__private::rules::index::value(&__ad_v23, &__ad_v10);
-    let mut __ad_dot28 = ::autodiff::__private::rules::index::jvp(
-        &__ad_dot23,
-        &__ad_v10,
-    );
-    let __ad_v29 = ::autodiff::__private::rules::mul::value(&__ad_v27, &__ad_v28);
-    let mut __ad_dot29 = ::autodiff::__private::rules::mul::jvp_a(
-        &__ad_dot27,
+    let __ad_v26 = ::autodiff::__private::rules::index::value(&__ad_v25, &__ad_v4);
+    let mut __ad_dot26 = ::autodiff::__private::rules::index::jvp(&__ad_dot25, &__ad_v4);
+    let __ad_v27 = ::autodiff::__private::rules::index::value(&__ad_v25, &__ad_v6);
+    let mut __ad_dot27 = ::autodiff::__private::rules::index::jvp(&__ad_dot25, &__ad_v6);
+    let __ad_v28 = ::autodiff::__private::rules::mul::value(&__ad_v26, &__ad_v27);
+    let mut __ad_dot28 = ::autodiff::__private::rules::mul::jvp_a(
+        &__ad_dot26,
+        &__ad_v26,
         &__ad_v27,
-        &__ad_v28,
     );
     ::autodiff::__private::Accumulate::accumulate(
-        &mut __ad_dot29,
-        ::autodiff::__private::rules::mul::jvp_b(&__ad_dot28, &__ad_v27, &__ad_v28),
+        &mut __ad_dot28,
+        ::autodiff::__private::rules::mul::jvp_b(&__ad_dot27, &__ad_v26, &__ad_v27),
     );
-    let __ad_v30 = ::autodiff::__private::rules::add::value(&__ad_v26, &__ad_v29);
-    let mut __ad_dot30 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot26);
+    let __ad_v29 = ::autodiff::__private::rules::index::value(&__ad_v25, &__ad_v12);
+    let mut __ad_dot29 = ::autodiff::__private::rules::index::jvp(
+        &__ad_dot25,
+        &__ad_v12,
+    );
+    let __ad_v30 = ::autodiff::__private::rules::index::value(&__ad_v25, &__ad_v12);
+    let mut __ad_dot30 = ::autodiff::__private::rules::index::jvp(
+        &__ad_dot25,
+        &__ad_v12,
+    );
+    let __ad_v31 = ::autodiff::__private::rules::mul::value(&__ad_v29, &__ad_v30);
+    let mut __ad_dot31 = ::autodiff::__private::rules::mul::jvp_a(
+        &__ad_dot29,
+        &__ad_v29,
+        &__ad_v30,
+    );
     ::autodiff::__private::Accumulate::accumulate(
-        &mut __ad_dot30,
-        ::autodiff::__private::rules::add::jvp_b(&__ad_dot29),
+        &mut __ad_dot31,
+        ::autodiff::__private::rules::mul::jvp_b(&__ad_dot30, &__ad_v29, &__ad_v30),
     );
-    (__ad_v30, __ad_dot30)
+    let __ad_v32 = ::autodiff::__private::rules::add::value(&__ad_v28, &__ad_v31);
+    let mut __ad_dot32 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot28);
+    ::autodiff::__private::Accumulate::accumulate(
+        &mut __ad_dot32,
+        ::autodiff::__private::rules::add::jvp_b(&__ad_dot31),
+    );
+    (__ad_v32, __ad_dot32)
 }
 #[doc(hidden)]
 #[allow(dead_code, unused_variables, clippy::all)]
@@ -700,352 +708,359 @@ fn straight_line_jvp_positional(
 ///The value of [`straight_line`] and its gradient, computed by reverse mode in one forward and one reverse sweep. Generated by `#[differentiable]`.
 #[allow(dead_code, unused_mut, unused_variables, clippy::all)]
 fn straight_line_grad(x: &[f64]) -> (f64, StraightLineGrad) {
-    let __ad_v1 = ::std::vec![0.0; 3];
-    let __ad_v2 = 0;
-    let __ad_v3 = ::autodiff::__private::rules::index::value(x, &__ad_v2);
-    let __ad_v4 = 1;
+    let __ad_v1 = 0.0;
+    let __ad_v2 = 3;
+    let __ad_v3 = ::std::vec![__ad_v1; __ad_v2];
+    let __ad_v4 = 0;
     let __ad_v5 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
-    let __ad_v6 = ::autodiff::__private::rules::mul::value(&__ad_v3, &__ad_v5);
-    let __ad_v7 = {
-        let mut __ad_buffer = __ad_v1;
-        __ad_buffer[__ad_v2] = ::core::clone::Clone::clone(&__ad_v6);
+    let __ad_v6 = 1;
+    let __ad_v7 = ::autodiff::__private::rules::index::value(x, &__ad_v6);
+    let __ad_v8 = ::autodiff::__private::rules::mul::value(&__ad_v5, &__ad_v7);
+    let __ad_v9 = {
+        let mut __ad_buffer = __ad_v3;
+        __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&__ad_v8);
         __ad_buffer
     };
-    let __ad_v8 = ::autodiff::__private::rules::index::value(&__ad_v7, &__ad_v2);
-    let __ad_v9 = __ad_v8.sin();
-    let __ad_v10 = 2;
-    let __ad_v11 = ::autodiff::__private::rules::index::value(x, &__ad_v10);
-    let __ad_v12 = ::autodiff::__private::rules::add::value(&__ad_v9, &__ad_v11);
-    let __ad_v13 = {
-        let mut __ad_buffer = __ad_v7;
-        __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&__ad_v12);
+    let __ad_v10 = ::autodiff::__private::rules::index::value(&__ad_v9, &__ad_v4);
+    let __ad_v11 = __ad_v10.sin();
+    let __ad_v12 = 2;
+    let __ad_v13 = ::autodiff::__private::rules::index::value(x, &__ad_v12);
+    let __ad_v14 = ::autodiff::__private::rules::add::value(&__ad_v11, &__ad_v13);
+    let __ad_v15 = {
+        let mut __ad_buffer = __ad_v9;
+        __ad_buffer[__ad_v6] = ::core::clone::Clone::clone(&__ad_v14);
         __ad_buffer
     };
-    let __ad_v14 = ::autodiff::__private::rules::index::value(&__ad_v13, &__ad_v2);
-    let __ad_v15 = ::autodiff::__private::rules::index::value(&__ad_v13, &__ad_v4);
-    let __ad_v16 = ::autodiff::__private::rules::mul::value(&__ad_v14, &__ad_v15);
-    let __ad_v17 = {
-        let mut __ad_buffer = __ad_v13;
-        __ad_buffer[__ad_v10] = ::core::clone::Clone::clone(&__ad_v16);
+    let __ad_v16 = ::autodiff::__private::rules::index::value(&__ad_v15, &__ad_v4);
+    let __ad_v17 = ::autodiff::__private::rules::index::value(&__ad_v15, &__ad_v6);
+    let __ad_v18 = ::autodiff::__private::rules::mul::value(&__ad_v16, &__ad_v17);
+    let __ad_v19 = {
+        let mut __ad_buffer = __ad_v15;
+        __ad_buffer[__ad_v12] = ::core::clone::Clone::clone(&__ad_v18);
         __ad_buffer
     };
-    let __ad_v18 = ::autodiff::__private::rules::index::value(&__ad_v17, &__ad_v4);
-    let __ad_v19 = ::autodiff::__private::rules::index::value(x, &__ad_v2);
-    let __ad_v20 = ::autodiff::__private::rules::add::value(&__ad_v18, &__ad_v19);
-    let __ad_v21 = {
-        let mut __ad_buffer = __ad_v17;
-        __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&__ad_v20);
-        __ad_buffer
-    };
-    let __ad_v22 = 1.5;
+    let __ad_v20 = ::autodiff::__private::rules::index::value(&__ad_v19, &__ad_v6);
+    let __ad_v21 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
+    let __ad_v22 = ::autodiff::__private::rules::add::value(&__ad_v20, &__ad_v21);
     let __ad_v23 = {
-        let mut __ad_buffer = __ad_v21;
-        __ad_buffer[__ad_v2] = ::core::clone::Clone::clone(&1.5);
+        let mut __ad_buffer = __ad_v19;
+        __ad_buffer[__ad_v6] = ::core::clone::Clone::clone(&__ad_v22);
         __ad_buffer
     };
-    let __ad_v24 = ::autodiff::__private::rules::index::value(&__ad_v23, &__ad_v2);
-    let __ad_v25 = ::autodiff::__private::rules::index::value(&__ad_v23, &__ad_v4);
-    let __ad_v26 = ::autodiff::__private::rules::mul::value(&__ad_v24, &__ad_v25);
-    let __ad_v27 = ::autodiff::__private::rules::index::value(&__ad_v23, &__ad_v10);
-    let __ad_v28 = ::autodiff::__private::rules::index::value(&__ad_v23, &__ad_v10);
-    let __ad_v29 = ::autodiff::__private::rules::mul::value(&__ad_v27, &__ad_v28);
-    let __ad_v30 = ::autodiff::__private::rules::add::value(&__ad_v26, &__ad_v29);
-    let __ad_ct = ::autodiff::__private::one_like(&__ad_v30);
-    let mut __ad_d30 = __ad_ct;
-    let mut __ad_d26 = ::autodiff::__private::rules::add::vjp_a(&__ad_d30);
-    let mut __ad_d29 = __ad_d30;
-    let mut __ad_d27 = ::autodiff::__private::rules::mul::vjp_a(
-        &__ad_d29,
-        &__ad_v27,
-        &__ad_v28,
+    let __ad_v24 = 1.5;
+    let __ad_v25 = {
+        let mut __ad_buffer = __ad_v23;
+        __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&1.5);
+        __ad_buffer
+    };
+    let __ad_v26 = ::autodiff::__private::rules::index::value(&__ad_v25, &__ad_v4);
+    let __ad_v27 = ::autodiff::__private::rules::index::value(&__ad_v25, &__ad_v6);
+    let __ad_v28 = ::autodiff::__private::rules::mul::value(&__ad_v26, &__ad_v27);
+    let __ad_v29 = ::autodiff::__private::rules::index::value(&__ad_v25, &__ad_v12);
+    let __ad_v30 = ::autodiff::__private::rules::index::value(&__ad_v25, &__ad_v12);
+    let __ad_v31 = ::autodiff::__private::rules::mul::value(&__ad_v29, &__ad_v30);
+    let __ad_v32 = ::autodiff::__private::rules::add::value(&__ad_v28, &__ad_v31);
+    let __ad_ct = ::autodiff::__private::one_like(&__ad_v32);
+    let mut __ad_d32 = __ad_ct;
+    let mut __ad_d28 = ::autodiff::__private::rules::add::vjp_a(&__ad_d32);
+    let mut __ad_d31 = __ad_d32;
+    let mut __ad_d29 = ::autodiff::__private::rules::mul::vjp_a(
+        &__ad_d31,
+        &__ad_v29,
+        &__ad_v30,
     );
-    let mut __ad_d28 = ::autodiff::__private::rules::mul::vjp_b(
-        &__ad_d29,
-        &__ad_v27,
-        &__ad_v28,
+    let mut __ad_d30 = ::autodiff::__private::rules::mul::vjp_b(
+        &__ad_d31,
+        &__ad_v29,
+        &__ad_v30,
     );
-    let mut __ad_d23 = ::autodiff::__private::rules::index::vjp(
+    let mut __ad_d25 = ::autodiff::__private::rules::index::vjp(
+        &__ad_d30,
+        &__ad_v25,
+        &__ad_v12,
+    );
+    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d25, &__ad_d29, &__ad_v12);
+    let mut __ad_d26 = ::autodiff::__private::rules::mul::vjp_a(
         &__ad_d28,
-        &__ad_v23,
-        &__ad_v10,
+        &__ad_v26,
+        &__ad_v27,
     );
-    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d23, &__ad_d27, &__ad_v10);
-    let mut __ad_d24 = ::autodiff::__private::rules::mul::vjp_a(
-        &__ad_d26,
-        &__ad_v24,
-        &__ad_v25,
+    let mut __ad_d27 = ::autodiff::__private::rules::mul::vjp_b(
+        &__ad_d28,
+        &__ad_v26,
+        &__ad_v27,
     );
-    let mut __ad_d25 = ::autodiff::__private::rules::mul::vjp_b(
-        &__ad_d26,
-        &__ad_v24,
-        &__ad_v25,
+    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d25, &__ad_d27, &__ad_v6);
+    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d25, &__ad_d26, &__ad_v4);
+    let mut __ad_d23 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+        __ad_d25,
+        &__ad_v4,
     );
-    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d23, &__ad_d25, &__ad_v4);
-    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d23, &__ad_d24, &__ad_v2);
-    let mut __ad_d21 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+    let mut __ad_d22 = ::autodiff::__private::rules::assign_index::vjp_e(
+        &__ad_d23,
+        &__ad_v6,
+    );
+    let mut __ad_d19 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
         __ad_d23,
-        &__ad_v2,
+        &__ad_v6,
     );
-    let mut __ad_d20 = ::autodiff::__private::rules::assign_index::vjp_e(
-        &__ad_d21,
+    let mut __ad_d20 = ::autodiff::__private::rules::add::vjp_a(&__ad_d22);
+    let mut __ad_d21 = __ad_d22;
+    let mut __ad_d0 = ::autodiff::__private::rules::index::vjp(&__ad_d21, x, &__ad_v4);
+    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d19, &__ad_d20, &__ad_v6);
+    let mut __ad_d18 = ::autodiff::__private::rules::assign_index::vjp_e(
+        &__ad_d19,
+        &__ad_v12,
+    );
+    let mut __ad_d15 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+        __ad_d19,
+        &__ad_v12,
+    );
+    let mut __ad_d16 = ::autodiff::__private::rules::mul::vjp_a(
+        &__ad_d18,
+        &__ad_v16,
+        &__ad_v17,
+    );
+    let mut __ad_d17 = ::autodiff::__private::rules::mul::vjp_b(
+        &__ad_d18,
+        &__ad_v16,
+        &__ad_v17,
+    );
+    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d15, &__ad_d17, &__ad_v6);
+    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d15, &__ad_d16, &__ad_v4);
+    let mut __ad_d14 = ::autodiff::__private::rules::assign_index::vjp_e(
+        &__ad_d15,
+        &__ad_v6,
+    );
+    let mut __ad_d9 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+        __ad_d15,
+        &__ad_v6,
+    );
+    let mut __ad_d11 = ::autodiff::__private::rules::add::vjp_a(&__ad_d14);
+    let mut __ad_d13 = __ad_d14;
+    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d0, &__ad_d13, &__ad_v12);
+    let mut __ad_d10 = ::autodiff::__private::rules::sin::vjp(&__ad_d11, &__ad_v10);
+    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d9, &__ad_d10, &__ad_v4);
+    let mut __ad_d8 = ::autodiff::__private::rules::assign_index::vjp_e(
+        &__ad_d9,
         &__ad_v4,
     );
-    let mut __ad_d17 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-        __ad_d21,
-        &__ad_v4,
-    );
-    let mut __ad_d18 = ::autodiff::__private::rules::add::vjp_a(&__ad_d20);
-    let mut __ad_d19 = __ad_d20;
-    let mut __ad_d0 = ::autodiff::__private::rules::index::vjp(&__ad_d19, x, &__ad_v2);
-    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d17, &__ad_d18, &__ad_v4);
-    let mut __ad_d16 = ::autodiff::__private::rules::assign_index::vjp_e(
-        &__ad_d17,
-        &__ad_v10,
-    );
-    let mut __ad_d13 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-        __ad_d17,
-        &__ad_v10,
-    );
-    let mut __ad_d14 = ::autodiff::__private::rules::mul::vjp_a(
-        &__ad_d16,
-        &__ad_v14,
-        &__ad_v15,
-    );
-    let mut __ad_d15 = ::autodiff::__private::rules::mul::vjp_b(
-        &__ad_d16,
-        &__ad_v14,
-        &__ad_v15,
-    );
-    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d13, &__ad_d15, &__ad_v4);
-    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d13, &__ad_d14, &__ad_v2);
-    let mut __ad_d12 = ::autodiff::__private::rules::assign_index::vjp_e(
-        &__ad_d13,
-        &__ad_v4,
-    );
-    let mut __ad_d7 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-        __ad_d13,
-        &__ad_v4,
-    );
-    let mut __ad_d9 = ::autodiff::__private::rules::add::vjp_a(&__ad_d12);
-    let mut __ad_d11 = __ad_d12;
-    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d0, &__ad_d11, &__ad_v10);
-    let mut __ad_d8 = ::autodiff::__private::rules::sin::vjp(&__ad_d9, &__ad_v8);
-    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d7, &__ad_d8, &__ad_v2);
-    let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_e(
-        &__ad_d7,
-        &__ad_v2,
-    );
-    let mut __ad_d3 = ::autodiff::__private::rules::mul::vjp_a(
-        &__ad_d6,
-        &__ad_v3,
+    let mut __ad_d5 = ::autodiff::__private::rules::mul::vjp_a(
+        &__ad_d8,
         &__ad_v5,
+        &__ad_v7,
     );
-    let mut __ad_d5 = ::autodiff::__private::rules::mul::vjp_b(
-        &__ad_d6,
-        &__ad_v3,
+    let mut __ad_d7 = ::autodiff::__private::rules::mul::vjp_b(
+        &__ad_d8,
         &__ad_v5,
+        &__ad_v7,
     );
+    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d0, &__ad_d7, &__ad_v6);
     ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d0, &__ad_d5, &__ad_v4);
-    ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d0, &__ad_d3, &__ad_v2);
-    (__ad_v30, StraightLineGrad { x: __ad_d0 })
+    (__ad_v32, StraightLineGrad { x: __ad_d0 })
 }
 ///The value of [`straight_line`] and its pullback: a closure mapping a cotangent of the output to the cotangents of the inputs (a vector-Jacobian product). Generated by `#[differentiable]`.
 #[allow(dead_code, unused_mut, unused_variables, clippy::all)]
 fn straight_line_vjp<'__ad>(
     x: &'__ad [f64],
 ) -> (f64, impl ::core::ops::FnOnce(f64) -> StraightLineGrad + '__ad) {
-    let __ad_v1 = ::std::vec![0.0; 3];
-    let __ad_v2 = 0;
-    let __ad_v3 = ::autodiff::__private::rules::index::value(x, &__ad_v2);
-    let __ad_v4 = 1;
+    let __ad_v1 = 0.0;
+    let __ad_v2 = 3;
+    let __ad_v3 = ::std::vec![__ad_v1; __ad_v2];
+    let __ad_v4 = 0;
     let __ad_v5 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
-    let __ad_v6 = ::autodiff::__private::rules::mul::value(&__ad_v3, &__ad_v5);
-    let __ad_v7 = {
-        let mut __ad_buffer = __ad_v1;
-        __ad_buffer[__ad_v2] = ::core::clone::Clone::clone(&__ad_v6);
+    let __ad_v6 = 1;
+    let __ad_v7 = ::autodiff::__private::rules::index::value(x, &__ad_v6);
+    let __ad_v8 = ::autodiff::__private::rules::mul::value(&__ad_v5, &__ad_v7);
+    let __ad_v9 = {
+        let mut __ad_buffer = __ad_v3;
+        __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&__ad_v8);
         __ad_buffer
     };
-    let __ad_v8 = ::autodiff::__private::rules::index::value(&__ad_v7, &__ad_v2);
-    let __ad_v9 = __ad_v8.sin();
-    let __ad_v10 = 2;
-    let __ad_v11 = ::autodiff::__private::rules::index::value(x, &__ad_v10);
-    let __ad_v12 = ::autodiff::__private::rules::add::value(&__ad_v9, &__ad_v11);
-    let __ad_v13 = {
-        let mut __ad_buffer = __ad_v7;
-        __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&__ad_v12);
+    let __ad_v10 = ::autodiff::__private::rules::index::value(&__ad_v9, &__ad_v4);
+    let __ad_v11 = __ad_v10.sin();
+    let __ad_v12 = 2;
+    let __ad_v13 = ::autodiff::__private::rules::index::value(x, &__ad_v12);
+    let __ad_v14 = ::autodiff::__private::rules::add::value(&__ad_v11, &__ad_v13);
+    let __ad_v15 = {
+        let mut __ad_buffer = __ad_v9;
+        __ad_buffer[__ad_v6] = ::core::clone::Clone::clone(&__ad_v14);
         __ad_buffer
     };
-    let __ad_v14 = ::autodiff::__private::rules::index::value(&__ad_v13, &__ad_v2);
-    let __ad_v15 = ::autodiff::__private::rules::index::value(&__ad_v13, &__ad_v4);
-    let __ad_v16 = ::autodiff::__private::rules::mul::value(&__ad_v14, &__ad_v15);
-    let __ad_v17 = {
-        let mut __ad_buffer = __ad_v13;
-        __ad_buffer[__ad_v10] = ::core::clone::Clone::clone(&__ad_v16);
+    let __ad_v16 = ::autodiff::__private::rules::index::value(&__ad_v15, &__ad_v4);
+    let __ad_v17 = ::autodiff::__private::rules::index::value(&__ad_v15, &__ad_v6);
+    let __ad_v18 = ::autodiff::__private::rules::mul::value(&__ad_v16, &__ad_v17);
+    let __ad_v19 = {
+        let mut __ad_buffer = __ad_v15;
+        __ad_buffer[__ad_v12] = ::core::clone::Clone::clone(&__ad_v18);
         __ad_buffer
     };
-    let __ad_v18 = ::autodiff::__private::rules::index::value(&__ad_v17, &__ad_v4);
-    let __ad_v19 = ::autodiff::__private::rules::index::value(x, &__ad_v2);
-    let __ad_v20 = ::autodiff::__private::rules::add::value(&__ad_v18, &__ad_v19);
-    let __ad_v21 = {
-        let mut __ad_buffer = __ad_v17;
-        __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&__ad_v20);
-        __ad_buffer
-    };
-    let __ad_v22 = 1.5;
+    let __ad_v20 = ::autodiff::__private::rules::index::value(&__ad_v19, &__ad_v6);
+    let __ad_v21 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
+    let __ad_v22 = ::autodiff::__private::rules::add::value(&__ad_v20, &__ad_v21);
     let __ad_v23 = {
-        let mut __ad_buffer = __ad_v21;
-        __ad_buffer[__ad_v2] = ::core::clone::Clone::clone(&1.5);
+        let mut __ad_buffer = __ad_v19;
+        __ad_buffer[__ad_v6] = ::core::clone::Clone::clone(&__ad_v22);
         __ad_buffer
     };
-    let __ad_v24 = ::autodiff::__private::rules::index::value(&__ad_v23, &__ad_v2);
-    let __ad_v25 = ::autodiff::__private::rules::index::value(&__ad_v23, &__ad_v4);
-    let __ad_v26 = ::autodiff::__private::rules::mul::value(&__ad_v24, &__ad_v25);
-    let __ad_v27 = ::autodiff::__private::rules::index::value(&__ad_v23, &__ad_v10);
-    let __ad_v28 = ::autodiff::__private::rules::index::value(&__ad_v23, &__ad_v10);
-    let __ad_v29 = ::autodiff::__private::rules::mul::value(&__ad_v27, &__ad_v28);
-    let __ad_v30 = ::autodiff::__private::rules::add::value(&__ad_v26, &__ad_v29);
+    let __ad_v24 = 1.5;
+    let __ad_v25 = {
+        let mut __ad_buffer = __ad_v23;
+        __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&1.5);
+        __ad_buffer
+    };
+    let __ad_v26 = ::autodiff::__private::rules::index::value(&__ad_v25, &__ad_v4);
+    let __ad_v27 = ::autodiff::__private::rules::index::value(&__ad_v25, &__ad_v6);
+    let __ad_v28 = ::autodiff::__private::rules::mul::value(&__ad_v26, &__ad_v27);
+    let __ad_v29 = ::autodiff::__private::rules::index::value(&__ad_v25, &__ad_v12);
+    let __ad_v30 = ::autodiff::__private::rules::index::value(&__ad_v25, &__ad_v12);
+    let __ad_v31 = ::autodiff::__private::rules::mul::value(&__ad_v29, &__ad_v30);
+    let __ad_v32 = ::autodiff::__private::rules::add::value(&__ad_v28, &__ad_v31);
     (
-        __ad_v30,
+        __ad_v32,
         move |__ad_ct: f64| {
-            let mut __ad_d30 = __ad_ct;
-            let mut __ad_d26 = ::autodiff::__private::rules::add::vjp_a(&__ad_d30);
-            let mut __ad_d29 = __ad_d30;
-            let mut __ad_d27 = ::autodiff::__private::rules::mul::vjp_a(
-                &__ad_d29,
-                &__ad_v27,
-                &__ad_v28,
+            let mut __ad_d32 = __ad_ct;
+            let mut __ad_d28 = ::autodiff::__private::rules::add::vjp_a(&__ad_d32);
+            let mut __ad_d31 = __ad_d32;
+            let mut __ad_d29 = ::autodiff::__private::rules::mul::vjp_a(
+                &__ad_d31,
+                &__ad_v29,
+                &__ad_v30,
             );
-            let mut __ad_d28 = ::autodiff::__private::rules::mul::vjp_b(
-                &__ad_d29,
-                &__ad_v27,
-                &__ad_v28,
+            let mut __ad_d30 = ::autodiff::__private::rules::mul::vjp_b(
+                &__ad_d31,
+                &__ad_v29,
+                &__ad_v30,
             );
-            let mut __ad_d23 = ::autodiff::__private::rules::index::vjp(
+            let mut __ad_d25 = ::autodiff::__private::rules::index::vjp(
+                &__ad_d30,
+                &__ad_v25,
+                &__ad_v12,
+            );
+            ::autodiff::__private::rules::index::vjp_acc(
+                &mut __ad_d25,
+                &__ad_d29,
+                &__ad_v12,
+            );
+            let mut __ad_d26 = ::autodiff::__private::rules::mul::vjp_a(
                 &__ad_d28,
-                &__ad_v23,
-                &__ad_v10,
+                &__ad_v26,
+                &__ad_v27,
+            );
+            let mut __ad_d27 = ::autodiff::__private::rules::mul::vjp_b(
+                &__ad_d28,
+                &__ad_v26,
+                &__ad_v27,
             );
             ::autodiff::__private::rules::index::vjp_acc(
-                &mut __ad_d23,
+                &mut __ad_d25,
                 &__ad_d27,
-                &__ad_v10,
-            );
-            let mut __ad_d24 = ::autodiff::__private::rules::mul::vjp_a(
-                &__ad_d26,
-                &__ad_v24,
-                &__ad_v25,
-            );
-            let mut __ad_d25 = ::autodiff::__private::rules::mul::vjp_b(
-                &__ad_d26,
-                &__ad_v24,
-                &__ad_v25,
+                &__ad_v6,
             );
             ::autodiff::__private::rules::index::vjp_acc(
-                &mut __ad_d23,
-                &__ad_d25,
+                &mut __ad_d25,
+                &__ad_d26,
                 &__ad_v4,
             );
-            ::autodiff::__private::rules::index::vjp_acc(
-                &mut __ad_d23,
-                &__ad_d24,
-                &__ad_v2,
+            let mut __ad_d23 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                __ad_d25,
+                &__ad_v4,
             );
-            let mut __ad_d21 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+            let mut __ad_d22 = ::autodiff::__private::rules::assign_index::vjp_e(
+                &__ad_d23,
+                &__ad_v6,
+            );
+            let mut __ad_d19 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
                 __ad_d23,
-                &__ad_v2,
+                &__ad_v6,
             );
-            let mut __ad_d20 = ::autodiff::__private::rules::assign_index::vjp_e(
-                &__ad_d21,
-                &__ad_v4,
-            );
-            let mut __ad_d17 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                __ad_d21,
-                &__ad_v4,
-            );
-            let mut __ad_d18 = ::autodiff::__private::rules::add::vjp_a(&__ad_d20);
-            let mut __ad_d19 = __ad_d20;
+            let mut __ad_d20 = ::autodiff::__private::rules::add::vjp_a(&__ad_d22);
+            let mut __ad_d21 = __ad_d22;
             let mut __ad_d0 = ::autodiff::__private::rules::index::vjp(
-                &__ad_d19,
+                &__ad_d21,
                 x,
-                &__ad_v2,
+                &__ad_v4,
             );
             ::autodiff::__private::rules::index::vjp_acc(
-                &mut __ad_d17,
+                &mut __ad_d19,
+                &__ad_d20,
+                &__ad_v6,
+            );
+            let mut __ad_d18 = ::autodiff::__private::rules::assign_index::vjp_e(
+                &__ad_d19,
+                &__ad_v12,
+            );
+            let mut __ad_d15 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                __ad_d19,
+                &__ad_v12,
+            );
+            let mut __ad_d16 = ::autodiff::__private::rules::mul::vjp_a(
                 &__ad_d18,
-                &__ad_v4,
+                &__ad_v16,
+                &__ad_v17,
             );
-            let mut __ad_d16 = ::autodiff::__private::rules::assign_index::vjp_e(
+            let mut __ad_d17 = ::autodiff::__private::rules::mul::vjp_b(
+                &__ad_d18,
+                &__ad_v16,
+                &__ad_v17,
+            );
+            ::autodiff::__private::rules::index::vjp_acc(
+                &mut __ad_d15,
                 &__ad_d17,
-                &__ad_v10,
-            );
-            let mut __ad_d13 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                __ad_d17,
-                &__ad_v10,
-            );
-            let mut __ad_d14 = ::autodiff::__private::rules::mul::vjp_a(
-                &__ad_d16,
-                &__ad_v14,
-                &__ad_v15,
-            );
-            let mut __ad_d15 = ::autodiff::__private::rules::mul::vjp_b(
-                &__ad_d16,
-                &__ad_v14,
-                &__ad_v15,
+                &__ad_v6,
             );
             ::autodiff::__private::rules::index::vjp_acc(
-                &mut __ad_d13,
+                &mut __ad_d15,
+                &__ad_d16,
+                &__ad_v4,
+            );
+            let mut __ad_d14 = ::autodiff::__private::rules::assign_index::vjp_e(
                 &__ad_d15,
-                &__ad_v4,
+                &__ad_v6,
             );
-            ::autodiff::__private::rules::index::vjp_acc(
-                &mut __ad_d13,
-                &__ad_d14,
-                &__ad_v2,
+            let mut __ad_d9 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                __ad_d15,
+                &__ad_v6,
             );
-            let mut __ad_d12 = ::autodiff::__private::rules::assign_index::vjp_e(
-                &__ad_d13,
-                &__ad_v4,
-            );
-            let mut __ad_d7 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                __ad_d13,
-                &__ad_v4,
-            );
-            let mut __ad_d9 = ::autodiff::__private::rules::add::vjp_a(&__ad_d12);
-            let mut __ad_d11 = __ad_d12;
+            let mut __ad_d11 = ::autodiff::__private::rules::add::vjp_a(&__ad_d14);
+            let mut __ad_d13 = __ad_d14;
             ::autodiff::__private::rules::index::vjp_acc(
                 &mut __ad_d0,
+                &__ad_d13,
+                &__ad_v12,
+            );
+            let mut __ad_d10 = ::autodiff::__private::rules::sin::vjp(
                 &__ad_d11,
                 &__ad_v10,
             );
-            let mut __ad_d8 = ::autodiff::__private::rules::sin::vjp(&__ad_d9, &__ad_v8);
             ::autodiff::__private::rules::index::vjp_acc(
-                &mut __ad_d7,
+                &mut __ad_d9,
+                &__ad_d10,
+                &__ad_v4,
+            );
+            let mut __ad_d8 = ::autodiff::__private::rules::assign_index::vjp_e(
+                &__ad_d9,
+                &__ad_v4,
+            );
+            let mut __ad_d5 = ::autodiff::__private::rules::mul::vjp_a(
                 &__ad_d8,
-                &__ad_v2,
+                &__ad_v5,
+                &__ad_v7,
             );
-            let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_e(
+            let mut __ad_d7 = ::autodiff::__private::rules::mul::vjp_b(
+                &__ad_d8,
+                &__ad_v5,
+                &__ad_v7,
+            );
+            ::autodiff::__private::rules::index::vjp_acc(
+                &mut __ad_d0,
                 &__ad_d7,
-                &__ad_v2,
-            );
-            let mut __ad_d3 = ::autodiff::__private::rules::mul::vjp_a(
-                &__ad_d6,
-                &__ad_v3,
-                &__ad_v5,
-            );
-            let mut __ad_d5 = ::autodiff::__private::rules::mul::vjp_b(
-                &__ad_d6,
-                &__ad_v3,
-                &__ad_v5,
+                &__ad_v6,
             );
             ::autodiff::__private::rules::index::vjp_acc(
                 &mut __ad_d0,
                 &__ad_d5,
                 &__ad_v4,
-            );
-            ::autodiff::__private::rules::index::vjp_acc(
-                &mut __ad_d0,
-                &__ad_d3,
-                &__ad_v2,
             );
             StraightLineGrad { x: __ad_d0 }
         },
@@ -1176,97 +1191,98 @@ impl ::autodiff::__private::ArgTangents for BranchesGrad {
 fn branches_jvp(x: &[f64], dx: ::std::vec::Vec<f64>) -> (f64, f64) {
     let __ad_dot0 = dx;
     let __ad_v1 = x.len();
-    let __ad_v2 = ::std::vec![0.0; __ad_v1];
-    let __ad_v3 = 0..__ad_v1;
-    let mut __ad_tc16_0 = ::autodiff::__private::zero_grad(&__ad_v2);
-    let mut __ad_c16_0 = __ad_v2;
-    for __ad_v4 in ::core::clone::Clone::clone(&__ad_v3) {
-        let __ad_v5 = __ad_c16_0;
-        let __ad_dot5 = __ad_tc16_0;
-        let __ad_v6 = x[__ad_v4] > 0.0;
-        let (__ad_dot15, __ad_v15) = if __ad_v6 {
-            let __ad_v7 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
-            let mut __ad_dot7 = ::autodiff::__private::rules::index::jvp(
-                &__ad_dot0,
-                &__ad_v4,
-            );
-            let __ad_v8 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
+    let __ad_v2 = 0.0;
+    let __ad_v3 = ::std::vec![__ad_v2; __ad_v1];
+    let __ad_v4 = 0..__ad_v1;
+    let mut __ad_tc17_0 = ::autodiff::__private::zero_grad(&__ad_v3);
+    let mut __ad_c17_0 = __ad_v3;
+    for __ad_v5 in ::core::clone::Clone::clone(&__ad_v4) {
+        let __ad_v6 = __ad_c17_0;
+        let __ad_dot6 = __ad_tc17_0;
+        let __ad_v7 = x[__ad_v5] > 0.0;
+        let (__ad_dot16, __ad_v16) = if __ad_v7 {
+            let __ad_v8 = ::autodiff::__private::rules::index::value(x, &__ad_v5);
             let mut __ad_dot8 = ::autodiff::__private::rules::index::jvp(
                 &__ad_dot0,
-                &__ad_v4,
+                &__ad_v5,
             );
-            let __ad_v9 = ::autodiff::__private::rules::mul::value(&__ad_v7, &__ad_v8);
-            let mut __ad_dot9 = ::autodiff::__private::rules::mul::jvp_a(
-                &__ad_dot7,
-                &__ad_v7,
+            let __ad_v9 = ::autodiff::__private::rules::index::value(x, &__ad_v5);
+            let mut __ad_dot9 = ::autodiff::__private::rules::index::jvp(
+                &__ad_dot0,
+                &__ad_v5,
+            );
+            let __ad_v10 = ::autodiff::__private::rules::mul::value(&__ad_v8, &__ad_v9);
+            let mut __ad_dot10 = ::autodiff::__private::rules::mul::jvp_a(
+                &__ad_dot8,
                 &__ad_v8,
-            );
-            ::autodiff::__private::Accumulate::accumulate(
-                &mut __ad_dot9,
-                ::autodiff::__private::rules::mul::jvp_b(&__ad_dot8, &__ad_v7, &__ad_v8),
-            );
-            let __ad_v10 = {
-                let mut __ad_buffer = __ad_v5;
-                __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&__ad_v9);
-                __ad_buffer
-            };
-            let mut __ad_dot10 = ::autodiff::__private::rules::assign_index::jvp_x(
-                &__ad_dot5,
-                &__ad_v4,
+                &__ad_v9,
             );
             ::autodiff::__private::Accumulate::accumulate(
                 &mut __ad_dot10,
-                ::autodiff::__private::rules::assign_index::jvp_e(
-                    &__ad_dot9,
-                    &__ad_v4,
-                    &__ad_v10,
-                ),
+                ::autodiff::__private::rules::mul::jvp_b(&__ad_dot9, &__ad_v8, &__ad_v9),
             );
-            (__ad_dot10, __ad_v10)
-        } else {
-            let __ad_v11 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
-            let mut __ad_dot11 = ::autodiff::__private::rules::index::jvp(
-                &__ad_dot0,
-                &__ad_v4,
-            );
-            let __ad_v12 = __ad_v11.sin();
-            let mut __ad_dot12 = ::autodiff::__private::rules::sin::jvp(
-                &__ad_dot11,
-                &__ad_v11,
-            );
-            let __ad_v13 = ::autodiff::__private::rules::neg::value(&__ad_v12);
-            let mut __ad_dot13 = ::autodiff::__private::rules::neg::jvp(&__ad_dot12);
-            let __ad_v14 = {
-                let mut __ad_buffer = __ad_v5;
-                __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&__ad_v13);
+            let __ad_v11 = {
+                let mut __ad_buffer = __ad_v6;
+                __ad_buffer[__ad_v5] = ::core::clone::Clone::clone(&__ad_v10);
                 __ad_buffer
             };
-            let mut __ad_dot14 = ::autodiff::__private::rules::assign_index::jvp_x(
-                &__ad_dot5,
-                &__ad_v4,
+            let mut __ad_dot11 = ::autodiff::__private::rules::assign_index::jvp_x(
+                &__ad_dot6,
+                &__ad_v5,
             );
             ::autodiff::__private::Accumulate::accumulate(
-                &mut __ad_dot14,
+                &mut __ad_dot11,
                 ::autodiff::__private::rules::assign_index::jvp_e(
-                    &__ad_dot13,
-                    &__ad_v4,
-                    &__ad_v14,
+                    &__ad_dot10,
+                    &__ad_v5,
+                    &__ad_v11,
                 ),
             );
-            (__ad_dot14, __ad_v14)
+            (__ad_dot11, __ad_v11)
+        } else {
+            let __ad_v12 = ::autodiff::__private::rules::index::value(x, &__ad_v5);
+            let mut __ad_dot12 = ::autodiff::__private::rules::index::jvp(
+                &__ad_dot0,
+                &__ad_v5,
+            );
+            let __ad_v13 = __ad_v12.sin();
+            let mut __ad_dot13 = ::autodiff::__private::rules::sin::jvp(
+                &__ad_dot12,
+                &__ad_v12,
+            );
+            let __ad_v14 = ::autodiff::__private::rules::neg::value(&__ad_v13);
+            let mut __ad_dot14 = ::autodiff::__private::rules::neg::jvp(&__ad_dot13);
+            let __ad_v15 = {
+                let mut __ad_buffer = __ad_v6;
+                __ad_buffer[__ad_v5] = ::core::clone::Clone::clone(&__ad_v14);
+                __ad_buffer
+            };
+            let mut __ad_dot15 = ::autodiff::__private::rules::assign_index::jvp_x(
+                &__ad_dot6,
+                &__ad_v5,
+            );
+            ::autodiff::__private::Accumulate::accumulate(
+                &mut __ad_dot15,
+                ::autodiff::__private::rules::assign_index::jvp_e(
+                    &__ad_dot14,
+                    &__ad_v5,
+                    &__ad_v15,
+                ),
+            );
+            (__ad_dot15, __ad_v15)
         };
-        __ad_tc16_0 = __ad_dot15;
-        __ad_c16_0 = __ad_v15;
+        __ad_tc17_0 = __ad_dot16;
+        __ad_c17_0 = __ad_v16;
     }
-    let __ad_v16 = __ad_c16_0;
-    let __ad_dot16 = __ad_tc16_0;
-    let __ad_v17 = __ad_v1 - 1;
-    let __ad_v18 = ::autodiff::__private::rules::index::value(&__ad_v16, &__ad_v17);
-    let mut __ad_dot18 = ::autodiff::__private::rules::index::jvp(
-        &__ad_dot16,
-        &__ad_v17,
+    let __ad_v17 = __ad_c17_0;
+    let __ad_dot17 = __ad_tc17_0;
+    let __ad_v18 = __ad_v1 - 1;
+    let __ad_v19 = ::autodiff::__private::rules::index::value(&__ad_v17, &__ad_v18);
+    let mut __ad_dot19 = ::autodiff::__private::rules::index::jvp(
+        &__ad_dot17,
+        &__ad_v18,
     );
-    (__ad_v18, __ad_dot18)
+    (__ad_v19, __ad_dot19)
 }
 #[doc(hidden)]
 #[allow(dead_code, unused_variables, clippy::all)]
@@ -1285,134 +1301,135 @@ fn branches_jvp_positional(
 #[allow(dead_code, unused_mut, unused_variables, clippy::all)]
 fn branches_grad(x: &[f64]) -> (f64, BranchesGrad) {
     let __ad_v1 = x.len();
-    let __ad_v2 = ::std::vec![0.0; __ad_v1];
-    let __ad_v3 = 0..__ad_v1;
-    let mut __ad_c16_0 = __ad_v2;
-    let mut __ad_tape16 = ::std::vec::Vec::with_capacity(
-        ::core::iter::Iterator::size_hint(&__ad_v3).1.unwrap_or(0),
+    let __ad_v2 = 0.0;
+    let __ad_v3 = ::std::vec![__ad_v2; __ad_v1];
+    let __ad_v4 = 0..__ad_v1;
+    let mut __ad_c17_0 = __ad_v3;
+    let mut __ad_tape17 = ::std::vec::Vec::with_capacity(
+        ::core::iter::Iterator::size_hint(&__ad_v4).1.unwrap_or(0),
     );
-    for __ad_v4 in ::core::clone::Clone::clone(&__ad_v3) {
-        let __ad_v5 = __ad_c16_0;
-        let __ad_v6 = x[__ad_v4] > 0.0;
-        let (__ad_tape15, __ad_v15) = if __ad_v6 {
-            let __ad_v7 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
-            let __ad_v8 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
-            let __ad_v9 = ::autodiff::__private::rules::mul::value(&__ad_v7, &__ad_v8);
-            let __ad_v10 = {
-                let mut __ad_buffer = __ad_v5;
-                __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&__ad_v9);
+    for __ad_v5 in ::core::clone::Clone::clone(&__ad_v4) {
+        let __ad_v6 = __ad_c17_0;
+        let __ad_v7 = x[__ad_v5] > 0.0;
+        let (__ad_tape16, __ad_v16) = if __ad_v7 {
+            let __ad_v8 = ::autodiff::__private::rules::index::value(x, &__ad_v5);
+            let __ad_v9 = ::autodiff::__private::rules::index::value(x, &__ad_v5);
+            let __ad_v10 = ::autodiff::__private::rules::mul::value(&__ad_v8, &__ad_v9);
+            let __ad_v11 = {
+                let mut __ad_buffer = __ad_v6;
+                __ad_buffer[__ad_v5] = ::core::clone::Clone::clone(&__ad_v10);
                 __ad_buffer
             };
-            (::autodiff::__private::Branch::Then(()), __ad_v10)
+            (::autodiff::__private::Branch::Then(()), __ad_v11)
         } else {
-            let __ad_v11 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
-            let __ad_v12 = __ad_v11.sin();
-            let __ad_v13 = ::autodiff::__private::rules::neg::value(&__ad_v12);
-            let __ad_v14 = {
-                let mut __ad_buffer = __ad_v5;
-                __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&__ad_v13);
+            let __ad_v12 = ::autodiff::__private::rules::index::value(x, &__ad_v5);
+            let __ad_v13 = __ad_v12.sin();
+            let __ad_v14 = ::autodiff::__private::rules::neg::value(&__ad_v13);
+            let __ad_v15 = {
+                let mut __ad_buffer = __ad_v6;
+                __ad_buffer[__ad_v5] = ::core::clone::Clone::clone(&__ad_v14);
                 __ad_buffer
             };
-            (::autodiff::__private::Branch::Else(()), __ad_v14)
+            (::autodiff::__private::Branch::Else(()), __ad_v15)
         };
-        __ad_tape16.push((__ad_tape15,));
-        __ad_c16_0 = __ad_v15;
+        __ad_tape17.push((__ad_tape16,));
+        __ad_c17_0 = __ad_v16;
     }
-    let __ad_v16 = __ad_c16_0;
-    let __ad_v17 = __ad_v1 - 1;
-    let __ad_v18 = ::autodiff::__private::rules::index::value(&__ad_v16, &__ad_v17);
-    let __ad_ct = ::autodiff::__private::one_like(&__ad_v18);
-    let mut __ad_d18 = __ad_ct;
-    let mut __ad_d16 = ::autodiff::__private::rules::index::vjp(
-        &__ad_d18,
-        &__ad_v16,
+    let __ad_v17 = __ad_c17_0;
+    let __ad_v18 = __ad_v1 - 1;
+    let __ad_v19 = ::autodiff::__private::rules::index::value(&__ad_v17, &__ad_v18);
+    let __ad_ct = ::autodiff::__private::one_like(&__ad_v19);
+    let mut __ad_d19 = __ad_ct;
+    let mut __ad_d17 = ::autodiff::__private::rules::index::vjp(
+        &__ad_d19,
         &__ad_v17,
+        &__ad_v18,
     );
     let mut __ad_d0 = ::autodiff::__private::zero_grad(x);
-    let mut __ad_a16_0 = __ad_d16;
+    let mut __ad_a17_0 = __ad_d17;
     {
-        let mut __ad_entries = __ad_tape16;
-        let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v3);
+        let mut __ad_entries = __ad_tape17;
+        let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v4);
         while let (
-            ::core::option::Option::Some(__ad_v4),
-            ::core::option::Option::Some((__ad_tape15,)),
+            ::core::option::Option::Some(__ad_v5),
+            ::core::option::Option::Some((__ad_tape16,)),
         ) = (
             ::core::iter::DoubleEndedIterator::next_back(&mut __ad_indices),
             __ad_entries.pop(),
         ) {
-            let mut __ad_d15 = __ad_a16_0;
-            let (mut __ad_d5,) = match __ad_tape15 {
+            let mut __ad_d16 = __ad_a17_0;
+            let (mut __ad_d6,) = match __ad_tape16 {
                 ::autodiff::__private::Branch::Then(()) => {
-                    let __ad_v7 = ::autodiff::__private::rules::index::value(
-                        x,
-                        &__ad_v4,
-                    );
                     let __ad_v8 = ::autodiff::__private::rules::index::value(
                         x,
-                        &__ad_v4,
+                        &__ad_v5,
                     );
-                    let mut __ad_d10 = __ad_d15;
-                    let mut __ad_d9 = ::autodiff::__private::rules::assign_index::vjp_e(
+                    let __ad_v9 = ::autodiff::__private::rules::index::value(
+                        x,
+                        &__ad_v5,
+                    );
+                    let mut __ad_d11 = __ad_d16;
+                    let mut __ad_d10 = ::autodiff::__private::rules::assign_index::vjp_e(
+                        &__ad_d11,
+                        &__ad_v5,
+                    );
+                    let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                        __ad_d11,
+                        &__ad_v5,
+                    );
+                    let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_a(
                         &__ad_d10,
-                        &__ad_v4,
-                    );
-                    let mut __ad_d5 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                        __ad_d10,
-                        &__ad_v4,
-                    );
-                    let mut __ad_d7 = ::autodiff::__private::rules::mul::vjp_a(
-                        &__ad_d9,
-                        &__ad_v7,
                         &__ad_v8,
+                        &__ad_v9,
                     );
-                    let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_b(
-                        &__ad_d9,
-                        &__ad_v7,
+                    let mut __ad_d9 = ::autodiff::__private::rules::mul::vjp_b(
+                        &__ad_d10,
                         &__ad_v8,
+                        &__ad_v9,
+                    );
+                    ::autodiff::__private::rules::index::vjp_acc(
+                        &mut __ad_d0,
+                        &__ad_d9,
+                        &__ad_v5,
                     );
                     ::autodiff::__private::rules::index::vjp_acc(
                         &mut __ad_d0,
                         &__ad_d8,
-                        &__ad_v4,
+                        &__ad_v5,
                     );
-                    ::autodiff::__private::rules::index::vjp_acc(
-                        &mut __ad_d0,
-                        &__ad_d7,
-                        &__ad_v4,
-                    );
-                    (__ad_d5,)
+                    (__ad_d6,)
                 }
                 ::autodiff::__private::Branch::Else(()) => {
-                    let __ad_v11 = ::autodiff::__private::rules::index::value(
+                    let __ad_v12 = ::autodiff::__private::rules::index::value(
                         x,
-                        &__ad_v4,
+                        &__ad_v5,
                     );
-                    let mut __ad_d14 = __ad_d15;
-                    let mut __ad_d13 = ::autodiff::__private::rules::assign_index::vjp_e(
-                        &__ad_d14,
-                        &__ad_v4,
+                    let mut __ad_d15 = __ad_d16;
+                    let mut __ad_d14 = ::autodiff::__private::rules::assign_index::vjp_e(
+                        &__ad_d15,
+                        &__ad_v5,
                     );
-                    let mut __ad_d5 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                        __ad_d14,
-                        &__ad_v4,
+                    let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                        __ad_d15,
+                        &__ad_v5,
                     );
-                    let mut __ad_d12 = ::autodiff::__private::rules::neg::vjp(&__ad_d13);
-                    let mut __ad_d11 = ::autodiff::__private::rules::sin::vjp(
-                        &__ad_d12,
-                        &__ad_v11,
+                    let mut __ad_d13 = ::autodiff::__private::rules::neg::vjp(&__ad_d14);
+                    let mut __ad_d12 = ::autodiff::__private::rules::sin::vjp(
+                        &__ad_d13,
+                        &__ad_v12,
                     );
                     ::autodiff::__private::rules::index::vjp_acc(
                         &mut __ad_d0,
-                        &__ad_d11,
-                        &__ad_v4,
+                        &__ad_d12,
+                        &__ad_v5,
                     );
-                    (__ad_d5,)
+                    (__ad_d6,)
                 }
             };
-            __ad_a16_0 = __ad_d5;
+            __ad_a17_0 = __ad_d6;
         }
     }
-    (__ad_v18, BranchesGrad { x: __ad_d0 })
+    (__ad_v19, BranchesGrad { x: __ad_d0 })
 }
 ///The value of [`branches`] and its pullback: a closure mapping a cotangent of the output to the cotangents of the inputs (a vector-Jacobian product). Generated by `#[differentiable]`.
 #[allow(dead_code, unused_mut, unused_variables, clippy::all)]
@@ -1420,135 +1437,136 @@ fn branches_vjp<'__ad>(
     x: &'__ad [f64],
 ) -> (f64, impl ::core::ops::FnOnce(f64) -> BranchesGrad + '__ad) {
     let __ad_v1 = x.len();
-    let __ad_v2 = ::std::vec![0.0; __ad_v1];
-    let __ad_v3 = 0..__ad_v1;
-    let mut __ad_c16_0 = __ad_v2;
-    let mut __ad_tape16 = ::std::vec::Vec::with_capacity(
-        ::core::iter::Iterator::size_hint(&__ad_v3).1.unwrap_or(0),
+    let __ad_v2 = 0.0;
+    let __ad_v3 = ::std::vec![__ad_v2; __ad_v1];
+    let __ad_v4 = 0..__ad_v1;
+    let mut __ad_c17_0 = __ad_v3;
+    let mut __ad_tape17 = ::std::vec::Vec::with_capacity(
+        ::core::iter::Iterator::size_hint(&__ad_v4).1.unwrap_or(0),
     );
-    for __ad_v4 in ::core::clone::Clone::clone(&__ad_v3) {
-        let __ad_v5 = __ad_c16_0;
-        let __ad_v6 = x[__ad_v4] > 0.0;
-        let (__ad_tape15, __ad_v15) = if __ad_v6 {
-            let __ad_v7 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
-            let __ad_v8 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
-            let __ad_v9 = ::autodiff::__private::rules::mul::value(&__ad_v7, &__ad_v8);
-            let __ad_v10 = {
-                let mut __ad_buffer = __ad_v5;
-                __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&__ad_v9);
+    for __ad_v5 in ::core::clone::Clone::clone(&__ad_v4) {
+        let __ad_v6 = __ad_c17_0;
+        let __ad_v7 = x[__ad_v5] > 0.0;
+        let (__ad_tape16, __ad_v16) = if __ad_v7 {
+            let __ad_v8 = ::autodiff::__private::rules::index::value(x, &__ad_v5);
+            let __ad_v9 = ::autodiff::__private::rules::index::value(x, &__ad_v5);
+            let __ad_v10 = ::autodiff::__private::rules::mul::value(&__ad_v8, &__ad_v9);
+            let __ad_v11 = {
+                let mut __ad_buffer = __ad_v6;
+                __ad_buffer[__ad_v5] = ::core::clone::Clone::clone(&__ad_v10);
                 __ad_buffer
             };
-            (::autodiff::__private::Branch::Then(()), __ad_v10)
+            (::autodiff::__private::Branch::Then(()), __ad_v11)
         } else {
-            let __ad_v11 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
-            let __ad_v12 = __ad_v11.sin();
-            let __ad_v13 = ::autodiff::__private::rules::neg::value(&__ad_v12);
-            let __ad_v14 = {
-                let mut __ad_buffer = __ad_v5;
-                __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&__ad_v13);
+            let __ad_v12 = ::autodiff::__private::rules::index::value(x, &__ad_v5);
+            let __ad_v13 = __ad_v12.sin();
+            let __ad_v14 = ::autodiff::__private::rules::neg::value(&__ad_v13);
+            let __ad_v15 = {
+                let mut __ad_buffer = __ad_v6;
+                __ad_buffer[__ad_v5] = ::core::clone::Clone::clone(&__ad_v14);
                 __ad_buffer
             };
-            (::autodiff::__private::Branch::Else(()), __ad_v14)
+            (::autodiff::__private::Branch::Else(()), __ad_v15)
         };
-        __ad_tape16.push((__ad_tape15,));
-        __ad_c16_0 = __ad_v15;
+        __ad_tape17.push((__ad_tape16,));
+        __ad_c17_0 = __ad_v16;
     }
-    let __ad_v16 = __ad_c16_0;
-    let __ad_v17 = __ad_v1 - 1;
-    let __ad_v18 = ::autodiff::__private::rules::index::value(&__ad_v16, &__ad_v17);
+    let __ad_v17 = __ad_c17_0;
+    let __ad_v18 = __ad_v1 - 1;
+    let __ad_v19 = ::autodiff::__private::rules::index::value(&__ad_v17, &__ad_v18);
     (
-        __ad_v18,
+        __ad_v19,
         move |__ad_ct: f64| {
-            let mut __ad_d18 = __ad_ct;
-            let mut __ad_d16 = ::autodiff::__private::rules::index::vjp(
-                &__ad_d18,
-                &__ad_v16,
+            let mut __ad_d19 = __ad_ct;
+            let mut __ad_d17 = ::autodiff::__private::rules::index::vjp(
+                &__ad_d19,
                 &__ad_v17,
+                &__ad_v18,
             );
             let mut __ad_d0 = ::autodiff::__private::zero_grad(x);
-            let mut __ad_a16_0 = __ad_d16;
+            let mut __ad_a17_0 = __ad_d17;
             {
-                let mut __ad_entries = __ad_tape16;
-                let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v3);
+                let mut __ad_entries = __ad_tape17;
+                let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v4);
                 while let (
-                    ::core::option::Option::Some(__ad_v4),
-                    ::core::option::Option::Some((__ad_tape15,)),
+                    ::core::option::Option::Some(__ad_v5),
+                    ::core::option::Option::Some((__ad_tape16,)),
                 ) = (
                     ::core::iter::DoubleEndedIterator::next_back(&mut __ad_indices),
                     __ad_entries.pop(),
                 ) {
-                    let mut __ad_d15 = __ad_a16_0;
-                    let (mut __ad_d5,) = match __ad_tape15 {
+                    let mut __ad_d16 = __ad_a17_0;
+                    let (mut __ad_d6,) = match __ad_tape16 {
                         ::autodiff::__private::Branch::Then(()) => {
-                            let __ad_v7 = ::autodiff::__private::rules::index::value(
-                                x,
-                                &__ad_v4,
-                            );
                             let __ad_v8 = ::autodiff::__private::rules::index::value(
                                 x,
-                                &__ad_v4,
+                                &__ad_v5,
                             );
-                            let mut __ad_d10 = __ad_d15;
-                            let mut __ad_d9 = ::autodiff::__private::rules::assign_index::vjp_e(
+                            let __ad_v9 = ::autodiff::__private::rules::index::value(
+                                x,
+                                &__ad_v5,
+                            );
+                            let mut __ad_d11 = __ad_d16;
+                            let mut __ad_d10 = ::autodiff::__private::rules::assign_index::vjp_e(
+                                &__ad_d11,
+                                &__ad_v5,
+                            );
+                            let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                                __ad_d11,
+                                &__ad_v5,
+                            );
+                            let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_a(
                                 &__ad_d10,
-                                &__ad_v4,
-                            );
-                            let mut __ad_d5 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                                __ad_d10,
-                                &__ad_v4,
-                            );
-                            let mut __ad_d7 = ::autodiff::__private::rules::mul::vjp_a(
-                                &__ad_d9,
-                                &__ad_v7,
                                 &__ad_v8,
+                                &__ad_v9,
                             );
-                            let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_b(
-                                &__ad_d9,
-                                &__ad_v7,
+                            let mut __ad_d9 = ::autodiff::__private::rules::mul::vjp_b(
+                                &__ad_d10,
                                 &__ad_v8,
+                                &__ad_v9,
+                            );
+                            ::autodiff::__private::rules::index::vjp_acc(
+                                &mut __ad_d0,
+                                &__ad_d9,
+                                &__ad_v5,
                             );
                             ::autodiff::__private::rules::index::vjp_acc(
                                 &mut __ad_d0,
                                 &__ad_d8,
-                                &__ad_v4,
+                                &__ad_v5,
                             );
-                            ::autodiff::__private::rules::index::vjp_acc(
-                                &mut __ad_d0,
-                                &__ad_d7,
-                                &__ad_v4,
-                            );
-                            (__ad_d5,)
+                            (__ad_d6,)
                         }
                         ::autodiff::__private::Branch::Else(()) => {
-                            let __ad_v11 = ::autodiff::__private::rules::index::value(
+                            let __ad_v12 = ::autodiff::__private::rules::index::value(
                                 x,
-                                &__ad_v4,
+                                &__ad_v5,
                             );
-                            let mut __ad_d14 = __ad_d15;
-                            let mut __ad_d13 = ::autodiff::__private::rules::assign_index::vjp_e(
+                            let mut __ad_d15 = __ad_d16;
+                            let mut __ad_d14 = ::autodiff::__private::rules::assign_index::vjp_e(
+                                &__ad_d15,
+                                &__ad_v5,
+                            );
+                            let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                                __ad_d15,
+                                &__ad_v5,
+                            );
+                            let mut __ad_d13 = ::autodiff::__private::rules::neg::vjp(
                                 &__ad_d14,
-                                &__ad_v4,
                             );
-                            let mut __ad_d5 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                                __ad_d14,
-                                &__ad_v4,
-                            );
-                            let mut __ad_d12 = ::autodiff::__private::rules::neg::vjp(
+                            let mut __ad_d12 = ::autodiff::__private::rules::sin::vjp(
                                 &__ad_d13,
-                            );
-                            let mut __ad_d11 = ::autodiff::__private::rules::sin::vjp(
-                                &__ad_d12,
-                                &__ad_v11,
+                                &__ad_v12,
                             );
                             ::autodiff::__private::rules::index::vjp_acc(
                                 &mut __ad_d0,
-                                &__ad_d11,
-                                &__ad_v4,
+                                &__ad_d12,
+                                &__ad_v5,
                             );
-                            (__ad_d5,)
+                            (__ad_d6,)
                         }
                     };
-                    __ad_a16_0 = __ad_d5;
+                    __ad_a17_0 = __ad_d6;
                 }
             }
             BranchesGrad { x: __ad_d0 }
@@ -1672,97 +1690,104 @@ impl ::autodiff::__private::ArgTangents for ReadBackGrad {
 fn read_back_jvp(x: &[f64], dx: ::std::vec::Vec<f64>) -> (f64, f64) {
     let __ad_dot0 = dx;
     let __ad_v1 = x.len();
-    let __ad_v2 = ::std::vec![0.0; __ad_v1];
-    let __ad_v3 = 0..__ad_v1;
-    let mut __ad_tc17_0 = ::autodiff::__private::zero_grad(&__ad_v2);
-    let mut __ad_c17_0 = __ad_v2;
-    for __ad_v4 in ::core::clone::Clone::clone(&__ad_v3) {
-        let __ad_v5 = __ad_c17_0;
-        let __ad_dot5 = __ad_tc17_0;
-        let __ad_v6 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
-        let mut __ad_dot6 = ::autodiff::__private::rules::index::jvp(
+    let __ad_v2 = 0.0;
+    let __ad_v3 = ::std::vec![__ad_v2; __ad_v1];
+    let __ad_v4 = 0..__ad_v1;
+    let mut __ad_tc18_0 = ::autodiff::__private::zero_grad(&__ad_v3);
+    let mut __ad_c18_0 = __ad_v3;
+    for __ad_v5 in ::core::clone::Clone::clone(&__ad_v4) {
+        let __ad_v6 = __ad_c18_0;
+        let __ad_dot6 = __ad_tc18_0;
+        let __ad_v7 = ::autodiff::__private::rules::index::value(x, &__ad_v5);
+        let mut __ad_dot7 = ::autodiff::__private::rules::index::jvp(
             &__ad_dot0,
-            &__ad_v4,
+            &__ad_v5,
         );
-        let __ad_v7 = {
-            let mut __ad_buffer = __ad_v5;
-            __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&__ad_v6);
+        let __ad_v8 = {
+            let mut __ad_buffer = __ad_v6;
+            __ad_buffer[__ad_v5] = ::core::clone::Clone::clone(&__ad_v7);
             __ad_buffer
         };
-        let mut __ad_dot7 = ::autodiff::__private::rules::assign_index::jvp_x(
-            &__ad_dot5,
-            &__ad_v4,
+        let mut __ad_dot8 = ::autodiff::__private::rules::assign_index::jvp_x(
+            &__ad_dot6,
+            &__ad_v5,
         );
         ::autodiff::__private::Accumulate::accumulate(
-            &mut __ad_dot7,
+            &mut __ad_dot8,
             ::autodiff::__private::rules::assign_index::jvp_e(
-                &__ad_dot6,
-                &__ad_v4,
-                &__ad_v7,
+                &__ad_dot7,
+                &__ad_v5,
+                &__ad_v8,
             ),
         );
-        let __ad_v8 = __ad_v4 > 0;
-        let (__ad_dot16, __ad_v16) = if __ad_v8 {
-            let __ad_v9 = ::autodiff::__private::rules::index::value(&__ad_v7, &__ad_v4);
-            let mut __ad_dot9 = ::autodiff::__private::rules::index::jvp(
-                &__ad_dot7,
-                &__ad_v4,
+        let __ad_v9 = __ad_v5 > 0;
+        let (__ad_dot17, __ad_v17) = if __ad_v9 {
+            let __ad_v10 = ::autodiff::__private::rules::index::value(
+                &__ad_v8,
+                &__ad_v5,
             );
-            let __ad_v10 = 0.5;
-            let __ad_v11 = __ad_v4 - 1;
-            let __ad_v12 = ::autodiff::__private::rules::index::value(
-                &__ad_v7,
-                &__ad_v11,
+            let mut __ad_dot10 = ::autodiff::__private::rules::index::jvp(
+                &__ad_dot8,
+                &__ad_v5,
             );
-            let mut __ad_dot12 = ::autodiff::__private::rules::index::jvp(
-                &__ad_dot7,
-                &__ad_v11,
-            );
-            let __ad_v13 = ::autodiff::__private::rules::mul::value(&0.5, &__ad_v12);
-            let mut __ad_dot13 = ::autodiff::__private::rules::mul::jvp_b(
-                &__ad_dot12,
-                &0.5,
+            let __ad_v11 = 0.5;
+            let __ad_v12 = __ad_v5 - 1;
+            let __ad_v13 = ::autodiff::__private::rules::index::value(
+                &__ad_v8,
                 &__ad_v12,
             );
-            let __ad_v14 = ::autodiff::__private::rules::add::value(&__ad_v9, &__ad_v13);
-            let mut __ad_dot14 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot9);
-            ::autodiff::__private::Accumulate::accumulate(
-                &mut __ad_dot14,
-                ::autodiff::__private::rules::add::jvp_b(&__ad_dot13),
+            let mut __ad_dot13 = ::autodiff::__private::rules::index::jvp(
+                &__ad_dot8,
+                &__ad_v12,
             );
-            let __ad_v15 = {
-                let mut __ad_buffer = __ad_v7;
-                __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&__ad_v14);
-                __ad_buffer
-            };
-            let mut __ad_dot15 = ::autodiff::__private::rules::assign_index::jvp_x(
-                &__ad_dot7,
-                &__ad_v4,
+            let __ad_v14 = ::autodiff::__private::rules::mul::value(&0.5, &__ad_v13);
+            let mut __ad_dot14 = ::autodiff::__private::rules::mul::jvp_b(
+                &__ad_dot13,
+                &0.5,
+                &__ad_v13,
             );
+            let __ad_v15 = ::autodiff::__private::rules::add::value(
+                &__ad_v10,
+                &__ad_v14,
+            );
+            let mut __ad_dot15 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot10);
             ::autodiff::__private::Accumulate::accumulate(
                 &mut __ad_dot15,
+                ::autodiff::__private::rules::add::jvp_b(&__ad_dot14),
+            );
+            let __ad_v16 = {
+                let mut __ad_buffer = __ad_v8;
+                __ad_buffer[__ad_v5] = ::core::clone::Clone::clone(&__ad_v15);
+                __ad_buffer
+            };
+            let mut __ad_dot16 = ::autodiff::__private::rules::assign_index::jvp_x(
+                &__ad_dot8,
+                &__ad_v5,
+            );
+            ::autodiff::__private::Accumulate::accumulate(
+                &mut __ad_dot16,
                 ::autodiff::__private::rules::assign_index::jvp_e(
-                    &__ad_dot14,
-                    &__ad_v4,
-                    &__ad_v15,
+                    &__ad_dot15,
+                    &__ad_v5,
+                    &__ad_v16,
                 ),
             );
-            (__ad_dot15, __ad_v15)
+            (__ad_dot16, __ad_v16)
         } else {
-            (__ad_dot7, __ad_v7)
+            (__ad_dot8, __ad_v8)
         };
-        __ad_tc17_0 = __ad_dot16;
-        __ad_c17_0 = __ad_v16;
+        __ad_tc18_0 = __ad_dot17;
+        __ad_c18_0 = __ad_v17;
     }
-    let __ad_v17 = __ad_c17_0;
-    let __ad_dot17 = __ad_tc17_0;
-    let __ad_v18 = __ad_v1 - 1;
-    let __ad_v19 = ::autodiff::__private::rules::index::value(&__ad_v17, &__ad_v18);
-    let mut __ad_dot19 = ::autodiff::__private::rules::index::jvp(
-        &__ad_dot17,
-        &__ad_v18,
+    let __ad_v18 = __ad_c18_0;
+    let __ad_dot18 = __ad_tc18_0;
+    let __ad_v19 = __ad_v1 - 1;
+    let __ad_v20 = ::autodiff::__private::rules::index::value(&__ad_v18, &__ad_v19);
+    let mut __ad_dot20 = ::autodiff::__private::rules::index::jvp(
+        &__ad_dot18,
+        &__ad_v19,
     );
-    (__ad_v19, __ad_dot19)
+    (__ad_v20, __ad_dot20)
 }
 #[doc(hidden)]
 #[allow(dead_code, unused_variables, clippy::all)]
@@ -1781,121 +1806,128 @@ fn read_back_jvp_positional(
 #[allow(dead_code, unused_mut, unused_variables, clippy::all)]
 fn read_back_grad(x: &[f64]) -> (f64, ReadBackGrad) {
     let __ad_v1 = x.len();
-    let __ad_v2 = ::std::vec![0.0; __ad_v1];
-    let __ad_v3 = 0..__ad_v1;
-    let mut __ad_c17_0 = __ad_v2;
-    let mut __ad_tape17 = ::std::vec::Vec::with_capacity(
-        ::core::iter::Iterator::size_hint(&__ad_v3).1.unwrap_or(0),
+    let __ad_v2 = 0.0;
+    let __ad_v3 = ::std::vec![__ad_v2; __ad_v1];
+    let __ad_v4 = 0..__ad_v1;
+    let mut __ad_c18_0 = __ad_v3;
+    let mut __ad_tape18 = ::std::vec::Vec::with_capacity(
+        ::core::iter::Iterator::size_hint(&__ad_v4).1.unwrap_or(0),
     );
-    for __ad_v4 in ::core::clone::Clone::clone(&__ad_v3) {
-        let __ad_v5 = __ad_c17_0;
-        let __ad_v6 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
-        let __ad_v7 = {
-            let mut __ad_buffer = __ad_v5;
-            __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&__ad_v6);
+    for __ad_v5 in ::core::clone::Clone::clone(&__ad_v4) {
+        let __ad_v6 = __ad_c18_0;
+        let __ad_v7 = ::autodiff::__private::rules::index::value(x, &__ad_v5);
+        let __ad_v8 = {
+            let mut __ad_buffer = __ad_v6;
+            __ad_buffer[__ad_v5] = ::core::clone::Clone::clone(&__ad_v7);
             __ad_buffer
         };
-        let __ad_v8 = __ad_v4 > 0;
-        let (__ad_tape16, __ad_v16) = if __ad_v8 {
-            let __ad_v9 = ::autodiff::__private::rules::index::value(&__ad_v7, &__ad_v4);
-            let __ad_v10 = 0.5;
-            let __ad_v11 = __ad_v4 - 1;
-            let __ad_v12 = ::autodiff::__private::rules::index::value(
-                &__ad_v7,
-                &__ad_v11,
+        let __ad_v9 = __ad_v5 > 0;
+        let (__ad_tape17, __ad_v17) = if __ad_v9 {
+            let __ad_v10 = ::autodiff::__private::rules::index::value(
+                &__ad_v8,
+                &__ad_v5,
             );
-            let __ad_v13 = ::autodiff::__private::rules::mul::value(&0.5, &__ad_v12);
-            let __ad_v14 = ::autodiff::__private::rules::add::value(&__ad_v9, &__ad_v13);
-            let __ad_v15 = {
-                let mut __ad_buffer = __ad_v7;
-                __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&__ad_v14);
+            let __ad_v11 = 0.5;
+            let __ad_v12 = __ad_v5 - 1;
+            let __ad_v13 = ::autodiff::__private::rules::index::value(
+                &__ad_v8,
+                &__ad_v12,
+            );
+            let __ad_v14 = ::autodiff::__private::rules::mul::value(&0.5, &__ad_v13);
+            let __ad_v15 = ::autodiff::__private::rules::add::value(
+                &__ad_v10,
+                &__ad_v14,
+            );
+            let __ad_v16 = {
+                let mut __ad_buffer = __ad_v8;
+                __ad_buffer[__ad_v5] = ::core::clone::Clone::clone(&__ad_v15);
                 __ad_buffer
             };
-            (::autodiff::__private::Branch::Then((__ad_v12,)), __ad_v15)
+            (::autodiff::__private::Branch::Then((__ad_v13,)), __ad_v16)
         } else {
-            (::autodiff::__private::Branch::Else(()), __ad_v7)
+            (::autodiff::__private::Branch::Else(()), __ad_v8)
         };
-        __ad_tape17.push((__ad_tape16,));
-        __ad_c17_0 = __ad_v16;
+        __ad_tape18.push((__ad_tape17,));
+        __ad_c18_0 = __ad_v17;
     }
-    let __ad_v17 = __ad_c17_0;
-    let __ad_v18 = __ad_v1 - 1;
-    let __ad_v19 = ::autodiff::__private::rules::index::value(&__ad_v17, &__ad_v18);
-    let __ad_ct = ::autodiff::__private::one_like(&__ad_v19);
-    let mut __ad_d19 = __ad_ct;
-    let mut __ad_d17 = ::autodiff::__private::rules::index::vjp(
-        &__ad_d19,
-        &__ad_v17,
+    let __ad_v18 = __ad_c18_0;
+    let __ad_v19 = __ad_v1 - 1;
+    let __ad_v20 = ::autodiff::__private::rules::index::value(&__ad_v18, &__ad_v19);
+    let __ad_ct = ::autodiff::__private::one_like(&__ad_v20);
+    let mut __ad_d20 = __ad_ct;
+    let mut __ad_d18 = ::autodiff::__private::rules::index::vjp(
+        &__ad_d20,
         &__ad_v18,
+        &__ad_v19,
     );
     let mut __ad_d0 = ::autodiff::__private::zero_grad(x);
-    let mut __ad_a17_0 = __ad_d17;
+    let mut __ad_a18_0 = __ad_d18;
     {
-        let mut __ad_entries = __ad_tape17;
-        let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v3);
+        let mut __ad_entries = __ad_tape18;
+        let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v4);
         while let (
-            ::core::option::Option::Some(__ad_v4),
-            ::core::option::Option::Some((__ad_tape16,)),
+            ::core::option::Option::Some(__ad_v5),
+            ::core::option::Option::Some((__ad_tape17,)),
         ) = (
             ::core::iter::DoubleEndedIterator::next_back(&mut __ad_indices),
             __ad_entries.pop(),
         ) {
-            let mut __ad_d16 = __ad_a17_0;
-            let (mut __ad_d7,) = match __ad_tape16 {
-                ::autodiff::__private::Branch::Then((__ad_v12,)) => {
-                    let __ad_v11 = __ad_v4 - 1;
-                    let mut __ad_d15 = __ad_d16;
-                    let mut __ad_d14 = ::autodiff::__private::rules::assign_index::vjp_e(
+            let mut __ad_d17 = __ad_a18_0;
+            let (mut __ad_d8,) = match __ad_tape17 {
+                ::autodiff::__private::Branch::Then((__ad_v13,)) => {
+                    let __ad_v12 = __ad_v5 - 1;
+                    let mut __ad_d16 = __ad_d17;
+                    let mut __ad_d15 = ::autodiff::__private::rules::assign_index::vjp_e(
+                        &__ad_d16,
+                        &__ad_v5,
+                    );
+                    let mut __ad_d8 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                        __ad_d16,
+                        &__ad_v5,
+                    );
+                    let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(
                         &__ad_d15,
-                        &__ad_v4,
                     );
-                    let mut __ad_d7 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                        __ad_d15,
-                        &__ad_v4,
-                    );
-                    let mut __ad_d9 = ::autodiff::__private::rules::add::vjp_a(
+                    let mut __ad_d14 = __ad_d15;
+                    let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_b(
                         &__ad_d14,
-                    );
-                    let mut __ad_d13 = __ad_d14;
-                    let mut __ad_d12 = ::autodiff::__private::rules::mul::vjp_b(
-                        &__ad_d13,
                         &0.5,
+                        &__ad_v13,
+                    );
+                    ::autodiff::__private::rules::index::vjp_acc(
+                        &mut __ad_d8,
+                        &__ad_d13,
                         &__ad_v12,
                     );
                     ::autodiff::__private::rules::index::vjp_acc(
-                        &mut __ad_d7,
-                        &__ad_d12,
-                        &__ad_v11,
+                        &mut __ad_d8,
+                        &__ad_d10,
+                        &__ad_v5,
                     );
-                    ::autodiff::__private::rules::index::vjp_acc(
-                        &mut __ad_d7,
-                        &__ad_d9,
-                        &__ad_v4,
-                    );
-                    (__ad_d7,)
+                    (__ad_d8,)
                 }
                 ::autodiff::__private::Branch::Else(()) => {
-                    let mut __ad_d7 = __ad_d16;
-                    (__ad_d7,)
+                    let mut __ad_d8 = __ad_d17;
+                    (__ad_d8,)
                 }
             };
-            let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_e(
-                &__ad_d7,
-                &__ad_v4,
+            let mut __ad_d7 = ::autodiff::__private::rules::assign_index::vjp_e(
+                &__ad_d8,
+                &__ad_v5,
             );
-            let mut __ad_d5 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                __ad_d7,
-                &__ad_v4,
+            let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                __ad_d8,
+                &__ad_v5,
             );
             ::autodiff::__private::rules::index::vjp_acc(
                 &mut __ad_d0,
-                &__ad_d6,
-                &__ad_v4,
+                &__ad_d7,
+                &__ad_v5,
             );
-            __ad_a17_0 = __ad_d5;
+            __ad_a18_0 = __ad_d6;
         }
     }
-    (__ad_v19, ReadBackGrad { x: __ad_d0 })
+    (__ad_v20, ReadBackGrad { x: __ad_d0 })
 }
 ///The value of [`read_back`] and its pullback: a closure mapping a cotangent of the output to the cotangents of the inputs (a vector-Jacobian product). Generated by `#[differentiable]`.
 #[allow(dead_code, unused_mut, unused_variables, clippy::all)]
@@ -1903,120 +1935,127 @@ fn read_back_vjp<'__ad>(
     x: &'__ad [f64],
 ) -> (f64, impl ::core::ops::FnOnce(f64) -> ReadBackGrad + '__ad) {
     let __ad_v1 = x.len();
-    let __ad_v2 = ::std::vec![0.0; __ad_v1];
-    let __ad_v3 = 0..__ad_v1;
-    let mut __ad_c17_0 = __ad_v2;
-    let mut __ad_tape17 = ::std::vec::Vec::with_capacity(
-        ::core::iter::Iterator::size_hint(&__ad_v3).1.unwrap_or(0),
+    let __ad_v2 = 0.0;
+    let __ad_v3 = ::std::vec![__ad_v2; __ad_v1];
+    let __ad_v4 = 0..__ad_v1;
+    let mut __ad_c18_0 = __ad_v3;
+    let mut __ad_tape18 = ::std::vec::Vec::with_capacity(
+        ::core::iter::Iterator::size_hint(&__ad_v4).1.unwrap_or(0),
     );
-    for __ad_v4 in ::core::clone::Clone::clone(&__ad_v3) {
-        let __ad_v5 = __ad_c17_0;
-        let __ad_v6 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
-        let __ad_v7 = {
-            let mut __ad_buffer = __ad_v5;
-            __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&__ad_v6);
+    for __ad_v5 in ::core::clone::Clone::clone(&__ad_v4) {
+        let __ad_v6 = __ad_c18_0;
+        let __ad_v7 = ::autodiff::__private::rules::index::value(x, &__ad_v5);
+        let __ad_v8 = {
+            let mut __ad_buffer = __ad_v6;
+            __ad_buffer[__ad_v5] = ::core::clone::Clone::clone(&__ad_v7);
             __ad_buffer
         };
-        let __ad_v8 = __ad_v4 > 0;
-        let (__ad_tape16, __ad_v16) = if __ad_v8 {
-            let __ad_v9 = ::autodiff::__private::rules::index::value(&__ad_v7, &__ad_v4);
-            let __ad_v10 = 0.5;
-            let __ad_v11 = __ad_v4 - 1;
-            let __ad_v12 = ::autodiff::__private::rules::index::value(
-                &__ad_v7,
-                &__ad_v11,
+        let __ad_v9 = __ad_v5 > 0;
+        let (__ad_tape17, __ad_v17) = if __ad_v9 {
+            let __ad_v10 = ::autodiff::__private::rules::index::value(
+                &__ad_v8,
+                &__ad_v5,
             );
-            let __ad_v13 = ::autodiff::__private::rules::mul::value(&0.5, &__ad_v12);
-            let __ad_v14 = ::autodiff::__private::rules::add::value(&__ad_v9, &__ad_v13);
-            let __ad_v15 = {
-                let mut __ad_buffer = __ad_v7;
-                __ad_buffer[__ad_v4] = ::core::clone::Clone::clone(&__ad_v14);
+            let __ad_v11 = 0.5;
+            let __ad_v12 = __ad_v5 - 1;
+            let __ad_v13 = ::autodiff::__private::rules::index::value(
+                &__ad_v8,
+                &__ad_v12,
+            );
+            let __ad_v14 = ::autodiff::__private::rules::mul::value(&0.5, &__ad_v13);
+            let __ad_v15 = ::autodiff::__private::rules::add::value(
+                &__ad_v10,
+                &__ad_v14,
+            );
+            let __ad_v16 = {
+                let mut __ad_buffer = __ad_v8;
+                __ad_buffer[__ad_v5] = ::core::clone::Clone::clone(&__ad_v15);
                 __ad_buffer
             };
-            (::autodiff::__private::Branch::Then((__ad_v12,)), __ad_v15)
+            (::autodiff::__private::Branch::Then((__ad_v13,)), __ad_v16)
         } else {
-            (::autodiff::__private::Branch::Else(()), __ad_v7)
+            (::autodiff::__private::Branch::Else(()), __ad_v8)
         };
-        __ad_tape17.push((__ad_tape16,));
-        __ad_c17_0 = __ad_v16;
+        __ad_tape18.push((__ad_tape17,));
+        __ad_c18_0 = __ad_v17;
     }
-    let __ad_v17 = __ad_c17_0;
-    let __ad_v18 = __ad_v1 - 1;
-    let __ad_v19 = ::autodiff::__private::rules::index::value(&__ad_v17, &__ad_v18);
+    let __ad_v18 = __ad_c18_0;
+    let __ad_v19 = __ad_v1 - 1;
+    let __ad_v20 = ::autodiff::__private::rules::index::value(&__ad_v18, &__ad_v19);
     (
-        __ad_v19,
+        __ad_v20,
         move |__ad_ct: f64| {
-            let mut __ad_d19 = __ad_ct;
-            let mut __ad_d17 = ::autodiff::__private::rules::index::vjp(
-                &__ad_d19,
-                &__ad_v17,
+            let mut __ad_d20 = __ad_ct;
+            let mut __ad_d18 = ::autodiff::__private::rules::index::vjp(
+                &__ad_d20,
                 &__ad_v18,
+                &__ad_v19,
             );
             let mut __ad_d0 = ::autodiff::__private::zero_grad(x);
-            let mut __ad_a17_0 = __ad_d17;
+            let mut __ad_a18_0 = __ad_d18;
             {
-                let mut __ad_entries = __ad_tape17;
-                let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v3);
+                let mut __ad_entries = __ad_tape18;
+                let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v4);
                 while let (
-                    ::core::option::Option::Some(__ad_v4),
-                    ::core::option::Option::Some((__ad_tape16,)),
+                    ::core::option::Option::Some(__ad_v5),
+                    ::core::option::Option::Some((__ad_tape17,)),
                 ) = (
                     ::core::iter::DoubleEndedIterator::next_back(&mut __ad_indices),
                     __ad_entries.pop(),
                 ) {
-                    let mut __ad_d16 = __ad_a17_0;
-                    let (mut __ad_d7,) = match __ad_tape16 {
-                        ::autodiff::__private::Branch::Then((__ad_v12,)) => {
-                            let __ad_v11 = __ad_v4 - 1;
-                            let mut __ad_d15 = __ad_d16;
-                            let mut __ad_d14 = ::autodiff::__private::rules::assign_index::vjp_e(
+                    let mut __ad_d17 = __ad_a18_0;
+                    let (mut __ad_d8,) = match __ad_tape17 {
+                        ::autodiff::__private::Branch::Then((__ad_v13,)) => {
+                            let __ad_v12 = __ad_v5 - 1;
+                            let mut __ad_d16 = __ad_d17;
+                            let mut __ad_d15 = ::autodiff::__private::rules::assign_index::vjp_e(
+                                &__ad_d16,
+                                &__ad_v5,
+                            );
+                            let mut __ad_d8 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                                __ad_d16,
+                                &__ad_v5,
+                            );
+                            let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(
                                 &__ad_d15,
-                                &__ad_v4,
                             );
-                            let mut __ad_d7 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                                __ad_d15,
-                                &__ad_v4,
-                            );
-                            let mut __ad_d9 = ::autodiff::__private::rules::add::vjp_a(
+                            let mut __ad_d14 = __ad_d15;
+                            let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_b(
                                 &__ad_d14,
-                            );
-                            let mut __ad_d13 = __ad_d14;
-                            let mut __ad_d12 = ::autodiff::__private::rules::mul::vjp_b(
-                                &__ad_d13,
                                 &0.5,
+                                &__ad_v13,
+                            );
+                            ::autodiff::__private::rules::index::vjp_acc(
+                                &mut __ad_d8,
+                                &__ad_d13,
                                 &__ad_v12,
                             );
                             ::autodiff::__private::rules::index::vjp_acc(
-                                &mut __ad_d7,
-                                &__ad_d12,
-                                &__ad_v11,
+                                &mut __ad_d8,
+                                &__ad_d10,
+                                &__ad_v5,
                             );
-                            ::autodiff::__private::rules::index::vjp_acc(
-                                &mut __ad_d7,
-                                &__ad_d9,
-                                &__ad_v4,
-                            );
-                            (__ad_d7,)
+                            (__ad_d8,)
                         }
                         ::autodiff::__private::Branch::Else(()) => {
-                            let mut __ad_d7 = __ad_d16;
-                            (__ad_d7,)
+                            let mut __ad_d8 = __ad_d17;
+                            (__ad_d8,)
                         }
                     };
-                    let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_e(
-                        &__ad_d7,
-                        &__ad_v4,
+                    let mut __ad_d7 = ::autodiff::__private::rules::assign_index::vjp_e(
+                        &__ad_d8,
+                        &__ad_v5,
                     );
-                    let mut __ad_d5 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                        __ad_d7,
-                        &__ad_v4,
+                    let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                        __ad_d8,
+                        &__ad_v5,
                     );
                     ::autodiff::__private::rules::index::vjp_acc(
                         &mut __ad_d0,
-                        &__ad_d6,
-                        &__ad_v4,
+                        &__ad_d7,
+                        &__ad_v5,
                     );
-                    __ad_a17_0 = __ad_d5;
+                    __ad_a18_0 = __ad_d6;
                 }
             }
             ReadBackGrad { x: __ad_d0 }
