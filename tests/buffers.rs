@@ -240,3 +240,26 @@ fn heat_equation_with_swapped_buffers() {
     let jvp = |p: &[f64], d: &[f64]| heat_jvp(&p[..8], p[8], 5, d[..8].to_vec(), d[8]).1;
     check_jvp(|p| vec![f(p)], |p, d| vec![jvp(p, d)], &x, &direction(9)).unwrap();
 }
+
+/// A fixed-size array as the buffer, as clippy suggests for small ones.
+#[differentiable(order = 2)]
+fn array_buffer(x: &[f64]) -> f64 {
+    let mut v = [0.0; 3];
+    for i in 0..3 {
+        v[i] = x[i] * x[(i + 1) % 3];
+    }
+    v[1] += v[0].sin();
+    v[0] * v[1] + v[2]
+}
+
+#[test]
+fn arrays_as_buffers() {
+    let x = [0.5, -0.3, 0.8];
+    check_all(
+        array_buffer,
+        |p| array_buffer_grad(p).1.x,
+        |p, d| array_buffer_jvp(p, d.to_vec()).1,
+        |p, d| array_buffer_hvp(p, &ArrayBufferGrad { x: d.to_vec() }).2.x,
+        &x,
+    );
+}

@@ -184,6 +184,30 @@ impl<T: Field> Cotangent for Vec<T> {
     }
 }
 
+/// A local array used as a buffer (`let mut v = [0.0; 3]`): its gradient
+/// is an array of the same length.
+impl<T: Field, const N: usize> Tangent for [T; N] {
+    fn zero_like(&self) -> Self {
+        [T::ZERO; N]
+    }
+    fn one_like(&self) -> Self {
+        [T::ONE; N]
+    }
+}
+
+impl<T: Field, const N: usize> Accumulate<[T; N]> for [T; N] {
+    fn accumulate(&mut self, c: [T; N]) {
+        self.iter_mut().zip(c).for_each(|(a, c)| *a += c);
+    }
+}
+
+impl<T: Field, const N: usize> Cotangent for [T; N] {
+    type Adjoint = Self;
+    fn into_adjoint(self) -> Self {
+        self
+    }
+}
+
 /// The zero gradient of a parameter, in its owned type: a real or a matrix
 /// for itself, a `Vec` for a slice.
 pub trait ZeroGrad {
@@ -320,6 +344,12 @@ where
     }
 }
 
+impl<T: Field, const N: usize> Axpy<T> for [T; N] {
+    fn axpy(&mut self, a: T, x: &Self) {
+        self.iter_mut().zip(x).for_each(|(s, x)| *s += a * *x);
+    }
+}
+
 impl<T: Field> Axpy<T> for Vec<T> {
     fn axpy(&mut self, a: T, x: &Self) {
         self.iter_mut().zip(x).for_each(|(s, x)| *s += a * *x);
@@ -407,6 +437,12 @@ where
 {
     fn is_nonzero(&self) -> bool {
         any_nonzero(self.as_slice())
+    }
+}
+
+impl<T: Field, const N: usize> NonZero for [T; N] {
+    fn is_nonzero(&self) -> bool {
+        any_nonzero(self)
     }
 }
 

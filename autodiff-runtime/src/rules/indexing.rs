@@ -15,7 +15,7 @@ use crate::tangent::Accumulate;
 /// The adjoint of an indexed read, per container and index types.
 #[diagnostic::on_unimplemented(
     message = "no rule for indexing `{Self}` with `{I}`",
-    note = "indexing is differentiated for slices, `Vec`s and nalgebra matrices of `f32`/`f64`, by `usize` (and `(usize, usize)` for matrices)"
+    note = "indexing is differentiated for slices, arrays, `Vec`s and nalgebra matrices of `f32`/`f64`, by `usize` (and `(usize, usize)` for matrices)"
 )]
 pub trait IndexRule<I> {
     /// The element type.
@@ -41,6 +41,16 @@ impl<T: Field> IndexRule<usize> for Vec<T> {
     type Grad = Vec<T>;
     fn vjp(ct: &T, x: &Vec<T>, i: &usize) -> Vec<T> {
         <[T]>::vjp(ct, x, i)
+    }
+}
+
+impl<T: Field, const N: usize> IndexRule<usize> for [T; N] {
+    type Elem = T;
+    type Grad = [T; N];
+    fn vjp(ct: &T, _: &[T; N], i: &usize) -> [T; N] {
+        let mut g = [T::ZERO; N];
+        g[*i] = *ct;
+        g
     }
 }
 
