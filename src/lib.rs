@@ -146,10 +146,12 @@ pub mod prelude {
     pub use autodiff_runtime::rules::activation::functions::{gelu, relu, sigmoid, silu, softplus};
     pub use autodiff_runtime::rules::loss::{
         add_bias, add_bias_jvp, add_bias_jvp_positional, add_bias_vjp, log_softmax, log_softmax_jvp,
-        log_softmax_jvp_positional, log_softmax_vjp, logsumexp, logsumexp_jvp, logsumexp_jvp_positional, logsumexp_vjp,
-        mse, mse_jvp, mse_jvp_positional, mse_tangents_positional, mse_vjp, mse_vjp2, softmax, softmax_cross_entropy,
+        log_softmax_jvp_positional, log_softmax_tangents_positional, log_softmax_vjp, log_softmax_vjp2, logsumexp,
+        logsumexp_jvp, logsumexp_jvp_positional, logsumexp_tangents_positional, logsumexp_vjp, logsumexp_vjp2, mse,
+        mse_jvp, mse_jvp_positional, mse_tangents_positional, mse_vjp, mse_vjp2, softmax, softmax_cross_entropy,
         softmax_cross_entropy_jvp, softmax_cross_entropy_jvp_positional, softmax_cross_entropy_tangents_positional,
-        softmax_cross_entropy_vjp, softmax_cross_entropy_vjp2, softmax_jvp, softmax_jvp_positional, softmax_vjp,
+        softmax_cross_entropy_vjp, softmax_cross_entropy_vjp2, softmax_jvp, softmax_jvp_positional,
+        softmax_tangents_positional, softmax_vjp, softmax_vjp2,
     };
     pub use autodiff_runtime::Activation;
 }

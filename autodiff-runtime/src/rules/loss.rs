@@ -16,7 +16,7 @@ use nalgebra::allocator::Allocator;
 use nalgebra::storage::Storage;
 use nalgebra::{DefaultAllocator, Dim, Vector, U1};
 
-use crate::field::{Field, Mat};
+use crate::field::{add_scaled, Field, Mat};
 use crate::tangent::{ArgTangents, IntoTangent, NoTangent, NoTangentArg, Pullback2};
 use crate::Real;
 
@@ -181,6 +181,45 @@ where
     logsumexp_jvp(x, dx)
 }
 
+/// [`logsumexp`] with its second-order pullback. With `s = softmax(x)` over
+/// all elements: `x̄ = ȳ s`, `ẏ = ⟨s, ẋ⟩`, and the tangent of `x̄` is
+/// `ẏ̄ s + ȳ s ⊙ (ẋ - ẏ)`.
+pub fn logsumexp_vjp2<T: Field, R: Dim, C: Dim>(x: &Mat<T, R, C>) -> (T, impl Pullback2<T, LogsumexpGrad<Mat<T, R, C>>>)
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    let y = logsumexp(x);
+    let s = x.map(|v| Real::exp(v - y));
+    (y, move |ct: T| {
+        (LogsumexpGrad { x: &s * ct }, move |t: LogsumexpGrad<Mat<T, R, C>>| {
+            let dx = t.x;
+            let dy = s.dot(&dx);
+            (dy, move |ct_dot: Option<T>| {
+                // ȳ s ⊙ (ẋ - ẏ), in ẋ's storage.
+                let mut g = dx;
+                g.zip_apply(&s, |d, s| *d = ct * s * (*d - dy));
+                if let Some(c) = ct_dot {
+                    add_scaled(&mut g, c, &s);
+                }
+                LogsumexpGrad { x: g }
+            })
+        })
+    })
+}
+
+#[doc(hidden)]
+pub fn logsumexp_tangents_positional<T: Field, R: Dim, C: Dim>(
+    x: &&Mat<T, R, C>,
+    dx: impl IntoTangent<Mat<T, R, C>>,
+) -> LogsumexpGrad<Mat<T, R, C>>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    LogsumexpGrad {
+        x: dx.into_tangent(|| x.map(|_| T::ZERO)),
+    }
+}
+
 /// Column-wise softmax: each column of `z` mapped to probabilities.
 pub fn softmax<T: Field, R: Dim, C: Dim>(z: &Mat<T, R, C>) -> Mat<T, R, C>
 where
@@ -241,6 +280,72 @@ where
     softmax_jvp(z, dz)
 }
 
+/// [`softmax`] with its second-order pullback. Per column, with `s` the
+/// softmax and `a = ⟨ȳ, s⟩`: `z̄ = s ⊙ (ȳ - a)`, `ṡ = s ⊙ (ż - ⟨s, ż⟩)`, and
+/// the tangent of `z̄` is `ṡ ⊙ (ȳ - a) + s ⊙ (ẏ̄ - ȧ)` with
+/// `ȧ = ⟨ẏ̄, s⟩ + ⟨ȳ, ṡ⟩`.
+pub fn softmax_vjp2<T: Field, R: Dim, C: Dim>(
+    z: &Mat<T, R, C>,
+) -> (Mat<T, R, C>, impl Pullback2<Mat<T, R, C>, SoftmaxGrad<Mat<T, R, C>>>)
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    let s = softmax(z);
+    (s.clone(), move |ct: Mat<T, R, C>| {
+        let mut g = ct.clone();
+        for (mut c, s) in g.column_iter_mut().zip(s.column_iter()) {
+            let inner = c.dot(&s);
+            c.zip_apply(&s, |c, s| *c = s * (*c - inner));
+        }
+        (SoftmaxGrad { z: g }, move |t: SoftmaxGrad<Mat<T, R, C>>| {
+            let ds = softmax_tangent(&s, t.z);
+            (ds.clone(), move |ct_dot: Option<Mat<T, R, C>>| {
+                let mut g = ds;
+                let columns = ct.ncols();
+                for j in 0..columns {
+                    let (y, sj) = (ct.column(j), s.column(j));
+                    let a = y.dot(&sj);
+                    let mut da = y.dot(&g.column(j));
+                    if let Some(yd) = &ct_dot {
+                        da += yd.column(j).dot(&sj);
+                    }
+                    let mut gj = g.column_mut(j);
+                    for i in 0..gj.len() {
+                        let yd = ct_dot.as_ref().map_or(T::ZERO, |yd| yd[(i, j)]);
+                        gj[i] = gj[i] * (y[i] - a) + sj[i] * (yd - da);
+                    }
+                }
+                SoftmaxGrad { z: g }
+            })
+        })
+    })
+}
+
+/// `ṡ` for a softmax `s` already computed: per column `s ⊙ (ż - ⟨s, ż⟩)`.
+fn softmax_tangent<T: Field, R: Dim, C: Dim>(s: &Mat<T, R, C>, mut dz: Mat<T, R, C>) -> Mat<T, R, C>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    for (mut d, s) in dz.column_iter_mut().zip(s.column_iter()) {
+        let inner = d.dot(&s);
+        d.zip_apply(&s, |d, s| *d = s * (*d - inner));
+    }
+    dz
+}
+
+#[doc(hidden)]
+pub fn softmax_tangents_positional<T: Field, R: Dim, C: Dim>(
+    z: &&Mat<T, R, C>,
+    dz: impl IntoTangent<Mat<T, R, C>>,
+) -> SoftmaxGrad<Mat<T, R, C>>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    SoftmaxGrad {
+        z: dz.into_tangent(|| z.map(|_| T::ZERO)),
+    }
+}
+
 /// Column-wise log-softmax: `z - logsumexp(column)`, computed stably.
 pub fn log_softmax<T: Field, R: Dim, C: Dim>(z: &Mat<T, R, C>) -> Mat<T, R, C>
 where
@@ -299,6 +404,60 @@ where
 {
     let dz = dz.into_tangent(|| z.map(|_| T::ZERO));
     log_softmax_jvp(z, dz)
+}
+
+/// [`log_softmax`] with its second-order pullback. Per column, with `s` the
+/// softmax: `z̄ = ȳ - s Σȳ`, `ẏ = ż - ⟨s, ż⟩`, `ṡ = s ⊙ ẏ`, and the tangent
+/// of `z̄` is `ẏ̄ - ṡ Σȳ - s Σẏ̄`.
+pub fn log_softmax_vjp2<T: Field, R: Dim, C: Dim>(
+    z: &Mat<T, R, C>,
+) -> (Mat<T, R, C>, impl Pullback2<Mat<T, R, C>, LogSoftmaxGrad<Mat<T, R, C>>>)
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    let y = log_softmax(z);
+    let s = y.map(Real::exp);
+    (y, move |ct: Mat<T, R, C>| {
+        let totals: Vec<T> = ct.column_iter().map(|c| c.sum()).collect();
+        let mut g = ct;
+        for ((mut c, s), &total) in g.column_iter_mut().zip(s.column_iter()).zip(&totals) {
+            c.zip_apply(&s, |c, s| *c -= s * total);
+        }
+        (LogSoftmaxGrad { z: g }, move |t: LogSoftmaxGrad<Mat<T, R, C>>| {
+            let mut dy = t.z;
+            for (mut d, s) in dy.column_iter_mut().zip(s.column_iter()) {
+                let inner = d.dot(&s);
+                d.add_scalar_mut(-inner);
+            }
+            (dy.clone(), move |ct_dot: Option<Mat<T, R, C>>| {
+                // -ṡ Σȳ = -s ⊙ ẏ Σȳ, in ẏ's storage.
+                let mut g = dy;
+                for ((mut d, s), &total) in g.column_iter_mut().zip(s.column_iter()).zip(&totals) {
+                    d.zip_apply(&s, |d, s| *d = -s * *d * total);
+                }
+                if let Some(yd) = ct_dot {
+                    for ((mut d, s), yd) in g.column_iter_mut().zip(s.column_iter()).zip(yd.column_iter()) {
+                        let total = yd.sum();
+                        d.zip_zip_apply(&yd, &s, |d, yd, s| *d += yd - s * total);
+                    }
+                }
+                LogSoftmaxGrad { z: g }
+            })
+        })
+    })
+}
+
+#[doc(hidden)]
+pub fn log_softmax_tangents_positional<T: Field, R: Dim, C: Dim>(
+    z: &&Mat<T, R, C>,
+    dz: impl IntoTangent<Mat<T, R, C>>,
+) -> LogSoftmaxGrad<Mat<T, R, C>>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    LogSoftmaxGrad {
+        z: dz.into_tangent(|| z.map(|_| T::ZERO)),
+    }
 }
 
 /// Mean squared error, `Σ (pred - target)² / n` over all `n` elements.
