@@ -142,5 +142,5 @@ fn hvp_through_nested_calls() {
 cases! {
     softmax_second_order(w: (3, 4), x: (4, 5), y: (3, 5)) = softmax(&(w * x)).component_mul(y).norm_squared() + softmax(&(w * x)).sum() * 0.3;
     log_softmax_second_order(w: (3, 4), x: (4, 5), y: (3, 5)) = log_softmax(&(w * x)).component_mul(y).sum() + log_softmax(&(w * x)).norm_squared() * 0.1;
-    logsumexp_second_order(w: (3, 4), x: (4, 5)) = logsumexp(&(w * x)) * logsumexp(&(w * x).tanh()) + logsumexp(&w);
+    logsumexp_second_order(w: (3, 4), x: (4, 5)) = logsumexp(&(w * x)) * logsumexp(&(w * x).tanh()) + logsumexp(w);
 }
