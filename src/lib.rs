@@ -94,7 +94,12 @@
 //! `unsafe`, a loop), mark it `#[differentiable(custom)]`: the macro then
 //! generates only `GGrad` (and a hidden adapter that lets forward-mode
 //! callers reach `g_jvp`), and you write `g_vjp` and `g_jvp` by hand with the
-//! signatures above.
+//! signatures above. With `#[differentiable(custom, order = 2)]`, `order = 2`
+//! bodies may call it too, and you also write its second-order pullback
+//! `g_vjp2(x) -> (y, impl Pullback2<Y, GGrad>)`: a closure from `ȳ` to the
+//! gradient and a closure from the inputs' tangents (a `GGrad`) to the
+//! output's tangent and a closure from `Option<ẏ̄>` to the gradient's tangent
+//! (`tests/second_order.rs` has one for softplus).
 //!
 //! ```
 //! use autodiff::prelude::*;

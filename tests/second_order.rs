@@ -376,3 +376,56 @@ fn hvp_through_nested_loops() {
     let direction: Vec<f64> = (0..16).map(|k| (0.7 * k as f64 + 0.3).cos()).collect();
     check_hvp(grad, hvp, &point, &direction).unwrap();
 }
+
+/// `ln(1 + eˣ)` behind a hand-written rule of second order: with
+/// `#[differentiable(custom, order = 2)]` the user writes `softplus_vjp2`
+/// (and `_vjp`, `_jvp`) and `order = 2` bodies call it.
+#[differentiable(custom, order = 2)]
+fn softplus(x: f64) -> f64 {
+    x.exp().ln_1p()
+}
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn softplus_vjp(x: f64) -> (f64, impl FnOnce(f64) -> SoftplusGrad) {
+    (softplus(x), move |ct| SoftplusGrad { x: ct * sigmoid(x) })
+}
+
+fn softplus_jvp(x: f64, dx: f64) -> (f64, f64) {
+    (softplus(x), dx * sigmoid(x))
+}
+
+/// `x̄ = ȳ σ`; along `ẋ`: `ẏ = σ ẋ` and `ẋ̄ = ȳ σ (1 - σ) ẋ + ẏ̄ σ`.
+fn softplus_vjp2(x: f64) -> (f64, impl autodiff::runtime::Pullback2<f64, SoftplusGrad>) {
+    let s = sigmoid(x);
+    (softplus(x), move |ct: f64| {
+        (SoftplusGrad { x: ct * s }, move |t: SoftplusGrad| {
+            (s * t.x, move |ct_dot: Option<f64>| SoftplusGrad {
+                x: ct * s * (1.0 - s) * t.x + ct_dot.unwrap_or(0.0) * s,
+            })
+        })
+    })
+}
+
+#[differentiable(order = 2)]
+fn uses_custom_second_order(w: f64, x: f64) -> f64 {
+    softplus(w * x - 0.5) * w + softplus(x * x).sin()
+}
+
+#[test]
+fn custom_rules_of_second_order_are_used() {
+    let grad = |p: &[f64]| {
+        let g = uses_custom_second_order_grad(p[0], p[1]).1;
+        vec![g.w, g.x]
+    };
+    let hvp = |p: &[f64], v: &[f64]| {
+        let h = uses_custom_second_order_hvp(p[0], p[1], &UsesCustomSecondOrderGrad { w: v[0], x: v[1] }).2;
+        vec![h.w, h.x]
+    };
+    for point in [[0.3, -1.2], [1.1, 0.8]] {
+        check_grad(|p: &[f64]| uses_custom_second_order(p[0], p[1]), grad, &point).unwrap();
+        check_hvp(grad, hvp, &point, &[0.7, -0.4]).unwrap();
+    }
+}

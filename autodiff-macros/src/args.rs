@@ -10,7 +10,8 @@ use crate::diagnostics as msg;
 pub struct Args {
     /// `wrt(a, b)`: the parameters to differentiate; `None` means every real one.
     pub wrt: Option<Vec<Ident>>,
-    /// `custom`: generate only the gradient struct; the user writes `f_vjp`.
+    /// `custom`: generate only the gradient struct (and adapters); the user
+    /// writes `f_vjp` and `f_jvp`, and with `order = 2` also `f_vjp2`.
     pub custom: bool,
     /// `crate = "path"`: where the facade crate is (default `::autodiff`).
     pub krate: Path,

@@ -46,6 +46,12 @@ fn generate(attr: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
         let params = lower::signature_params(&item, &args)?;
         let mut out = GradStruct::new(&item, &params).items(&item, &params, &private);
         out.extend(emit::jvp_positional(&item, &params, &private));
+        // With `order = 2` the user writes `f_vjp2` as well; callers reach
+        // it with their tangents through this adapter.
+        if args.second_order.is_some() {
+            let grad = GradStruct::new(&item, &params);
+            out.extend(emit::tangents_positional(&item, &grad, &params, &private));
+        }
         return Ok(out);
     }
 

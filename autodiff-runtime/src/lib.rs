@@ -24,7 +24,7 @@ pub use field::{gemm_nt, gemm_tn};
 pub use nalgebra;
 pub use real::Real;
 pub use rules::activation::Activation;
-pub use tangent::{ArgTangents, NoTangent};
+pub use tangent::{ArgTangents, NoTangent, Pullback2, TangentPullback, TangentSweep};
 
 /// What generated code names. Not a stable API.
 #[doc(hidden)]
