@@ -263,3 +263,28 @@ fn arrays_as_buffers() {
         &x,
     );
 }
+
+/// Every compound assignment on an element, and a buffer that is an owned
+/// parameter (`mut v: Vec<f64>`, copied before its first update).
+#[differentiable(wrt(x, v))]
+fn compound_on_elements(x: &[f64], mut v: Vec<f64>) -> f64 {
+    v[0] -= x[0] * x[1];
+    v[1] *= x[1].exp();
+    v[2] /= 1.0 + x[0] * x[0];
+    v[0] += v[2];
+    v[0] * v[1] + v[2]
+}
+
+#[test]
+fn compound_assignments_and_an_owned_buffer_parameter() {
+    let p = [0.4, -0.3, 0.9, 1.2, -0.7];
+    let f = |p: &[f64]| compound_on_elements(&p[..2], p[2..].to_vec());
+    let grad = |p: &[f64]| {
+        let g = compound_on_elements_grad(&p[..2], p[2..].to_vec()).1;
+        [g.x, g.v].concat()
+    };
+    check_grad(f, grad, &p).unwrap();
+    let jvp =
+        |p: &[f64], d: &[f64]| compound_on_elements_jvp(&p[..2], p[2..].to_vec(), d[..2].to_vec(), d[2..].to_vec()).1;
+    check_jvp(|p| vec![f(p)], |p, d| vec![jvp(p, d)], &p, &direction(5)).unwrap();
+}
