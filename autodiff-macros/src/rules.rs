@@ -86,8 +86,10 @@ pub enum Spelling {
     /// As the user wrote it: `a.name(&b, ...)`, or `f64::name(a, b, ...)`
     /// where the user wrote a path.
     Method,
-    /// `rules::NAME::value(a, &b, ...)`: the first operand is taken by value
-    /// and updated (moved where nothing reads it after, copied otherwise).
+    /// An update of the first operand, which is taken by value (moved where
+    /// nothing reads it after, copied otherwise); the element assignment is
+    /// the one: written `{ let mut b = v; b[i] = e; b }`, as the user wrote it,
+    /// so that the element type is inferred as in their code.
     Update,
 }
 

@@ -204,7 +204,10 @@ pub mod assign_index {
     use super::*;
     use crate::tangent::ZeroGrad;
 
-    /// `x` with element `i` replaced by `e`, in `x`'s storage.
+    /// `x` with element `i` replaced by `e`, in `x`'s storage. (Generated
+    /// code writes the assignment itself, which infers the element type as
+    /// the user's code does; this is the rule's value, for reference and
+    /// tests.)
     #[inline(always)]
     pub fn value<X: IndexMut<I>, I: Clone>(mut x: X, i: &I, e: &X::Output) -> X
     where
@@ -299,6 +302,22 @@ mod tests {
         let mut a = [0.0; 2];
         index::vjp_acc(&mut a, &-1.0, &0);
         assert_eq!(a, [-1.0, 0.0]);
+    }
+
+    #[test]
+    fn assignment_rules_route_the_cotangent() {
+        let y = assign_index::value(vec![1.0, 2.0, 3.0], &1, &9.0);
+        assert_eq!(y, [1.0, 9.0, 3.0]);
+        let ct = vec![0.5, 0.25, 2.0];
+        assert_eq!(assign_index::vjp_e(&ct, &1), 0.25);
+        assert_eq!(assign_index::vjp_x(&ct, &1), [0.5, 0.0, 2.0]);
+        let mut acc = vec![1.0; 3];
+        assign_index::vjp_x_acc(&mut acc, &ct, &2);
+        assert_eq!(acc, [1.5, 1.25, 1.0]);
+        let mut e = 1.0;
+        assign_index::vjp_e_acc(&mut e, &ct, &0);
+        assert_eq!(e, 1.5);
+        assert_eq!(assign_index::jvp_e(&4.0, &2, &y), [0.0, 0.0, 4.0]);
     }
 
     #[test]
