@@ -1,6 +1,6 @@
 //! W1 (extended Rosenbrock, n = 1000), W6 (ADBench GMM, n = 1000, K = 25,
 //! d = 10) and W7 (ADBench LSTM, 2 layers, b = 14, c = 1024) written with
-//! loops: the objective and the generated gradient (and, for W1, a
+//! loops: the objective and the generated gradient (and, for W1 and W6, a
 //! hand-written gradient), in the same run.
 //!
 //! `cargo bench --bench loops && python3 benches/ratios.py`
@@ -45,6 +45,9 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("generated", |b| {
         b.iter(|| gmm::gmm_grad(&alphas, &means, &icf, black_box(&x), 1.0, 0))
+    });
+    group.bench_function("hand", |b| {
+        b.iter(|| gmm::gmm_hand(&alphas, &means, &icf, black_box(&x), 1.0, 0))
     });
     group.finish();
 
