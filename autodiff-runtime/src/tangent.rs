@@ -229,6 +229,27 @@ impl<T: Field> ZeroGrad for [T] {
     }
 }
 
+/// Records one iteration's entry on a range loop's tape, which was given
+/// room for the whole range before the loop (`Vec::with_capacity`, or
+/// `reserve` for a tape shared by several runs). With the room checked here,
+/// the push cannot reallocate, so the loop holds no call that returns: a
+/// `push` that may grow makes LLVM keep values live across it (W6's inner
+/// accumulator) on the stack.
+#[inline(always)]
+pub fn record<T>(tape: &mut Vec<T>, entry: T) {
+    if tape.len() < tape.capacity() {
+        tape.push(entry);
+    } else {
+        tape_full()
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn tape_full() -> ! {
+    panic!("autodiff: a loop ran more iterations than its range's size_hint announced")
+}
+
 /// The zero gradient of a parameter.
 #[inline(always)]
 pub fn zero_grad<P: ZeroGrad + ?Sized>(p: &P) -> P::Grad {
@@ -480,3 +501,22 @@ pub fn is_nonzero<T: NonZero>(t: &T) -> bool {
     note = "add `order = 2` to the `#[differentiable]` attribute of the function called here (directly, or through its `_grad`)"
 )]
 pub trait SecondOrder<'a> {}
+
+#[cfg(test)]
+mod tests {
+    use super::record;
+
+    #[test]
+    fn a_tape_records_into_the_room_it_was_given() {
+        let mut tape = Vec::with_capacity(2);
+        record(&mut tape, 1.0);
+        record(&mut tape, 2.0);
+        assert_eq!(tape, [1.0, 2.0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "more iterations than its range")]
+    fn a_tape_without_room_panics_rather_than_grows() {
+        record(&mut Vec::new(), 1.0);
+    }
+}

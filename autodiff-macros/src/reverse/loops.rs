@@ -62,13 +62,22 @@ impl Reverse<'_> {
         let record = self.needed.contains(&Saved::Tape(inst.results[0])).then(|| {
             let tape = self.saved_ident(Saved::Tape(inst.results[0]));
             let entry = self.tape_entry(body);
-            // One entry per iteration, allocated once (a hoisted tape is declared at the start).
-            let declare = (!self.hoisted.contains(&inst.results[0])).then(|| {
-                quote! {
-                    let mut #tape = ::std::vec::Vec::with_capacity(::core::iter::Iterator::size_hint(&#iter).1.unwrap_or(0));
-                }
-            });
-            (declare, quote!(#tape.push(#entry);))
+            // One entry per iteration. A range loop's tape gets room for the
+            // range before the loop (a hoisted one, declared at the start,
+            // per run) and records without reallocating (see `record`); a
+            // `while` loop's grows as it goes.
+            let private = &self.private;
+            let room = quote!(::core::iter::Iterator::size_hint(&#iter).1.unwrap_or(0));
+            let declare = if self.hoisted.contains(&inst.results[0]) {
+                quote!(#tape.reserve(#room);)
+            } else {
+                quote!(let mut #tape = ::std::vec::Vec::with_capacity(#room);)
+            };
+            let push = match cond {
+                None => quote!(#private::record(&mut #tape, #entry);),
+                Some(_) => quote!(#tape.push(#entry);),
+            };
+            (declare, push)
         });
         let (declare, push) = record.unzip();
         // A `while` condition reads copies of the carried values.

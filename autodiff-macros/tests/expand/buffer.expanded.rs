@@ -168,7 +168,7 @@ fn recurrence_grad(x: &[f64]) -> (f64, RecurrenceGrad) {
             __ad_buffer[__ad_v14] = ::core::clone::Clone::clone(&__ad_v13);
             __ad_buffer
         };
-        __ad_tape16.push((__ad_v8, __ad_v13));
+        ::autodiff::__private::record(&mut __ad_tape16, (__ad_v8, __ad_v13));
         __ad_c16_0 = __ad_v15;
     }
     let __ad_v16 = __ad_c16_0;
@@ -274,7 +274,7 @@ fn recurrence_vjp<'__ad>(
             __ad_buffer[__ad_v14] = ::core::clone::Clone::clone(&__ad_v13);
             __ad_buffer
         };
-        __ad_tape16.push((__ad_v8, __ad_v13));
+        ::autodiff::__private::record(&mut __ad_tape16, (__ad_v8, __ad_v13));
         __ad_c16_0 = __ad_v15;
     }
     let __ad_v16 = __ad_c16_0;
@@ -1308,7 +1308,7 @@ fn branches_grad(x: &[f64]) -> (f64, BranchesGrad) {
             };
             (::autodiff::__private::Branch::Else(()), __ad_v15)
         };
-        __ad_tape17.push((__ad_tape16,));
+        ::autodiff::__private::record(&mut __ad_tape17, (__ad_tape16,));
         __ad_c17_0 = __ad_v16;
     }
     let __ad_v17 = __ad_c17_0;
@@ -1428,7 +1428,7 @@ fn branches_vjp<'__ad>(
             };
             (::autodiff::__private::Branch::Else(()), __ad_v15)
         };
-        __ad_tape17.push((__ad_tape16,));
+        ::autodiff::__private::record(&mut __ad_tape17, (__ad_tape16,));
         __ad_c17_0 = __ad_v16;
     }
     let __ad_v17 = __ad_c17_0;
@@ -1803,7 +1803,7 @@ fn read_back_grad(x: &[f64]) -> (f64, ReadBackGrad) {
         } else {
             (::autodiff::__private::Branch::Else(()), __ad_v8)
         };
-        __ad_tape18.push((__ad_tape17,));
+        ::autodiff::__private::record(&mut __ad_tape18, (__ad_tape17,));
         __ad_c18_0 = __ad_v17;
     }
     let __ad_v18 = __ad_c18_0;
@@ -1919,7 +1919,7 @@ fn read_back_vjp<'__ad>(
         } else {
             (::autodiff::__private::Branch::Else(()), __ad_v8)
         };
-        __ad_tape18.push((__ad_tape17,));
+        ::autodiff::__private::record(&mut __ad_tape18, (__ad_tape17,));
         __ad_c18_0 = __ad_v17;
     }
     let __ad_v18 = __ad_c18_0;
@@ -2274,7 +2274,10 @@ fn matvec_grad(a: &DMatrix<f64>, x: &DVector<f64>) -> (f64, MatvecGrad) {
             __ad_c17_0 = __ad_v16;
         }
         let __ad_v17 = __ad_c17_0;
-        __ad_tape18.push((__ad_v7, ::core::clone::Clone::clone(&__ad_v17)));
+        ::autodiff::__private::record(
+            &mut __ad_tape18,
+            (__ad_v7, ::core::clone::Clone::clone(&__ad_v17)),
+        );
         __ad_c18_0 = __ad_v17;
     }
     let __ad_v18 = __ad_c18_0;
@@ -2391,7 +2394,10 @@ fn matvec_vjp<'__ad>(
             __ad_c17_0 = __ad_v16;
         }
         let __ad_v17 = __ad_c17_0;
-        __ad_tape18.push((__ad_v7, ::core::clone::Clone::clone(&__ad_v17)));
+        ::autodiff::__private::record(
+            &mut __ad_tape18,
+            (__ad_v7, ::core::clone::Clone::clone(&__ad_v17)),
+        );
         __ad_c18_0 = __ad_v17;
     }
     let __ad_v18 = __ad_c18_0;
