@@ -70,6 +70,9 @@ const MAX_RECOMPUTED_CHAIN: u32 = 3;
 /// than to store per iteration, and read only values the reverse sweep has.
 /// Values of unknown type (a product might be a matrix product) and longer
 /// differentiated chains are saved.
+///
+/// `scalars` maps each value known to be a scalar to the number of
+/// operations that recomputing it redoes (zero for what is read or saved).
 pub(super) fn collect_recomputable(
     region: &Region,
     act: &Activity,
