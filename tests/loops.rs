@@ -524,3 +524,89 @@ fn loop_with_break() {
         check_hessian(|p| vec![bisect_like_grad(p[0]).1.x], hvp, &[x]);
     }
 }
+
+/// Reduction loops, whose reverse runs inside their forward sweep: sums in
+/// each spelling (`u = e + u`, `u2 -= e`, `b = b + e` with a branch inside),
+/// scaled by a nonlinear use after the loop, reaching a parameter and a
+/// value defined before the loop; and sums reversed as usual, which must
+/// agree too: with loops inside (`s`), inside another loop (`inner`, `q`),
+/// negated (`t`), inside an `if` (`v`).
+#[differentiable(order = 2)]
+fn reductions(x: &[f64], w: f64) -> f64 {
+    let scale = w * w;
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        let mut running = x[i];
+        for j in 0..i {
+            running = running * 0.5 + x[j] * scale;
+        }
+        let mut inner = 0.0;
+        for j in 0..x.len() {
+            inner += x[j] * running;
+        }
+        let term = if x[i] > 0.0 {
+            inner.tanh() * scale
+        } else {
+            running.sin()
+        };
+        s = s + term;
+    }
+    let mut t = 1.0;
+    for i in 0..x.len() {
+        let mut q = 0.0;
+        for j in 0..i {
+            q += x[j] * w;
+        }
+        t = x[i] * q - t;
+    }
+    let mut u = 0.0;
+    for i in (0..x.len()).rev() {
+        u = (x[i] * x[i]).exp() + u;
+    }
+    let mut u2 = 0.5;
+    for i in 0..x.len() {
+        u2 -= scale * x[i];
+    }
+    let mut b = 0.0;
+    for i in 0..x.len() {
+        let term = if x[i] > 0.0 { x[i] * scale } else { (x[i] * w).sin() };
+        b = b + term * term;
+    }
+    let mut v = 0.0;
+    if w > 0.0 {
+        for i in 0..x.len() {
+            v += x[i].cos();
+        }
+    }
+    s.ln_1p() * u + t * t + v * s + u2 * u2 + b.sqrt()
+}
+
+#[test]
+fn reduction_loops_reversed_in_their_forward_sweep() {
+    for (x, w) in [(vec![0.3, -0.4, 0.8, -0.1], 0.7), (vec![0.5, 0.2, -0.6], -0.9)] {
+        let f = |p: &[f64]| reductions(&p[..x.len()], p[x.len()]);
+        let g = |p: &[f64]| {
+            let g = reductions_grad(&p[..x.len()], p[x.len()]).1;
+            [g.x, vec![g.w]].concat()
+        };
+        let point = [x.as_slice(), &[w]].concat();
+        check_grad(f, g, &point).unwrap();
+        let jvp = |p: &[f64], v: &[f64]| reductions_jvp(&p[..x.len()], p[x.len()], v[..x.len()].to_vec(), v[x.len()]).1;
+        check_tangent(f, jvp, &point);
+        let hvp = |p: &[f64], v: &[f64]| {
+            let d = ReductionsGrad {
+                x: v[..x.len()].to_vec(),
+                w: v[x.len()],
+            };
+            let h = reductions_hvp(&p[..x.len()], p[x.len()], &d).2;
+            [h.x, vec![h.w]].concat()
+        };
+        check_hessian(g, hvp, &point);
+        // The pullback scales the accumulated sums by its cotangent.
+        let (value, pullback) = reductions_vjp(&x, w);
+        assert_eq!(value, reductions(&x, w));
+        let scaled = pullback(-2.5);
+        let unit = reductions_grad(&x, w).1;
+        assert!((scaled.w + 2.5 * unit.w).abs() < 1e-12 * unit.w.abs().max(1.0));
+    }
+}

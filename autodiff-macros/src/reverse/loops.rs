@@ -97,16 +97,25 @@ impl Reverse<'_> {
         });
         let state2 = state.clone();
         let state3 = state.clone();
-        quote! {
-            #(let mut #state = #inits;)*
-            #declare
+        // A reduction loop runs each iteration's reverse after its forward.
+        let reversed = self.fused_code.get(&inst.results[0]).map(|code| quote!({ #code }));
+        let mut run = quote! {
             for #i in ::core::clone::Clone::clone(&#iter) {
                 #stop
                 #(let #params = #state2;)*
                 #code
                 #push
+                #reversed
                 #(#state3 = #yields;)*
             }
+        };
+        if reversed.is_some() {
+            run = self.fused_forward(inst, run);
+        }
+        quote! {
+            #(let mut #state = #inits;)*
+            #declare
+            #run
             #(let #results = #state;)*
         }
     }
@@ -221,9 +230,17 @@ impl Reverse<'_> {
             // tape's last ones) if it has a tape. The tape holds one entry
             // per iteration; `break` rather than a panic where it would not
             // keeps the loop free of an unwinding exit (W6: 5% faster).
+            // A hoisted tape is popped where it was declared; one saved in an
+            // enclosing entry is taken out of it first.
+            let entries = match self.hoisted.contains(&inst.results[0]) {
+                true => tape.to_token_stream(),
+                false => quote!(__ad_entries),
+            };
+            let take =
+                (taped && !self.hoisted.contains(&inst.results[0])).then(|| quote!(let mut __ad_entries = #tape;));
             let pop = taped.then(|| {
                 quote! {
-                    let ::core::option::Option::Some(#pattern) = #tape.pop() else {
+                    let ::core::option::Option::Some(#pattern) = #entries.pop() else {
                         break;
                     };
                 }
@@ -234,10 +251,13 @@ impl Reverse<'_> {
                 false => quote!(_),
             };
             out.extend(quote! {
-                for #i in ::core::iter::Iterator::rev(::core::clone::Clone::clone(#iter)) {
-                    #pop
-                    #zeros
-                    #iteration
+                {
+                    #take
+                    for #i in ::core::iter::Iterator::rev(::core::clone::Clone::clone(#iter)) {
+                        #pop
+                        #zeros
+                        #iteration
+                    }
                 }
             });
             self.contribute_inits(inst, args, &state, out);

@@ -18,6 +18,7 @@
 //!           __ad_d0 += rules::sin::vjp(__ad_d1, x);
 //! ```
 
+mod fused;
 mod loops;
 mod map;
 mod moves;
@@ -111,6 +112,13 @@ struct Reverse<'a> {
     hoisted: Vec<Value>,
     /// Nesting depth of the loop `mark_needed` is in.
     loop_depth: usize,
+    /// Reduction loops (by first result) reversed inside their forward
+    /// sweep, with the carried value they sum (see `fused.rs`); their
+    /// in-iteration reverse; and the values their bodies define (which the
+    /// forward sweep never moves: that reverse reads them after).
+    fused: HashMap<Value, usize>,
+    fused_code: HashMap<Value, TokenStream>,
+    fused_values: HashSet<Value>,
     /// Outer values whose adjoints are started at zero before an `if` (its
     /// first result), found by the first pass of the reverse sweep.
     zeroed: HashSet<(Value, Value)>,
@@ -168,6 +176,9 @@ impl<'a> Reverse<'a> {
             zeroed: HashSet::new(),
             hoisted: Vec::new(),
             loop_depth: 0,
+            fused: HashMap::new(),
+            fused_code: HashMap::new(),
+            fused_values: HashSet::new(),
             last_uses: moves::last_uses(func),
             declared: HashSet::new(),
             second_order: false,
@@ -182,12 +193,14 @@ impl Reverse<'_> {
     fn sweeps(&mut self) -> (TokenStream, TokenStream) {
         let func = self.func;
         if !self.second_order {
+            self.collect_fused(&func.body);
             // A first pass of the reverse sweep finds which element reads
             // start their container's adjoint (and read its shape).
             self.reverse_sweep(&mut TokenStream::new());
             self.declared.clear();
         }
         self.mark_needed(&func.body);
+        self.build_fused(&func.body);
         let tapes = self.hoisted.iter().map(|v| self.saved_ident(Saved::Tape(*v)));
         let mut forward = quote!(#(let mut #tapes = ::std::vec::Vec::new();)*);
         forward.extend(self.forward(&func.body));
@@ -315,6 +328,13 @@ impl Reverse<'_> {
                 // A loop records, per iteration, what its body's reverse reads (the
                 // tape also counts the iterations); its carried values start their
                 // adjoints from zero when unread after it.
+                // A reduction loop records nothing: its reverse runs in its
+                // forward sweep, where its body's values are at hand.
+                Op::For { body, .. } if self.fused.contains_key(&inst.results[0]) => {
+                    self.loop_depth += 1;
+                    self.mark_needed(body);
+                    self.loop_depth -= 1;
+                }
                 Op::For { args, body, cond } => {
                     self.needed.insert(Saved::Tape(inst.results[0]));
                     for v in inst.results.iter().copied().chain(self.outer_targets(inst)) {
@@ -514,6 +534,7 @@ impl Reverse<'_> {
         let ident = self.func.ident(v);
         let moved = self.last_uses.contains(&(at, v))
             && !self.second_order
+            && !self.fused_values.contains(&v)
             && !self.needed.contains(&Saved::Value(v))
             && !self.recompute.contains(&v);
         if moved {
@@ -840,6 +861,7 @@ impl Reverse<'_> {
                     }
                     out.extend(quote_spanned!(span=> #private::Accumulate::accumulate(&mut #adj.#member, #ct);));
                 }
+                Op::For { .. } if self.fused.contains_key(&result) => self.reverse_fused(inst, out),
                 Op::For { args, body, cond } => {
                     if inst.results.iter().any(|r| self.declared.contains(r)) {
                         self.reverse_loop(inst, args, body, cond.as_ref(), out);

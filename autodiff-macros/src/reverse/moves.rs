@@ -133,3 +133,26 @@ fn mentions(op: &Op, v: Value) -> bool {
         _ => false,
     }
 }
+
+/// How many times a region reads `v`: operands at any depth, and yields.
+pub(super) fn uses(region: &Region, v: Value) -> usize {
+    let here = region.yields.iter().filter(|&&y| y == v).count();
+    here + region
+        .insts
+        .iter()
+        .map(|inst| {
+            let direct = inst.op.args().iter().filter(|&&a| a == v).count();
+            let nested = match &inst.op {
+                Op::If {
+                    then_region,
+                    else_region,
+                    ..
+                } => uses(then_region, v) + uses(else_region, v),
+                Op::For { body, cond, .. } => uses(body, v) + cond.as_ref().map_or(0, |c| uses(c, v)),
+                Op::Map { captures, .. } => captures.iter().filter(|&&c| c == v).count(),
+                _ => 0,
+            };
+            direct + nested
+        })
+        .sum::<usize>()
+}

@@ -175,74 +175,104 @@ fn recurrence_grad(x: &[f64]) -> (f64, RecurrenceGrad) {
     let __ad_v17 = 0.0;
     let __ad_v18 = 0..__ad_v1 + 1;
     let mut __ad_c25_0 = __ad_v17;
-    for __ad_v19 in ::core::clone::Clone::clone(&__ad_v18) {
-        let __ad_v20 = __ad_c25_0;
-        let __ad_v21 = ::autodiff::__private::rules::index::value(&__ad_v16, &__ad_v19);
-        let __ad_v22 = ::autodiff::__private::rules::index::value(&__ad_v16, &__ad_v19);
-        let __ad_v23 = ::autodiff::__private::rules::mul::value(&__ad_v21, &__ad_v22);
-        let __ad_v24 = ::autodiff::__private::rules::add::value(&__ad_v20, &__ad_v23);
-        __ad_c25_0 = __ad_v24;
-    }
+    let (__ad_u25_16,) = {
+        let mut __ad_d16 = ::autodiff::__private::zero_grad(&__ad_v16);
+        for __ad_v19 in ::core::clone::Clone::clone(&__ad_v18) {
+            let __ad_v20 = __ad_c25_0;
+            let __ad_v21 = ::autodiff::__private::rules::index::value(
+                &__ad_v16,
+                &__ad_v19,
+            );
+            let __ad_v22 = ::autodiff::__private::rules::index::value(
+                &__ad_v16,
+                &__ad_v19,
+            );
+            let __ad_v23 = ::autodiff::__private::rules::mul::value(
+                &__ad_v21,
+                &__ad_v22,
+            );
+            let __ad_v24 = ::autodiff::__private::rules::add::value(
+                &__ad_v20,
+                &__ad_v23,
+            );
+            {
+                let mut __ad_d24 = ::autodiff::__private::one_like(&0.0);
+                let mut __ad_d20 = ::autodiff::__private::rules::add::vjp_a(&__ad_d24);
+                let mut __ad_d23 = __ad_d24;
+                let mut __ad_d21 = ::autodiff::__private::rules::mul::vjp_a(
+                    &__ad_d23,
+                    &__ad_v21,
+                    &__ad_v22,
+                );
+                let mut __ad_d22 = ::autodiff::__private::rules::mul::vjp_b(
+                    &__ad_d23,
+                    &__ad_v21,
+                    &__ad_v22,
+                );
+                ::autodiff::__private::rules::index::vjp_acc(
+                    &mut __ad_d16,
+                    &__ad_d22,
+                    &__ad_v19,
+                );
+                ::autodiff::__private::rules::index::vjp_acc(
+                    &mut __ad_d16,
+                    &__ad_d21,
+                    &__ad_v19,
+                );
+            }
+            __ad_c25_0 = __ad_v24;
+        }
+        (__ad_d16,)
+    };
     let __ad_v25 = __ad_c25_0;
     let __ad_ct = ::autodiff::__private::one_like(&__ad_v25);
     let mut __ad_d25 = __ad_ct;
-    let mut __ad_d16 = ::autodiff::__private::zero_grad(&__ad_v16);
-    let mut __ad_a25_0 = __ad_d25;
-    for __ad_v19 in ::core::iter::Iterator::rev(::core::clone::Clone::clone(&__ad_v18)) {
-        let __ad_v21 = ::autodiff::__private::rules::index::value(&__ad_v16, &__ad_v19);
-        let __ad_v22 = ::autodiff::__private::rules::index::value(&__ad_v16, &__ad_v19);
-        let mut __ad_d24 = __ad_a25_0;
-        let mut __ad_d20 = ::autodiff::__private::rules::add::vjp_a(&__ad_d24);
-        let mut __ad_d23 = __ad_d24;
-        let mut __ad_d21 = ::autodiff::__private::rules::mul::vjp_a(
-            &__ad_d23,
-            &__ad_v21,
-            &__ad_v22,
-        );
-        let mut __ad_d22 = ::autodiff::__private::rules::mul::vjp_b(
-            &__ad_d23,
-            &__ad_v21,
-            &__ad_v22,
-        );
-        ::autodiff::__private::rules::index::vjp_acc(
-            &mut __ad_d16,
-            &__ad_d22,
-            &__ad_v19,
-        );
-        ::autodiff::__private::rules::index::vjp_acc(
-            &mut __ad_d16,
-            &__ad_d21,
-            &__ad_v19,
-        );
-        __ad_a25_0 = __ad_d20;
-    }
+    let mut __ad_d16 = ::autodiff::__private::zero_grad(&__ad_u25_16);
+    ::autodiff::__private::Axpy::axpy(&mut __ad_d16, __ad_d25, &__ad_u25_16);
     let mut __ad_d0 = ::autodiff::__private::zero_grad(x);
     let mut __ad_a16_0 = __ad_d16;
-    for __ad_v6 in ::core::iter::Iterator::rev(::core::clone::Clone::clone(&__ad_v5)) {
-        let ::core::option::Option::Some((__ad_v8, __ad_v13)) = __ad_tape16.pop() else {
-            break;
-        };
-        let __ad_v14 = __ad_v6 + 1;
-        let mut __ad_d15 = __ad_a16_0;
-        let mut __ad_d13 = ::autodiff::__private::rules::assign_index::vjp_e(
-            &__ad_d15,
-            &__ad_v14,
-        );
-        let mut __ad_d7 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-            __ad_d15,
-            &__ad_v14,
-        );
-        let mut __ad_d12 = ::autodiff::__private::rules::tanh::vjp(&__ad_d13, &__ad_v13);
-        let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(&__ad_d12);
-        let mut __ad_d11 = __ad_d12;
-        ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d0, &__ad_d11, &__ad_v6);
-        let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_a(
-            &__ad_d10,
-            &__ad_v8,
-            &0.9,
-        );
-        ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d7, &__ad_d8, &__ad_v6);
-        __ad_a16_0 = __ad_d7;
+    {
+        let mut __ad_entries = __ad_tape16;
+        for __ad_v6 in ::core::iter::Iterator::rev(
+            ::core::clone::Clone::clone(&__ad_v5),
+        ) {
+            let ::core::option::Option::Some((__ad_v8, __ad_v13)) = __ad_entries.pop()
+            else {
+                break;
+            };
+            let __ad_v14 = __ad_v6 + 1;
+            let mut __ad_d15 = __ad_a16_0;
+            let mut __ad_d13 = ::autodiff::__private::rules::assign_index::vjp_e(
+                &__ad_d15,
+                &__ad_v14,
+            );
+            let mut __ad_d7 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                __ad_d15,
+                &__ad_v14,
+            );
+            let mut __ad_d12 = ::autodiff::__private::rules::tanh::vjp(
+                &__ad_d13,
+                &__ad_v13,
+            );
+            let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(&__ad_d12);
+            let mut __ad_d11 = __ad_d12;
+            ::autodiff::__private::rules::index::vjp_acc(
+                &mut __ad_d0,
+                &__ad_d11,
+                &__ad_v6,
+            );
+            let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_a(
+                &__ad_d10,
+                &__ad_v8,
+                &0.9,
+            );
+            ::autodiff::__private::rules::index::vjp_acc(
+                &mut __ad_d7,
+                &__ad_d8,
+                &__ad_v6,
+            );
+            __ad_a16_0 = __ad_d7;
+        }
     }
     (__ad_v25, RecurrenceGrad { x: __ad_d0 })
 }
@@ -281,33 +311,28 @@ fn recurrence_vjp<'__ad>(
     let __ad_v17 = 0.0;
     let __ad_v18 = 0..__ad_v1 + 1;
     let mut __ad_c25_0 = __ad_v17;
-    for __ad_v19 in ::core::clone::Clone::clone(&__ad_v18) {
-        let __ad_v20 = __ad_c25_0;
-        let __ad_v21 = ::autodiff::__private::rules::index::value(&__ad_v16, &__ad_v19);
-        let __ad_v22 = ::autodiff::__private::rules::index::value(&__ad_v16, &__ad_v19);
-        let __ad_v23 = ::autodiff::__private::rules::mul::value(&__ad_v21, &__ad_v22);
-        let __ad_v24 = ::autodiff::__private::rules::add::value(&__ad_v20, &__ad_v23);
-        __ad_c25_0 = __ad_v24;
-    }
-    let __ad_v25 = __ad_c25_0;
-    (
-        ::core::clone::Clone::clone(&__ad_v25),
-        move |__ad_ct: f64| {
-            let mut __ad_d25 = __ad_ct;
-            let mut __ad_d16 = ::autodiff::__private::zero_grad(&__ad_v16);
-            let mut __ad_a25_0 = __ad_d25;
-            for __ad_v19 in ::core::iter::Iterator::rev(
-                ::core::clone::Clone::clone(&__ad_v18),
-            ) {
-                let __ad_v21 = ::autodiff::__private::rules::index::value(
-                    &__ad_v16,
-                    &__ad_v19,
-                );
-                let __ad_v22 = ::autodiff::__private::rules::index::value(
-                    &__ad_v16,
-                    &__ad_v19,
-                );
-                let mut __ad_d24 = __ad_a25_0;
+    let (__ad_u25_16,) = {
+        let mut __ad_d16 = ::autodiff::__private::zero_grad(&__ad_v16);
+        for __ad_v19 in ::core::clone::Clone::clone(&__ad_v18) {
+            let __ad_v20 = __ad_c25_0;
+            let __ad_v21 = ::autodiff::__private::rules::index::value(
+                &__ad_v16,
+                &__ad_v19,
+            );
+            let __ad_v22 = ::autodiff::__private::rules::index::value(
+                &__ad_v16,
+                &__ad_v19,
+            );
+            let __ad_v23 = ::autodiff::__private::rules::mul::value(
+                &__ad_v21,
+                &__ad_v22,
+            );
+            let __ad_v24 = ::autodiff::__private::rules::add::value(
+                &__ad_v20,
+                &__ad_v23,
+            );
+            {
+                let mut __ad_d24 = ::autodiff::__private::one_like(&0.0);
                 let mut __ad_d20 = ::autodiff::__private::rules::add::vjp_a(&__ad_d24);
                 let mut __ad_d23 = __ad_d24;
                 let mut __ad_d21 = ::autodiff::__private::rules::mul::vjp_a(
@@ -330,49 +355,64 @@ fn recurrence_vjp<'__ad>(
                     &__ad_d21,
                     &__ad_v19,
                 );
-                __ad_a25_0 = __ad_d20;
             }
+            __ad_c25_0 = __ad_v24;
+        }
+        (__ad_d16,)
+    };
+    let __ad_v25 = __ad_c25_0;
+    (
+        __ad_v25,
+        move |__ad_ct: f64| {
+            let mut __ad_d25 = __ad_ct;
+            let mut __ad_d16 = ::autodiff::__private::zero_grad(&__ad_u25_16);
+            ::autodiff::__private::Axpy::axpy(&mut __ad_d16, __ad_d25, &__ad_u25_16);
             let mut __ad_d0 = ::autodiff::__private::zero_grad(x);
             let mut __ad_a16_0 = __ad_d16;
-            for __ad_v6 in ::core::iter::Iterator::rev(
-                ::core::clone::Clone::clone(&__ad_v5),
-            ) {
-                let ::core::option::Option::Some((__ad_v8, __ad_v13)) = __ad_tape16.pop()
-                else {
-                    break;
-                };
-                let __ad_v14 = __ad_v6 + 1;
-                let mut __ad_d15 = __ad_a16_0;
-                let mut __ad_d13 = ::autodiff::__private::rules::assign_index::vjp_e(
-                    &__ad_d15,
-                    &__ad_v14,
-                );
-                let mut __ad_d7 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                    __ad_d15,
-                    &__ad_v14,
-                );
-                let mut __ad_d12 = ::autodiff::__private::rules::tanh::vjp(
-                    &__ad_d13,
-                    &__ad_v13,
-                );
-                let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(&__ad_d12);
-                let mut __ad_d11 = __ad_d12;
-                ::autodiff::__private::rules::index::vjp_acc(
-                    &mut __ad_d0,
-                    &__ad_d11,
-                    &__ad_v6,
-                );
-                let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_a(
-                    &__ad_d10,
-                    &__ad_v8,
-                    &0.9,
-                );
-                ::autodiff::__private::rules::index::vjp_acc(
-                    &mut __ad_d7,
-                    &__ad_d8,
-                    &__ad_v6,
-                );
-                __ad_a16_0 = __ad_d7;
+            {
+                let mut __ad_entries = __ad_tape16;
+                for __ad_v6 in ::core::iter::Iterator::rev(
+                    ::core::clone::Clone::clone(&__ad_v5),
+                ) {
+                    let ::core::option::Option::Some((__ad_v8, __ad_v13)) = __ad_entries
+                        .pop() else {
+                        break;
+                    };
+                    let __ad_v14 = __ad_v6 + 1;
+                    let mut __ad_d15 = __ad_a16_0;
+                    let mut __ad_d13 = ::autodiff::__private::rules::assign_index::vjp_e(
+                        &__ad_d15,
+                        &__ad_v14,
+                    );
+                    let mut __ad_d7 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                        __ad_d15,
+                        &__ad_v14,
+                    );
+                    let mut __ad_d12 = ::autodiff::__private::rules::tanh::vjp(
+                        &__ad_d13,
+                        &__ad_v13,
+                    );
+                    let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(
+                        &__ad_d12,
+                    );
+                    let mut __ad_d11 = __ad_d12;
+                    ::autodiff::__private::rules::index::vjp_acc(
+                        &mut __ad_d0,
+                        &__ad_d11,
+                        &__ad_v6,
+                    );
+                    let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_a(
+                        &__ad_d10,
+                        &__ad_v8,
+                        &0.9,
+                    );
+                    ::autodiff::__private::rules::index::vjp_acc(
+                        &mut __ad_d7,
+                        &__ad_d8,
+                        &__ad_v6,
+                    );
+                    __ad_a16_0 = __ad_d7;
+                }
             }
             RecurrenceGrad { x: __ad_d0 }
         },
@@ -1323,71 +1363,85 @@ fn branches_grad(x: &[f64]) -> (f64, BranchesGrad) {
     );
     let mut __ad_d0 = ::autodiff::__private::zero_grad(x);
     let mut __ad_a17_0 = __ad_d17;
-    for __ad_v5 in ::core::iter::Iterator::rev(::core::clone::Clone::clone(&__ad_v4)) {
-        let ::core::option::Option::Some((__ad_tape16,)) = __ad_tape17.pop() else {
-            break;
-        };
-        let mut __ad_d16 = __ad_a17_0;
-        let (mut __ad_d6,) = match __ad_tape16 {
-            ::autodiff::__private::Branch::Then(()) => {
-                let __ad_v8 = ::autodiff::__private::rules::index::value(x, &__ad_v5);
-                let __ad_v9 = ::autodiff::__private::rules::index::value(x, &__ad_v5);
-                let mut __ad_d11 = __ad_d16;
-                let mut __ad_d10 = ::autodiff::__private::rules::assign_index::vjp_e(
-                    &__ad_d11,
-                    &__ad_v5,
-                );
-                let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                    __ad_d11,
-                    &__ad_v5,
-                );
-                let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_a(
-                    &__ad_d10,
-                    &__ad_v8,
-                    &__ad_v9,
-                );
-                let mut __ad_d9 = ::autodiff::__private::rules::mul::vjp_b(
-                    &__ad_d10,
-                    &__ad_v8,
-                    &__ad_v9,
-                );
-                ::autodiff::__private::rules::index::vjp_acc(
-                    &mut __ad_d0,
-                    &__ad_d9,
-                    &__ad_v5,
-                );
-                ::autodiff::__private::rules::index::vjp_acc(
-                    &mut __ad_d0,
-                    &__ad_d8,
-                    &__ad_v5,
-                );
-                (__ad_d6,)
-            }
-            ::autodiff::__private::Branch::Else(()) => {
-                let __ad_v12 = ::autodiff::__private::rules::index::value(x, &__ad_v5);
-                let mut __ad_d15 = __ad_d16;
-                let mut __ad_d14 = ::autodiff::__private::rules::assign_index::vjp_e(
-                    &__ad_d15,
-                    &__ad_v5,
-                );
-                let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                    __ad_d15,
-                    &__ad_v5,
-                );
-                let mut __ad_d13 = ::autodiff::__private::rules::neg::vjp(&__ad_d14);
-                let mut __ad_d12 = ::autodiff::__private::rules::sin::vjp(
-                    &__ad_d13,
-                    &__ad_v12,
-                );
-                ::autodiff::__private::rules::index::vjp_acc(
-                    &mut __ad_d0,
-                    &__ad_d12,
-                    &__ad_v5,
-                );
-                (__ad_d6,)
-            }
-        };
-        __ad_a17_0 = __ad_d6;
+    {
+        let mut __ad_entries = __ad_tape17;
+        for __ad_v5 in ::core::iter::Iterator::rev(
+            ::core::clone::Clone::clone(&__ad_v4),
+        ) {
+            let ::core::option::Option::Some((__ad_tape16,)) = __ad_entries.pop() else {
+                break;
+            };
+            let mut __ad_d16 = __ad_a17_0;
+            let (mut __ad_d6,) = match __ad_tape16 {
+                ::autodiff::__private::Branch::Then(()) => {
+                    let __ad_v8 = ::autodiff::__private::rules::index::value(
+                        x,
+                        &__ad_v5,
+                    );
+                    let __ad_v9 = ::autodiff::__private::rules::index::value(
+                        x,
+                        &__ad_v5,
+                    );
+                    let mut __ad_d11 = __ad_d16;
+                    let mut __ad_d10 = ::autodiff::__private::rules::assign_index::vjp_e(
+                        &__ad_d11,
+                        &__ad_v5,
+                    );
+                    let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                        __ad_d11,
+                        &__ad_v5,
+                    );
+                    let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_a(
+                        &__ad_d10,
+                        &__ad_v8,
+                        &__ad_v9,
+                    );
+                    let mut __ad_d9 = ::autodiff::__private::rules::mul::vjp_b(
+                        &__ad_d10,
+                        &__ad_v8,
+                        &__ad_v9,
+                    );
+                    ::autodiff::__private::rules::index::vjp_acc(
+                        &mut __ad_d0,
+                        &__ad_d9,
+                        &__ad_v5,
+                    );
+                    ::autodiff::__private::rules::index::vjp_acc(
+                        &mut __ad_d0,
+                        &__ad_d8,
+                        &__ad_v5,
+                    );
+                    (__ad_d6,)
+                }
+                ::autodiff::__private::Branch::Else(()) => {
+                    let __ad_v12 = ::autodiff::__private::rules::index::value(
+                        x,
+                        &__ad_v5,
+                    );
+                    let mut __ad_d15 = __ad_d16;
+                    let mut __ad_d14 = ::autodiff::__private::rules::assign_index::vjp_e(
+                        &__ad_d15,
+                        &__ad_v5,
+                    );
+                    let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                        __ad_d15,
+                        &__ad_v5,
+                    );
+                    let mut __ad_d13 = ::autodiff::__private::rules::neg::vjp(&__ad_d14);
+                    let mut __ad_d12 = ::autodiff::__private::rules::sin::vjp(
+                        &__ad_d13,
+                        &__ad_v12,
+                    );
+                    ::autodiff::__private::rules::index::vjp_acc(
+                        &mut __ad_d0,
+                        &__ad_d12,
+                        &__ad_v5,
+                    );
+                    (__ad_d6,)
+                }
+            };
+            __ad_a17_0 = __ad_d6;
+        }
     }
     (__ad_v19, BranchesGrad { x: __ad_d0 })
 }
@@ -1445,85 +1499,88 @@ fn branches_vjp<'__ad>(
             );
             let mut __ad_d0 = ::autodiff::__private::zero_grad(x);
             let mut __ad_a17_0 = __ad_d17;
-            for __ad_v5 in ::core::iter::Iterator::rev(
-                ::core::clone::Clone::clone(&__ad_v4),
-            ) {
-                let ::core::option::Option::Some((__ad_tape16,)) = __ad_tape17.pop()
-                else {
-                    break;
-                };
-                let mut __ad_d16 = __ad_a17_0;
-                let (mut __ad_d6,) = match __ad_tape16 {
-                    ::autodiff::__private::Branch::Then(()) => {
-                        let __ad_v8 = ::autodiff::__private::rules::index::value(
-                            x,
-                            &__ad_v5,
-                        );
-                        let __ad_v9 = ::autodiff::__private::rules::index::value(
-                            x,
-                            &__ad_v5,
-                        );
-                        let mut __ad_d11 = __ad_d16;
-                        let mut __ad_d10 = ::autodiff::__private::rules::assign_index::vjp_e(
-                            &__ad_d11,
-                            &__ad_v5,
-                        );
-                        let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                            __ad_d11,
-                            &__ad_v5,
-                        );
-                        let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_a(
-                            &__ad_d10,
-                            &__ad_v8,
-                            &__ad_v9,
-                        );
-                        let mut __ad_d9 = ::autodiff::__private::rules::mul::vjp_b(
-                            &__ad_d10,
-                            &__ad_v8,
-                            &__ad_v9,
-                        );
-                        ::autodiff::__private::rules::index::vjp_acc(
-                            &mut __ad_d0,
-                            &__ad_d9,
-                            &__ad_v5,
-                        );
-                        ::autodiff::__private::rules::index::vjp_acc(
-                            &mut __ad_d0,
-                            &__ad_d8,
-                            &__ad_v5,
-                        );
-                        (__ad_d6,)
-                    }
-                    ::autodiff::__private::Branch::Else(()) => {
-                        let __ad_v12 = ::autodiff::__private::rules::index::value(
-                            x,
-                            &__ad_v5,
-                        );
-                        let mut __ad_d15 = __ad_d16;
-                        let mut __ad_d14 = ::autodiff::__private::rules::assign_index::vjp_e(
-                            &__ad_d15,
-                            &__ad_v5,
-                        );
-                        let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                            __ad_d15,
-                            &__ad_v5,
-                        );
-                        let mut __ad_d13 = ::autodiff::__private::rules::neg::vjp(
-                            &__ad_d14,
-                        );
-                        let mut __ad_d12 = ::autodiff::__private::rules::sin::vjp(
-                            &__ad_d13,
-                            &__ad_v12,
-                        );
-                        ::autodiff::__private::rules::index::vjp_acc(
-                            &mut __ad_d0,
-                            &__ad_d12,
-                            &__ad_v5,
-                        );
-                        (__ad_d6,)
-                    }
-                };
-                __ad_a17_0 = __ad_d6;
+            {
+                let mut __ad_entries = __ad_tape17;
+                for __ad_v5 in ::core::iter::Iterator::rev(
+                    ::core::clone::Clone::clone(&__ad_v4),
+                ) {
+                    let ::core::option::Option::Some((__ad_tape16,)) = __ad_entries.pop()
+                    else {
+                        break;
+                    };
+                    let mut __ad_d16 = __ad_a17_0;
+                    let (mut __ad_d6,) = match __ad_tape16 {
+                        ::autodiff::__private::Branch::Then(()) => {
+                            let __ad_v8 = ::autodiff::__private::rules::index::value(
+                                x,
+                                &__ad_v5,
+                            );
+                            let __ad_v9 = ::autodiff::__private::rules::index::value(
+                                x,
+                                &__ad_v5,
+                            );
+                            let mut __ad_d11 = __ad_d16;
+                            let mut __ad_d10 = ::autodiff::__private::rules::assign_index::vjp_e(
+                                &__ad_d11,
+                                &__ad_v5,
+                            );
+                            let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                                __ad_d11,
+                                &__ad_v5,
+                            );
+                            let mut __ad_d8 = ::autodiff::__private::rules::mul::vjp_a(
+                                &__ad_d10,
+                                &__ad_v8,
+                                &__ad_v9,
+                            );
+                            let mut __ad_d9 = ::autodiff::__private::rules::mul::vjp_b(
+                                &__ad_d10,
+                                &__ad_v8,
+                                &__ad_v9,
+                            );
+                            ::autodiff::__private::rules::index::vjp_acc(
+                                &mut __ad_d0,
+                                &__ad_d9,
+                                &__ad_v5,
+                            );
+                            ::autodiff::__private::rules::index::vjp_acc(
+                                &mut __ad_d0,
+                                &__ad_d8,
+                                &__ad_v5,
+                            );
+                            (__ad_d6,)
+                        }
+                        ::autodiff::__private::Branch::Else(()) => {
+                            let __ad_v12 = ::autodiff::__private::rules::index::value(
+                                x,
+                                &__ad_v5,
+                            );
+                            let mut __ad_d15 = __ad_d16;
+                            let mut __ad_d14 = ::autodiff::__private::rules::assign_index::vjp_e(
+                                &__ad_d15,
+                                &__ad_v5,
+                            );
+                            let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                                __ad_d15,
+                                &__ad_v5,
+                            );
+                            let mut __ad_d13 = ::autodiff::__private::rules::neg::vjp(
+                                &__ad_d14,
+                            );
+                            let mut __ad_d12 = ::autodiff::__private::rules::sin::vjp(
+                                &__ad_d13,
+                                &__ad_v12,
+                            );
+                            ::autodiff::__private::rules::index::vjp_acc(
+                                &mut __ad_d0,
+                                &__ad_d12,
+                                &__ad_v5,
+                            );
+                            (__ad_d6,)
+                        }
+                    };
+                    __ad_a17_0 = __ad_d6;
+                }
             }
             BranchesGrad { x: __ad_d0 }
         },
@@ -1818,57 +1875,68 @@ fn read_back_grad(x: &[f64]) -> (f64, ReadBackGrad) {
     );
     let mut __ad_d0 = ::autodiff::__private::zero_grad(x);
     let mut __ad_a18_0 = __ad_d18;
-    for __ad_v5 in ::core::iter::Iterator::rev(::core::clone::Clone::clone(&__ad_v4)) {
-        let ::core::option::Option::Some((__ad_tape17,)) = __ad_tape18.pop() else {
-            break;
-        };
-        let mut __ad_d17 = __ad_a18_0;
-        let (mut __ad_d8,) = match __ad_tape17 {
-            ::autodiff::__private::Branch::Then((__ad_v13,)) => {
-                let __ad_v12 = __ad_v5 - 1;
-                let mut __ad_d16 = __ad_d17;
-                let mut __ad_d15 = ::autodiff::__private::rules::assign_index::vjp_e(
-                    &__ad_d16,
-                    &__ad_v5,
-                );
-                let mut __ad_d8 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                    __ad_d16,
-                    &__ad_v5,
-                );
-                let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(&__ad_d15);
-                let mut __ad_d14 = __ad_d15;
-                let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_b(
-                    &__ad_d14,
-                    &0.5,
-                    &__ad_v13,
-                );
-                ::autodiff::__private::rules::index::vjp_acc(
-                    &mut __ad_d8,
-                    &__ad_d13,
-                    &__ad_v12,
-                );
-                ::autodiff::__private::rules::index::vjp_acc(
-                    &mut __ad_d8,
-                    &__ad_d10,
-                    &__ad_v5,
-                );
-                (__ad_d8,)
-            }
-            ::autodiff::__private::Branch::Else(()) => {
-                let mut __ad_d8 = __ad_d17;
-                (__ad_d8,)
-            }
-        };
-        let mut __ad_d7 = ::autodiff::__private::rules::assign_index::vjp_e(
-            &__ad_d8,
-            &__ad_v5,
-        );
-        let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-            __ad_d8,
-            &__ad_v5,
-        );
-        ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d0, &__ad_d7, &__ad_v5);
-        __ad_a18_0 = __ad_d6;
+    {
+        let mut __ad_entries = __ad_tape18;
+        for __ad_v5 in ::core::iter::Iterator::rev(
+            ::core::clone::Clone::clone(&__ad_v4),
+        ) {
+            let ::core::option::Option::Some((__ad_tape17,)) = __ad_entries.pop() else {
+                break;
+            };
+            let mut __ad_d17 = __ad_a18_0;
+            let (mut __ad_d8,) = match __ad_tape17 {
+                ::autodiff::__private::Branch::Then((__ad_v13,)) => {
+                    let __ad_v12 = __ad_v5 - 1;
+                    let mut __ad_d16 = __ad_d17;
+                    let mut __ad_d15 = ::autodiff::__private::rules::assign_index::vjp_e(
+                        &__ad_d16,
+                        &__ad_v5,
+                    );
+                    let mut __ad_d8 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                        __ad_d16,
+                        &__ad_v5,
+                    );
+                    let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(
+                        &__ad_d15,
+                    );
+                    let mut __ad_d14 = __ad_d15;
+                    let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_b(
+                        &__ad_d14,
+                        &0.5,
+                        &__ad_v13,
+                    );
+                    ::autodiff::__private::rules::index::vjp_acc(
+                        &mut __ad_d8,
+                        &__ad_d13,
+                        &__ad_v12,
+                    );
+                    ::autodiff::__private::rules::index::vjp_acc(
+                        &mut __ad_d8,
+                        &__ad_d10,
+                        &__ad_v5,
+                    );
+                    (__ad_d8,)
+                }
+                ::autodiff::__private::Branch::Else(()) => {
+                    let mut __ad_d8 = __ad_d17;
+                    (__ad_d8,)
+                }
+            };
+            let mut __ad_d7 = ::autodiff::__private::rules::assign_index::vjp_e(
+                &__ad_d8,
+                &__ad_v5,
+            );
+            let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                __ad_d8,
+                &__ad_v5,
+            );
+            ::autodiff::__private::rules::index::vjp_acc(
+                &mut __ad_d0,
+                &__ad_d7,
+                &__ad_v5,
+            );
+            __ad_a18_0 = __ad_d6;
+        }
     }
     (__ad_v20, ReadBackGrad { x: __ad_d0 })
 }
@@ -1936,66 +2004,69 @@ fn read_back_vjp<'__ad>(
             );
             let mut __ad_d0 = ::autodiff::__private::zero_grad(x);
             let mut __ad_a18_0 = __ad_d18;
-            for __ad_v5 in ::core::iter::Iterator::rev(
-                ::core::clone::Clone::clone(&__ad_v4),
-            ) {
-                let ::core::option::Option::Some((__ad_tape17,)) = __ad_tape18.pop()
-                else {
-                    break;
-                };
-                let mut __ad_d17 = __ad_a18_0;
-                let (mut __ad_d8,) = match __ad_tape17 {
-                    ::autodiff::__private::Branch::Then((__ad_v13,)) => {
-                        let __ad_v12 = __ad_v5 - 1;
-                        let mut __ad_d16 = __ad_d17;
-                        let mut __ad_d15 = ::autodiff::__private::rules::assign_index::vjp_e(
-                            &__ad_d16,
-                            &__ad_v5,
-                        );
-                        let mut __ad_d8 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                            __ad_d16,
-                            &__ad_v5,
-                        );
-                        let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(
-                            &__ad_d15,
-                        );
-                        let mut __ad_d14 = __ad_d15;
-                        let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_b(
-                            &__ad_d14,
-                            &0.5,
-                            &__ad_v13,
-                        );
-                        ::autodiff::__private::rules::index::vjp_acc(
-                            &mut __ad_d8,
-                            &__ad_d13,
-                            &__ad_v12,
-                        );
-                        ::autodiff::__private::rules::index::vjp_acc(
-                            &mut __ad_d8,
-                            &__ad_d10,
-                            &__ad_v5,
-                        );
-                        (__ad_d8,)
-                    }
-                    ::autodiff::__private::Branch::Else(()) => {
-                        let mut __ad_d8 = __ad_d17;
-                        (__ad_d8,)
-                    }
-                };
-                let mut __ad_d7 = ::autodiff::__private::rules::assign_index::vjp_e(
-                    &__ad_d8,
-                    &__ad_v5,
-                );
-                let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                    __ad_d8,
-                    &__ad_v5,
-                );
-                ::autodiff::__private::rules::index::vjp_acc(
-                    &mut __ad_d0,
-                    &__ad_d7,
-                    &__ad_v5,
-                );
-                __ad_a18_0 = __ad_d6;
+            {
+                let mut __ad_entries = __ad_tape18;
+                for __ad_v5 in ::core::iter::Iterator::rev(
+                    ::core::clone::Clone::clone(&__ad_v4),
+                ) {
+                    let ::core::option::Option::Some((__ad_tape17,)) = __ad_entries.pop()
+                    else {
+                        break;
+                    };
+                    let mut __ad_d17 = __ad_a18_0;
+                    let (mut __ad_d8,) = match __ad_tape17 {
+                        ::autodiff::__private::Branch::Then((__ad_v13,)) => {
+                            let __ad_v12 = __ad_v5 - 1;
+                            let mut __ad_d16 = __ad_d17;
+                            let mut __ad_d15 = ::autodiff::__private::rules::assign_index::vjp_e(
+                                &__ad_d16,
+                                &__ad_v5,
+                            );
+                            let mut __ad_d8 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                                __ad_d16,
+                                &__ad_v5,
+                            );
+                            let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(
+                                &__ad_d15,
+                            );
+                            let mut __ad_d14 = __ad_d15;
+                            let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_b(
+                                &__ad_d14,
+                                &0.5,
+                                &__ad_v13,
+                            );
+                            ::autodiff::__private::rules::index::vjp_acc(
+                                &mut __ad_d8,
+                                &__ad_d13,
+                                &__ad_v12,
+                            );
+                            ::autodiff::__private::rules::index::vjp_acc(
+                                &mut __ad_d8,
+                                &__ad_d10,
+                                &__ad_v5,
+                            );
+                            (__ad_d8,)
+                        }
+                        ::autodiff::__private::Branch::Else(()) => {
+                            let mut __ad_d8 = __ad_d17;
+                            (__ad_d8,)
+                        }
+                    };
+                    let mut __ad_d7 = ::autodiff::__private::rules::assign_index::vjp_e(
+                        &__ad_d8,
+                        &__ad_v5,
+                    );
+                    let mut __ad_d6 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                        __ad_d8,
+                        &__ad_v5,
+                    );
+                    ::autodiff::__private::rules::index::vjp_acc(
+                        &mut __ad_d0,
+                        &__ad_d7,
+                        &__ad_v5,
+                    );
+                    __ad_a18_0 = __ad_d6;
+                }
             }
             ReadBackGrad { x: __ad_d0 }
         },
@@ -2291,58 +2362,74 @@ fn matvec_grad(a: &DMatrix<f64>, x: &DVector<f64>) -> (f64, MatvecGrad) {
     let mut __ad_d0 = ::autodiff::__private::zero_grad(a);
     let mut __ad_d1 = ::autodiff::__private::zero_grad(x);
     let mut __ad_a18_0 = __ad_d18;
-    for __ad_v5 in ::core::iter::Iterator::rev(::core::clone::Clone::clone(&__ad_v4)) {
-        let ::core::option::Option::Some((__ad_v7, __ad_v17)) = __ad_tape18.pop() else {
-            break;
-        };
-        let mut __ad_d17 = __ad_a18_0;
-        let mut __ad_a17_0 = __ad_d17;
-        for __ad_v8 in ::core::iter::Iterator::rev(
-            ::core::clone::Clone::clone(&__ad_v7),
+    {
+        let mut __ad_entries = __ad_tape18;
+        for __ad_v5 in ::core::iter::Iterator::rev(
+            ::core::clone::Clone::clone(&__ad_v4),
         ) {
-            let __ad_v11 = (__ad_v5, __ad_v8);
-            let __ad_v12 = ::autodiff::__private::rules::index::value(a, &__ad_v11);
-            let __ad_v13 = ::autodiff::__private::rules::index::value(x, &__ad_v8);
-            let mut __ad_d16 = __ad_a17_0;
-            let mut __ad_d15 = ::autodiff::__private::rules::assign_index::vjp_e(
-                &__ad_d16,
-                &__ad_v5,
-            );
-            let mut __ad_d9 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                __ad_d16,
-                &__ad_v5,
-            );
-            let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(&__ad_d15);
-            let mut __ad_d14 = __ad_d15;
-            let mut __ad_d12 = ::autodiff::__private::rules::mul::vjp_a(
-                &__ad_d14,
-                &__ad_v12,
-                &__ad_v13,
-            );
-            let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_b(
-                &__ad_d14,
-                &__ad_v12,
-                &__ad_v13,
-            );
-            ::autodiff::__private::rules::index::vjp_acc(
-                &mut __ad_d1,
-                &__ad_d13,
-                &__ad_v8,
-            );
-            ::autodiff::__private::rules::index::vjp_acc(
-                &mut __ad_d0,
-                &__ad_d12,
-                &__ad_v11,
-            );
-            ::autodiff::__private::rules::index::vjp_acc(
-                &mut __ad_d9,
-                &__ad_d10,
-                &__ad_v5,
-            );
-            __ad_a17_0 = __ad_d9;
+            let ::core::option::Option::Some((__ad_v7, __ad_v17)) = __ad_entries.pop()
+            else {
+                break;
+            };
+            let mut __ad_d17 = __ad_a18_0;
+            let mut __ad_a17_0 = __ad_d17;
+            {
+                for __ad_v8 in ::core::iter::Iterator::rev(
+                    ::core::clone::Clone::clone(&__ad_v7),
+                ) {
+                    let __ad_v11 = (__ad_v5, __ad_v8);
+                    let __ad_v12 = ::autodiff::__private::rules::index::value(
+                        a,
+                        &__ad_v11,
+                    );
+                    let __ad_v13 = ::autodiff::__private::rules::index::value(
+                        x,
+                        &__ad_v8,
+                    );
+                    let mut __ad_d16 = __ad_a17_0;
+                    let mut __ad_d15 = ::autodiff::__private::rules::assign_index::vjp_e(
+                        &__ad_d16,
+                        &__ad_v5,
+                    );
+                    let mut __ad_d9 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                        __ad_d16,
+                        &__ad_v5,
+                    );
+                    let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(
+                        &__ad_d15,
+                    );
+                    let mut __ad_d14 = __ad_d15;
+                    let mut __ad_d12 = ::autodiff::__private::rules::mul::vjp_a(
+                        &__ad_d14,
+                        &__ad_v12,
+                        &__ad_v13,
+                    );
+                    let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_b(
+                        &__ad_d14,
+                        &__ad_v12,
+                        &__ad_v13,
+                    );
+                    ::autodiff::__private::rules::index::vjp_acc(
+                        &mut __ad_d1,
+                        &__ad_d13,
+                        &__ad_v8,
+                    );
+                    ::autodiff::__private::rules::index::vjp_acc(
+                        &mut __ad_d0,
+                        &__ad_d12,
+                        &__ad_v11,
+                    );
+                    ::autodiff::__private::rules::index::vjp_acc(
+                        &mut __ad_d9,
+                        &__ad_d10,
+                        &__ad_v5,
+                    );
+                    __ad_a17_0 = __ad_d9;
+                }
+            }
+            let mut __ad_d6 = __ad_a17_0;
+            __ad_a18_0 = __ad_d6;
         }
-        let mut __ad_d6 = __ad_a17_0;
-        __ad_a18_0 = __ad_d6;
     }
     (
         __ad_v19,
@@ -2413,69 +2500,74 @@ fn matvec_vjp<'__ad>(
             let mut __ad_d0 = ::autodiff::__private::zero_grad(a);
             let mut __ad_d1 = ::autodiff::__private::zero_grad(x);
             let mut __ad_a18_0 = __ad_d18;
-            for __ad_v5 in ::core::iter::Iterator::rev(
-                ::core::clone::Clone::clone(&__ad_v4),
-            ) {
-                let ::core::option::Option::Some((__ad_v7, __ad_v17)) = __ad_tape18.pop()
-                else {
-                    break;
-                };
-                let mut __ad_d17 = __ad_a18_0;
-                let mut __ad_a17_0 = __ad_d17;
-                for __ad_v8 in ::core::iter::Iterator::rev(
-                    ::core::clone::Clone::clone(&__ad_v7),
+            {
+                let mut __ad_entries = __ad_tape18;
+                for __ad_v5 in ::core::iter::Iterator::rev(
+                    ::core::clone::Clone::clone(&__ad_v4),
                 ) {
-                    let __ad_v11 = (__ad_v5, __ad_v8);
-                    let __ad_v12 = ::autodiff::__private::rules::index::value(
-                        a,
-                        &__ad_v11,
-                    );
-                    let __ad_v13 = ::autodiff::__private::rules::index::value(
-                        x,
-                        &__ad_v8,
-                    );
-                    let mut __ad_d16 = __ad_a17_0;
-                    let mut __ad_d15 = ::autodiff::__private::rules::assign_index::vjp_e(
-                        &__ad_d16,
-                        &__ad_v5,
-                    );
-                    let mut __ad_d9 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
-                        __ad_d16,
-                        &__ad_v5,
-                    );
-                    let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(
-                        &__ad_d15,
-                    );
-                    let mut __ad_d14 = __ad_d15;
-                    let mut __ad_d12 = ::autodiff::__private::rules::mul::vjp_a(
-                        &__ad_d14,
-                        &__ad_v12,
-                        &__ad_v13,
-                    );
-                    let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_b(
-                        &__ad_d14,
-                        &__ad_v12,
-                        &__ad_v13,
-                    );
-                    ::autodiff::__private::rules::index::vjp_acc(
-                        &mut __ad_d1,
-                        &__ad_d13,
-                        &__ad_v8,
-                    );
-                    ::autodiff::__private::rules::index::vjp_acc(
-                        &mut __ad_d0,
-                        &__ad_d12,
-                        &__ad_v11,
-                    );
-                    ::autodiff::__private::rules::index::vjp_acc(
-                        &mut __ad_d9,
-                        &__ad_d10,
-                        &__ad_v5,
-                    );
-                    __ad_a17_0 = __ad_d9;
+                    let ::core::option::Option::Some((__ad_v7, __ad_v17)) = __ad_entries
+                        .pop() else {
+                        break;
+                    };
+                    let mut __ad_d17 = __ad_a18_0;
+                    let mut __ad_a17_0 = __ad_d17;
+                    {
+                        for __ad_v8 in ::core::iter::Iterator::rev(
+                            ::core::clone::Clone::clone(&__ad_v7),
+                        ) {
+                            let __ad_v11 = (__ad_v5, __ad_v8);
+                            let __ad_v12 = ::autodiff::__private::rules::index::value(
+                                a,
+                                &__ad_v11,
+                            );
+                            let __ad_v13 = ::autodiff::__private::rules::index::value(
+                                x,
+                                &__ad_v8,
+                            );
+                            let mut __ad_d16 = __ad_a17_0;
+                            let mut __ad_d15 = ::autodiff::__private::rules::assign_index::vjp_e(
+                                &__ad_d16,
+                                &__ad_v5,
+                            );
+                            let mut __ad_d9 = ::autodiff::__private::rules::assign_index::vjp_x_owned(
+                                __ad_d16,
+                                &__ad_v5,
+                            );
+                            let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(
+                                &__ad_d15,
+                            );
+                            let mut __ad_d14 = __ad_d15;
+                            let mut __ad_d12 = ::autodiff::__private::rules::mul::vjp_a(
+                                &__ad_d14,
+                                &__ad_v12,
+                                &__ad_v13,
+                            );
+                            let mut __ad_d13 = ::autodiff::__private::rules::mul::vjp_b(
+                                &__ad_d14,
+                                &__ad_v12,
+                                &__ad_v13,
+                            );
+                            ::autodiff::__private::rules::index::vjp_acc(
+                                &mut __ad_d1,
+                                &__ad_d13,
+                                &__ad_v8,
+                            );
+                            ::autodiff::__private::rules::index::vjp_acc(
+                                &mut __ad_d0,
+                                &__ad_d12,
+                                &__ad_v11,
+                            );
+                            ::autodiff::__private::rules::index::vjp_acc(
+                                &mut __ad_d9,
+                                &__ad_d10,
+                                &__ad_v5,
+                            );
+                            __ad_a17_0 = __ad_d9;
+                        }
+                    }
+                    let mut __ad_d6 = __ad_a17_0;
+                    __ad_a18_0 = __ad_d6;
                 }
-                let mut __ad_d6 = __ad_a17_0;
-                __ad_a18_0 = __ad_d6;
             }
             MatvecGrad {
                 a: __ad_d0,
