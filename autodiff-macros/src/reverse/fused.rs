@@ -33,7 +33,7 @@ use syn::Ident;
 
 use super::{adj_ident, moves, Reverse};
 use crate::ir::{Inst, Op, Region, Value};
-use crate::rules::{ADD, ASSIGN_INDEX, SUB};
+use crate::rules::{ADD, SUB};
 
 impl Reverse<'_> {
     /// Finds the reduction loops at the top level of the function body:
@@ -166,16 +166,9 @@ fn has_loop(region: &Region) -> bool {
 
 /// Whether a region assigns an element of a buffer (at any depth).
 fn writes_elements(region: &Region) -> bool {
-    region.insts.iter().any(|inst| match &inst.op {
-        Op::Prim { rule, .. } => std::ptr::eq(*rule, &ASSIGN_INDEX),
-        Op::If {
-            then_region,
-            else_region,
-            ..
-        } => writes_elements(then_region) || writes_elements(else_region),
-        Op::For { body, cond, .. } => writes_elements(body) || cond.as_ref().is_some_and(writes_elements),
-        _ => false,
-    })
+    let mut written = HashSet::new();
+    super::saved::collect_written(region, &mut written);
+    !written.is_empty()
 }
 
 /// The values a region defines (at any depth), its parameters included.
