@@ -246,26 +246,19 @@ where
     DefaultAllocator: Allocator<R, C>,
 {
     let s = softmax(z);
-    (s.clone(), move |mut ct: Mat<T, R, C>| {
-        for (mut c, s) in ct.column_iter_mut().zip(s.column_iter()) {
-            let inner = c.dot(&s);
-            c.zip_apply(&s, |c, s| *c = s * (*c - inner));
-        }
-        SoftmaxGrad { z: ct }
+    (s.clone(), move |ct: Mat<T, R, C>| SoftmaxGrad {
+        z: softmax_jacobian_product(&s, ct),
     })
 }
 
 /// [`softmax`] and its tangent along `dz`: per column, `s ⊙ (dz - ⟨s, dz⟩)`.
-pub fn softmax_jvp<T: Field, R: Dim, C: Dim>(z: &Mat<T, R, C>, mut dz: Mat<T, R, C>) -> (Mat<T, R, C>, Mat<T, R, C>)
+pub fn softmax_jvp<T: Field, R: Dim, C: Dim>(z: &Mat<T, R, C>, dz: Mat<T, R, C>) -> (Mat<T, R, C>, Mat<T, R, C>)
 where
     DefaultAllocator: Allocator<R, C>,
 {
     let s = softmax(z);
-    for (mut d, s) in dz.column_iter_mut().zip(s.column_iter()) {
-        let inner = d.dot(&s);
-        d.zip_apply(&s, |d, s| *d = s * (*d - inner));
-    }
-    (s, dz)
+    let ds = softmax_jacobian_product(&s, dz);
+    (s, ds)
 }
 
 #[doc(hidden)]
@@ -292,13 +285,9 @@ where
 {
     let s = softmax(z);
     (s.clone(), move |ct: Mat<T, R, C>| {
-        let mut g = ct.clone();
-        for (mut c, s) in g.column_iter_mut().zip(s.column_iter()) {
-            let inner = c.dot(&s);
-            c.zip_apply(&s, |c, s| *c = s * (*c - inner));
-        }
+        let g = softmax_jacobian_product(&s, ct.clone());
         (SoftmaxGrad { z: g }, move |t: SoftmaxGrad<Mat<T, R, C>>| {
-            let ds = softmax_tangent(&s, t.z);
+            let ds = softmax_jacobian_product(&s, t.z);
             (ds.clone(), move |ct_dot: Option<Mat<T, R, C>>| {
                 let mut g = ds;
                 let columns = ct.ncols();
@@ -321,16 +310,18 @@ where
     })
 }
 
-/// `ṡ` for a softmax `s` already computed: per column `s ⊙ (ż - ⟨s, ż⟩)`.
-fn softmax_tangent<T: Field, R: Dim, C: Dim>(s: &Mat<T, R, C>, mut dz: Mat<T, R, C>) -> Mat<T, R, C>
+/// The column-wise softmax's Jacobian at `s` times `v`, in `v`'s storage:
+/// per column `s ⊙ (v - ⟨s, v⟩)`. The Jacobian is symmetric, so this is both
+/// the tangent `ṡ` along `v` and the cotangent `z̄` for `ȳ = v`.
+fn softmax_jacobian_product<T: Field, R: Dim, C: Dim>(s: &Mat<T, R, C>, mut v: Mat<T, R, C>) -> Mat<T, R, C>
 where
     DefaultAllocator: Allocator<R, C>,
 {
-    for (mut d, s) in dz.column_iter_mut().zip(s.column_iter()) {
-        let inner = d.dot(&s);
-        d.zip_apply(&s, |d, s| *d = s * (*d - inner));
+    for (mut v, s) in v.column_iter_mut().zip(s.column_iter()) {
+        let inner = v.dot(&s);
+        v.zip_apply(&s, |v, s| *v = s * (*v - inner));
     }
-    dz
+    v
 }
 
 #[doc(hidden)]
@@ -684,11 +675,7 @@ where
                 let tangent = residual.dot(&dz) / batch;
                 (tangent, move |ct_dot: Option<T>| {
                     // ȳ s ⊙ (ż - ⟨s, ż⟩) / batch, per column.
-                    let mut g = dz;
-                    for (mut d, s) in g.column_iter_mut().zip(probs.column_iter()) {
-                        let inner = d.dot(&s);
-                        d.zip_apply(&s, |d, s| *d = s * (*d - inner));
-                    }
+                    let mut g = softmax_jacobian_product(&probs, dz);
                     g *= ct / batch;
                     if let Some(c) = ct_dot {
                         g += &residual * (c / batch);
