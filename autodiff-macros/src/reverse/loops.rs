@@ -154,55 +154,10 @@ impl Reverse<'_> {
         self.reverse(body, &mut iteration);
         // In second-order sweeps each iteration hands its state on, the last first.
         let states = self.second_order.then(|| {
-            let index = body.params[0];
-            let defined: Vec<Value> = body
-                .params
-                .iter()
-                .copied()
-                .chain(body.insts.iter().flat_map(|i| i.results.iter().copied()))
-                .collect();
-            let values: Vec<Value> = defined
-                .iter()
-                .copied()
-                .filter(|v| {
-                    self.needed.contains(&Saved::Value(*v))
-                        || self.recompute.contains(v)
-                        || (*v == index && self.replayed.contains(v))
-                })
-                .collect();
-            let adjoints: Vec<Value> = body
-                .insts
-                .iter()
-                .filter(|i| matches!(&i.op, crate::ir::Op::Prim { rule, .. } if super::has_curvature(rule)))
-                .map(|i| i.results[0])
-                .filter(|v| self.declared.contains(v))
-                .collect();
-            let nested: Vec<Value> = body
-                .insts
-                .iter()
-                .filter(|i| matches!(i.op, crate::ir::Op::If { .. } | crate::ir::Op::For { .. }) && self.reversed(i))
-                .map(|i| i.results[0])
-                .collect();
-            let calls = self.reversed_calls(body);
-            let names: Vec<Ident> = values
-                .iter()
-                .map(|v| self.func.ident(*v).clone())
-                .chain(adjoints.iter().map(|v| adj_ident(*v)))
-                .chain(nested.iter().map(|v| super::second::arm_state_ident(*v, 2)))
-                .chain(calls.iter().map(|v| super::second::continuation(*v)))
-                .collect();
+            let (state, names) = self.region_state(body);
             let vec = super::second::arm_state_ident(inst.results[0], 2);
             iteration.extend(quote!(#vec.push((#(#names,)*));));
-            self.arm_states.insert(
-                (inst.results[0], false),
-                super::second::ArmState {
-                    values,
-                    adjoints,
-                    nested,
-                    calls,
-                    declared: self.declared.clone(),
-                },
-            );
+            self.arm_states.insert((inst.results[0], false), state);
             quote!(let mut #vec = ::std::vec::Vec::new();)
         });
         out.extend(states);

@@ -908,45 +908,10 @@ impl Reverse<'_> {
         let private = self.private.clone();
         if self.second_order {
             // The arm's values and adjoints, for the tangent sweeps.
-            let defined: Vec<Value> = region.insts.iter().flat_map(|i| i.results.iter().copied()).collect();
-            let values: Vec<Value> = defined
-                .iter()
-                .copied()
-                .filter(|v| self.needed.contains(&Saved::Value(*v)) || self.recompute.contains(v))
-                .collect();
-            // The adjoints that curvature terms read (never moved away).
-            let adjoints: Vec<Value> = region
-                .insts
-                .iter()
-                .filter(|i| matches!(&i.op, Op::Prim { rule, .. } if has_curvature(rule)))
-                .map(|i| i.results[0])
-                .filter(|v| self.declared.contains(v))
-                .collect();
-            // Nested `if`s and loops hand on their own state through this one.
-            let nested: Vec<Value> = region
-                .insts
-                .iter()
-                .filter(|i| matches!(i.op, Op::If { .. } | Op::For { .. }) && self.reversed(i))
-                .map(|i| i.results[0])
-                .collect();
-            let calls = self.reversed_calls(region);
-            let names = values
-                .iter()
-                .map(|v| self.func.ident(*v).clone())
-                .chain(adjoints.iter().map(|v| adj_ident(*v)))
-                .chain(nested.iter().map(|v| second::arm_state_ident(*v, 2)))
-                .chain(calls.iter().map(|v| second::continuation(*v)));
+            let (state, names) = self.region_state(region);
             body.extend(quote!(#private::Branch::#variant((#(#names,)*))));
-            self.arm_states.insert(
-                (inst.results[0], variant.to_string() == "Then"),
-                second::ArmState {
-                    values,
-                    adjoints,
-                    nested,
-                    calls,
-                    declared: self.declared.clone(),
-                },
-            );
+            self.arm_states
+                .insert((inst.results[0], variant.to_string() == "Then"), state);
         }
         if !yielded.is_empty() {
             let adjoints = yielded.iter().map(|v| adj_ident(*v));
@@ -998,6 +963,53 @@ impl Reverse<'_> {
 }
 
 impl Reverse<'_> {
+    /// In second-order sweeps, what the reverse of an `if` arm or a loop
+    /// iteration hands to the tangent sweeps, and the names of its parts in
+    /// order: the values it read (a replayed loop index among them), the
+    /// adjoints that curvature terms read (never moved away), the states of
+    /// the `if`s and loops nested in it, and its calls' continuations.
+    fn region_state(&self, region: &Region) -> (second::ArmState, Vec<Ident>) {
+        let defined = region
+            .params
+            .iter()
+            .copied()
+            .chain(region.insts.iter().flat_map(|i| i.results.iter().copied()));
+        let values: Vec<Value> = defined
+            .filter(|v| {
+                self.needed.contains(&Saved::Value(*v)) || self.recompute.contains(v) || self.replayed.contains(v)
+            })
+            .collect();
+        let adjoints: Vec<Value> = region
+            .insts
+            .iter()
+            .filter(|i| matches!(&i.op, Op::Prim { rule, .. } if has_curvature(rule)))
+            .map(|i| i.results[0])
+            .filter(|v| self.declared.contains(v))
+            .collect();
+        let nested: Vec<Value> = region
+            .insts
+            .iter()
+            .filter(|i| matches!(i.op, Op::If { .. } | Op::For { .. }) && self.reversed(i))
+            .map(|i| i.results[0])
+            .collect();
+        let calls = self.reversed_calls(region);
+        let names = values
+            .iter()
+            .map(|v| self.func.ident(*v).clone())
+            .chain(adjoints.iter().map(|v| adj_ident(*v)))
+            .chain(nested.iter().map(|v| second::arm_state_ident(*v, 2)))
+            .chain(calls.iter().map(|v| second::continuation(*v)))
+            .collect();
+        let state = second::ArmState {
+            values,
+            adjoints,
+            nested,
+            calls,
+            declared: self.declared.clone(),
+        };
+        (state, names)
+    }
+
     /// The calls of a region with a reverse sweep (a continuation each, in
     /// second-order sweeps).
     fn reversed_calls(&self, region: &Region) -> Vec<Value> {
