@@ -173,6 +173,34 @@ pub enum Opaque {
     VecMacro,
 }
 
+impl Region {
+    /// Calls `f` on every instruction of the region and of the regions
+    /// nested in it (arms, loop bodies, `while` conditions), each `if` or
+    /// loop before what it holds.
+    pub fn walk<'a>(&'a self, f: &mut impl FnMut(&'a Inst)) {
+        for inst in &self.insts {
+            f(inst);
+            match &inst.op {
+                Op::If {
+                    then_region,
+                    else_region,
+                    ..
+                } => {
+                    then_region.walk(f);
+                    else_region.walk(f);
+                }
+                Op::For { body, cond, .. } => {
+                    if let Some(cond) = cond {
+                        cond.walk(f);
+                    }
+                    body.walk(f);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 impl Op {
     /// The values this operation reads directly (not those of nested regions).
     pub fn args(&self) -> &[Value] {

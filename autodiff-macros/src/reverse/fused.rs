@@ -153,15 +153,9 @@ fn is_number(tokens: &TokenStream) -> bool {
 /// inside the forward sweep made W6's inner loops slower (2.5 → 2.7
 /// objectives; W1's loop, without one inside, went from 2.7 to 2.45).
 fn has_loop(region: &Region) -> bool {
-    region.insts.iter().any(|inst| match &inst.op {
-        Op::For { .. } => true,
-        Op::If {
-            then_region,
-            else_region,
-            ..
-        } => has_loop(then_region) || has_loop(else_region),
-        _ => false,
-    })
+    let mut found = false;
+    region.walk(&mut |inst| found |= matches!(inst.op, Op::For { .. }));
+    found
 }
 
 /// Whether a region assigns an element of a buffer (at any depth).
@@ -174,24 +168,11 @@ fn writes_elements(region: &Region) -> bool {
 /// The values a region defines (at any depth), its parameters included.
 fn defined_in(region: &Region, out: &mut HashSet<Value>) {
     out.extend(region.params.iter().copied());
-    for inst in &region.insts {
+    region.walk(&mut |inst| {
         out.extend(inst.results.iter().copied());
-        match &inst.op {
-            Op::If {
-                then_region,
-                else_region,
-                ..
-            } => {
-                defined_in(then_region, out);
-                defined_in(else_region, out);
-            }
-            Op::For { body, cond, .. } => {
-                defined_in(body, out);
-                if let Some(cond) = cond {
-                    defined_in(cond, out);
-                }
-            }
-            _ => {}
+        if let Op::For { body, cond, .. } = &inst.op {
+            out.extend(body.params.iter().copied());
+            out.extend(cond.iter().flat_map(|c| c.params.iter().copied()));
         }
-    }
+    });
 }

@@ -118,41 +118,27 @@ fn is_last_use(v: Value, region: &Region, at: usize, stack: &[Frame]) -> bool {
 
 /// Whether an operation reads `v`, directly or in a nested region.
 fn mentions(op: &Op, v: Value) -> bool {
-    if op.args().contains(&v) {
-        return true;
-    }
-    let in_region = |r: &Region| r.yields.contains(&v) || r.insts.iter().any(|i| mentions(&i.op, v));
-    match op {
-        Op::If {
-            then_region,
-            else_region,
-            ..
-        } => in_region(then_region) || in_region(else_region),
-        Op::For { body, cond, .. } => in_region(body) || cond.as_ref().is_some_and(in_region),
-        Op::Map { captures, .. } => captures.contains(&v),
-        _ => false,
-    }
+    op_uses(op, v) > 0
 }
 
 /// How many times a region reads `v`: operands at any depth, and yields.
 pub(super) fn uses(region: &Region, v: Value) -> usize {
     let here = region.yields.iter().filter(|&&y| y == v).count();
-    here + region
-        .insts
-        .iter()
-        .map(|inst| {
-            let direct = inst.op.args().iter().filter(|&&a| a == v).count();
-            let nested = match &inst.op {
-                Op::If {
-                    then_region,
-                    else_region,
-                    ..
-                } => uses(then_region, v) + uses(else_region, v),
-                Op::For { body, cond, .. } => uses(body, v) + cond.as_ref().map_or(0, |c| uses(c, v)),
-                Op::Map { captures, .. } => captures.iter().filter(|&&c| c == v).count(),
-                _ => 0,
-            };
-            direct + nested
-        })
-        .sum::<usize>()
+    here + region.insts.iter().map(|inst| op_uses(&inst.op, v)).sum::<usize>()
+}
+
+/// How many times an operation reads `v`, directly or in a nested region.
+fn op_uses(op: &Op, v: Value) -> usize {
+    let direct = op.args().iter().filter(|&&a| a == v).count();
+    let nested = match op {
+        Op::If {
+            then_region,
+            else_region,
+            ..
+        } => uses(then_region, v) + uses(else_region, v),
+        Op::For { body, cond, .. } => uses(body, v) + cond.as_ref().map_or(0, |c| uses(c, v)),
+        Op::Map { captures, .. } => captures.iter().filter(|&&c| c == v).count(),
+        _ => 0,
+    };
+    direct + nested
 }

@@ -32,29 +32,14 @@ pub(super) fn collect_consts(region: &Region, consts: &mut HashMap<Value, TokenS
 /// element read of one is saved rather than recomputed, since recomputing it
 /// would keep the whole buffer as it was then.
 pub(super) fn collect_written(region: &Region, out: &mut HashSet<Value>) {
-    for inst in &region.insts {
-        match &inst.op {
-            Op::Prim { rule, args, .. } if std::ptr::eq(*rule, &crate::rules::ASSIGN_INDEX) => {
+    region.walk(&mut |inst| {
+        if let Op::Prim { rule, args, .. } = &inst.op {
+            if std::ptr::eq(*rule, &crate::rules::ASSIGN_INDEX) {
                 out.insert(args[0]);
                 out.insert(inst.results[0]);
             }
-            Op::If {
-                then_region,
-                else_region,
-                ..
-            } => {
-                collect_written(then_region, out);
-                collect_written(else_region, out);
-            }
-            Op::For { body, cond, .. } => {
-                collect_written(body, out);
-                if let Some(cond) = cond {
-                    collect_written(cond, out);
-                }
-            }
-            _ => {}
         }
-    }
+    });
 }
 
 /// The longest chain of differentiated scalar arithmetic that the reverse
