@@ -385,19 +385,10 @@ pub fn jvp_positional(item: &ItemFn, params: &[Param], private: &TokenStream) ->
         .filter(|(_, p)| p.differentiated)
         .map(|(i, _)| format_ident!("__ad_t{}", i))
         .collect();
-    let bind = params
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.differentiated)
-        .map(|(i, p)| {
-            let (t, x) = (format_ident!("__ad_t{}", i), &p.ident);
-            let x = if matches!(p.ty, Type::Reference(_)) {
-                quote!(#x)
-            } else {
-                quote!(&#x)
-            };
-            quote!(let #t = #private::IntoTangent::into_tangent(#t, || #private::zero_grad(#x));)
-        });
+    let bind = given_tangents(params, private, false)
+        .into_iter()
+        .zip(&tangents)
+        .map(|((_, tangent), t)| quote!(let #t = #tangent;));
     let values = params.iter().map(|p| &p.ident);
     let (jvp_name, positional_name) = (format_ident!("{}_jvp", name), format_ident!("{}_jvp_positional", name));
     quote! {
@@ -409,6 +400,30 @@ pub fn jvp_positional(item: &ItemFn, params: &[Param], private: &TokenStream) ->
             #jvp_name(#(#values,)* #(#tangents),*)
         }
     }
+}
+
+/// Per differentiated parameter, its name and its tangent from the
+/// positional argument `__ad_t{i}` (`Given(t)`, or a zero shaped like the
+/// parameter). `by_ref`: the parameters are bound as `&T` rather than `T`.
+fn given_tangents<'p>(params: &'p [Param], private: &TokenStream, by_ref: bool) -> Vec<(&'p Ident, TokenStream)> {
+    params
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.differentiated)
+        .map(|(i, p)| {
+            let (t, x) = (format_ident!("__ad_t{}", i), &p.ident);
+            // The parameter as a reference, for `zero_grad`.
+            let x = match (matches!(p.ty, Type::Reference(_)), by_ref) {
+                (true, true) => quote!(*#x),
+                (false, false) => quote!(&#x),
+                _ => quote!(#x),
+            };
+            (
+                &p.ident,
+                quote!(#private::IntoTangent::into_tangent(#t, || #private::zero_grad(#x))),
+            )
+        })
+        .collect()
 }
 
 /// The parameters as written, without `mut` (generated code never assigns them).
@@ -587,19 +602,9 @@ pub fn tangents_positional(item: &ItemFn, grad: &GradStruct, params: &[Param], p
         quote!(#x: &#ty)
     });
     let positional_tangents = positional_tangent_params(params, private);
-    let tangent_fields = params
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.differentiated)
-        .map(|(i, p)| {
-            let (t, field) = (format_ident!("__ad_t{}", i), &p.ident);
-            let value = if matches!(p.ty, Type::Reference(_)) {
-                quote!(*#field)
-            } else {
-                quote!(#field)
-            };
-            quote!(#field: #private::IntoTangent::into_tangent(#t, || #private::zero_grad(#value)))
-        });
+    let tangent_fields = given_tangents(params, private, true)
+        .into_iter()
+        .map(|(field, tangent)| quote!(#field: #tangent));
     quote! {
         #[doc(hidden)]
         #allow
