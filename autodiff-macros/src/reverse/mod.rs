@@ -934,24 +934,29 @@ impl Reverse<'_> {
             .into_iter()
             .filter(|v| !self.declared.contains(v))
             .collect();
+        // Both arms yielding every fresh adjoint is the common case: then the
+        // first emission stands; otherwise the arms are emitted again with
+        // the adjoints one of them does not reach started at zero before.
         let starts = self.starts.clone();
         let (mut in_then, mut in_else) = (HashSet::new(), HashSet::new());
-        self.reverse_arm(inst, then_region, quote!(Then), &[], &mut in_then);
-        self.reverse_arm(inst, else_region, quote!(Else), &[], &mut in_else);
-        self.starts = starts;
+        let mut then_arm = self.reverse_arm(inst, then_region, quote!(Then), &fresh, &mut in_then);
+        let mut else_arm = self.reverse_arm(inst, else_region, quote!(Else), &fresh, &mut in_else);
         let (yielded, zeroed): (Vec<Value>, Vec<Value>) = fresh
             .into_iter()
             .partition(|v| in_then.contains(v) && in_else.contains(v));
-        let private = self.private.clone();
-        for &v in &zeroed {
-            self.zeroed.insert((result, v));
-            self.declared.insert(v);
-            let (adj, value) = (adj_ident(v), self.borrow(v));
-            out.extend(quote!(let mut #adj = #private::zero_grad(#value);));
+        if !zeroed.is_empty() {
+            self.starts = starts;
+            let private = self.private.clone();
+            for &v in &zeroed {
+                self.zeroed.insert((result, v));
+                self.declared.insert(v);
+                let (adj, value) = (adj_ident(v), self.borrow(v));
+                out.extend(quote!(let mut #adj = #private::zero_grad(#value);));
+            }
+            then_arm = self.reverse_arm(inst, then_region, quote!(Then), &yielded, &mut in_then);
+            else_arm = self.reverse_arm(inst, else_region, quote!(Else), &yielded, &mut in_else);
         }
         let tape = self.saved_ident(Saved::Tape(result));
-        let then_arm = self.reverse_arm(inst, then_region, quote!(Then), &yielded, &mut in_then);
-        let else_arm = self.reverse_arm(inst, else_region, quote!(Else), &yielded, &mut in_else);
         if yielded.is_empty() {
             out.extend(quote!(match #tape { #then_arm #else_arm }));
         } else {
