@@ -747,6 +747,9 @@ impl GradStruct {
                 fn axpy(&mut self, a: __AdS, x: &Self) {
                     #(#private::Axpy::axpy(&mut self.#fields, a, &x.#fields);)*
                 }
+                fn scale(&mut self, a: __AdS) {
+                    #(#private::Axpy::scale(&mut self.#fields, a);)*
+                }
             }
         }
     }

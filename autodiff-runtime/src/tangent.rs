@@ -333,14 +333,19 @@ macro_rules! tuple_tangent {
             fn axpy(&mut self, a: S, x: &Self) {
                 $(self.$i.axpy(a, &x.$i);)+
             }
+            fn scale(&mut self, a: S) {
+                $(self.$i.scale(a);)+
+            }
         }
     )*};
 }
 
-/// `self += a · x` for a differentiable value and a real `a`: how a gradient
-/// struct is scaled and added in second-order code.
+/// `self += a · x` and `self *= a` for a differentiable value and a real
+/// `a`: how a gradient struct is scaled and added in second-order code and
+/// by the reverse sweep of a reduction loop.
 pub trait Axpy<T> {
     fn axpy(&mut self, a: T, x: &Self);
+    fn scale(&mut self, a: T);
 }
 
 macro_rules! real_axpy {
@@ -349,6 +354,10 @@ macro_rules! real_axpy {
             #[inline(always)]
             fn axpy(&mut self, a: $t, x: &$t) {
                 *self += a * *x;
+            }
+            #[inline(always)]
+            fn scale(&mut self, a: $t) {
+                *self *= a;
             }
         }
     )*};
@@ -363,17 +372,26 @@ where
     fn axpy(&mut self, a: T, x: &Self) {
         crate::field::add_scaled(self, a, x);
     }
+    fn scale(&mut self, a: T) {
+        self.apply(|e| *e *= a);
+    }
 }
 
 impl<T: Field, const N: usize> Axpy<T> for [T; N] {
     fn axpy(&mut self, a: T, x: &Self) {
         self.iter_mut().zip(x).for_each(|(s, x)| *s += a * *x);
     }
+    fn scale(&mut self, a: T) {
+        self.iter_mut().for_each(|s| *s *= a);
+    }
 }
 
 impl<T: Field> Axpy<T> for Vec<T> {
     fn axpy(&mut self, a: T, x: &Self) {
         self.iter_mut().zip(x).for_each(|(s, x)| *s += a * *x);
+    }
+    fn scale(&mut self, a: T) {
+        self.iter_mut().for_each(|s| *s *= a);
     }
 }
 

@@ -16,8 +16,11 @@
 //!     for i in range { <body>; { let mut __ad_d9 = 1; <body's reverse> } s = y; }
 //!     (__ad_d0,)
 //! };
-//! ... reverse sweep: x̄ += s̄ · __ad_u12_0
+//! ... reverse sweep: x̄ += s̄ · __ad_u12_0 (or x̄ = s̄ · __ad_u12_0 in place)
 //! ```
+//!
+//! Element reads at consecutive offsets (`x[i]`, `x[i + 1]`: a stencil)
+//! add into a window of registers rather than into `x̄` (see [`Stencil`]).
 //!
 //! First-order sweeps only. Reversed as usual: a loop in an `if` arm or in
 //! another loop (see `collect_fused`), a body with a loop inside (see
@@ -33,7 +36,26 @@ use syn::Ident;
 
 use super::{adj_ident, moves, Reverse};
 use crate::ir::{Inst, Op, Region, Value};
-use crate::rules::{ADD, SUB};
+use crate::rules::{ADD, INDEX, SUB};
+
+/// Element reads `x[i + c]` of an outer container in a fused loop over
+/// `i in a..b`, at offsets `c` spanning `len` consecutive integers: their
+/// adjoints add into a window of registers (the runtime's `Window`) that
+/// writes each element of `x̄` once, when no later iteration reaches it,
+/// rather than once per read (scalar replacement, as for a stencil).
+pub(super) struct Stencil {
+    window: Ident,
+    target: Value,
+    len: usize,
+    /// Only the window writes `x̄` in the loop, which starts it at zero:
+    /// elements are stored rather than added.
+    store: bool,
+    /// The index of the smallest offset, the element each iteration writes.
+    first: Value,
+}
+
+/// Widest stencil kept in registers.
+const MAX_STENCIL: usize = 4;
 
 impl Reverse<'_> {
     /// Finds the reduction loops at the top level of the function body:
@@ -91,6 +113,7 @@ impl Reverse<'_> {
             let Some(&k) = self.fused.get(&inst.results[0]) else {
                 continue;
             };
+            let stencils = self.find_stencils(inst, args[0], body);
             let outer = std::mem::take(&mut self.declared);
             self.declared.extend(self.outer_targets(inst));
             let (y, seed) = (body.yields[k], self.borrow(args[1 + k]));
@@ -98,6 +121,11 @@ impl Reverse<'_> {
             let mut code = quote!(let mut #adj = #private::one_like(#seed););
             self.declared.insert(y);
             self.reverse(body, &mut code);
+            for st in &stencils {
+                let (window, adj, first) = (&st.window, adj_ident(st.target), self.func.ident(st.first));
+                code.extend(quote!(#window.advance(&mut #adj, #first);));
+            }
+            self.stencils.insert(inst.results[0], stencils);
             self.declared = outer;
             self.fused_code.insert(inst.results[0], code);
         }
@@ -112,16 +140,95 @@ impl Reverse<'_> {
         let zeros = targets.iter().map(|v| self.zero_like(*v));
         let adjoints: Vec<Ident> = targets.iter().map(|v| adj_ident(*v)).collect();
         let kept = targets.iter().map(|v| Self::accumulator(inst, *v));
+        let stencils = &self.stencils[&inst.results[0]];
+        let windows: Vec<&Ident> = stencils.iter().map(|st| &st.window).collect();
+        let lens = stencils.iter().map(|st| st.len);
+        let modes = stencils.iter().map(|st| match st.store {
+            true => quote!(storing),
+            false => quote!(adding),
+        });
+        let window_targets = stencils.iter().map(|st| adj_ident(st.target));
+        let private = &self.private;
         quote! {
             let (#(#kept,)*) = {
                 #(let mut #adjoints = #zeros;)*
+                #(let mut #windows = #private::rules::indexing::Window::<_, #lens>::#modes();)*
                 #run
+                #(#windows.finish(&mut #window_targets);)*
                 (#(#adjoints,)*)
             };
         }
     }
 
-    /// A fused loop's place in the reverse sweep: `v̄ += s̄ · u_v` per target.
+    /// The stencils of a fused loop: per outer container, the element reads
+    /// at the top level of the body indexed `i`, `i + k` or `i - k` (`k` a
+    /// literal), for a loop over `a..b` or `a..=b` (consecutive, ascending
+    /// indices). Reads of other forms, or inside an `if`, add into `x̄`
+    /// directly, which is as right: the loop only adds into `x̄`.
+    fn find_stencils(&mut self, inst: &Inst, iter: Value, body: &Region) -> Vec<Stencil> {
+        let ascending = self.func.body.insts.iter().any(|d| {
+            d.results.first() == Some(&iter)
+                && matches!(&d.op, Op::Passive { expr, .. }
+                    if matches!(syn::parse2::<syn::Expr>(expr.clone()), Ok(syn::Expr::Range(r)) if r.start.is_some() && r.end.is_some()))
+        });
+        let (Some(&i), true) = (body.params.first(), ascending) else {
+            return Vec::new();
+        };
+        let offset = |v: Value| -> Option<i64> {
+            if v == i {
+                return Some(0);
+            }
+            let def = body.insts.iter().find(|d| d.results.first() == Some(&v))?;
+            match &def.op {
+                Op::Passive { expr, args } if args[..] == [i] => literal_offset(expr),
+                _ => None,
+            }
+        };
+        let mut stencils = Vec::new();
+        for target in self.outer_targets(inst) {
+            let reads: Vec<(Value, Value, i64)> = body
+                .insts
+                .iter()
+                .filter_map(|d| match &d.op {
+                    Op::Prim { rule, args, .. } if std::ptr::eq(*rule, &INDEX) && args[0] == target => {
+                        Some((d.results[0], args[1], offset(args[1])?))
+                    }
+                    _ => None,
+                })
+                .collect();
+            let (Some(lo), Some(hi)) = (reads.iter().map(|r| r.2).min(), reads.iter().map(|r| r.2).max()) else {
+                continue;
+            };
+            let len = (hi - lo + 1) as usize;
+            if !(2..=MAX_STENCIL).contains(&len) {
+                continue;
+            }
+            let window = format_ident!("__ad_w{}_{}", inst.results[0].0, target.0);
+            for &(read, _, c) in &reads {
+                self.windowed.insert(read, (window.clone(), (c - lo) as usize));
+            }
+            let first = reads.iter().find(|r| r.2 == lo).expect("the smallest offset is read").1;
+            // Every use of `x` with a derivative is a windowed read.
+            let mut others = 0;
+            body.walk(&mut |d| {
+                if d.op.args().contains(&target) && !matches!(d.op, Op::Passive { .. }) {
+                    others += 1;
+                }
+            });
+            stencils.push(Stencil {
+                window,
+                target,
+                len,
+                store: others == reads.len(),
+                first,
+            });
+        }
+        stencils
+    }
+
+    /// A fused loop's place in the reverse sweep: `v̄ += s̄ · u_v` per target,
+    /// or `v̄ = s̄ · u_v` in `u_v`'s storage where `v̄` starts here (for
+    /// `f_grad`, whose `s̄` is the constant 1, the compiler drops the scaling).
     pub(super) fn reverse_fused(&mut self, inst: &Inst, out: &mut TokenStream) {
         let result = inst.results[0];
         if !self.declared.contains(&result) {
@@ -131,10 +238,34 @@ impl Reverse<'_> {
         for v in self.outer_targets(inst) {
             let (adj, u) = (adj_ident(v), Self::accumulator(inst, v));
             if self.declared.insert(v) {
-                out.extend(quote!(let mut #adj = #private::zero_grad(&#u);));
+                out.extend(quote!(let mut #adj = #u; #private::Axpy::scale(&mut #adj, #scale);));
+            } else {
+                out.extend(quote!(#private::Axpy::axpy(&mut #adj, #scale, &#u);));
             }
-            out.extend(quote!(#private::Axpy::axpy(&mut #adj, #scale, &#u);));
         }
+    }
+}
+
+/// `k` in an index `i + k`, `k + i` or `i - k`, with `i` the only local
+/// and `k` an integer literal.
+fn literal_offset(expr: &TokenStream) -> Option<i64> {
+    use syn::{BinOp, Expr, Lit};
+    let literal = |e: &Expr| match e {
+        Expr::Lit(l) => match &l.lit {
+            Lit::Int(k) => k.base10_parse::<i64>().ok(),
+            _ => None,
+        },
+        _ => None,
+    };
+    let Ok(Expr::Binary(b)) = syn::parse2::<Expr>(expr.clone()) else {
+        return None;
+    };
+    let local = |e: &Expr| matches!(e, Expr::Path(_));
+    match b.op {
+        BinOp::Add(_) if local(&b.left) => literal(&b.right),
+        BinOp::Add(_) if local(&b.right) => literal(&b.left),
+        BinOp::Sub(_) if local(&b.left) => literal(&b.right).map(|k| -k),
+        _ => None,
     }
 }
 

@@ -119,6 +119,10 @@ struct Reverse<'a> {
     fused: HashMap<Value, usize>,
     fused_code: HashMap<Value, TokenStream>,
     fused_values: HashSet<Value>,
+    /// Per fused loop, its stencils of element reads (see `fused.rs`); per
+    /// windowed read, its window and the offset's place in it.
+    stencils: HashMap<Value, Vec<fused::Stencil>>,
+    windowed: HashMap<Value, (Ident, usize)>,
     /// Outer values whose adjoints are started at zero before an `if` (its
     /// first result), found by the first pass of the reverse sweep.
     zeroed: HashSet<(Value, Value)>,
@@ -179,6 +183,8 @@ impl<'a> Reverse<'a> {
             fused: HashMap::new(),
             fused_code: HashMap::new(),
             fused_values: HashSet::new(),
+            stencils: HashMap::new(),
+            windowed: HashMap::new(),
             last_uses: moves::last_uses(func),
             declared: HashSet::new(),
             second_order: false,
@@ -758,7 +764,10 @@ impl Reverse<'_> {
                         // for these types is reported there.
                         let private = respan(&private, span);
                         let rule = quote_spanned!(span=> #private::rules::#module);
-                        if !self.declared.insert(arg) {
+                        if let Some((window, j)) = self.windowed.get(&result).filter(|_| i == 0) {
+                            self.declared.insert(arg);
+                            out.extend(quote_spanned!(span=> #window.add(#j, &#ct);));
+                        } else if !self.declared.insert(arg) {
                             let func_acc = format_ident!("{}_acc", func, span = span);
                             out.extend(quote_spanned!(span=> #rule::#func_acc(&mut #adj, &#ct #(, #reads)*);));
                         } else if take {

@@ -292,4 +292,8 @@ where
         ::autodiff::__private::Axpy::axpy(&mut self.x, a, &x.x);
         ::autodiff::__private::Axpy::axpy(&mut self.y, a, &x.y);
     }
+    fn scale(&mut self, a: __AdS) {
+        ::autodiff::__private::Axpy::scale(&mut self.x, a);
+        ::autodiff::__private::Axpy::scale(&mut self.y, a);
+    }
 }

@@ -227,8 +227,8 @@ fn recurrence_grad(x: &[f64]) -> (f64, RecurrenceGrad) {
     let __ad_v25 = __ad_c25_0;
     let __ad_ct = ::autodiff::__private::one_like(&__ad_v25);
     let mut __ad_d25 = __ad_ct;
-    let mut __ad_d16 = ::autodiff::__private::zero_grad(&__ad_u25_16);
-    ::autodiff::__private::Axpy::axpy(&mut __ad_d16, __ad_d25, &__ad_u25_16);
+    let mut __ad_d16 = __ad_u25_16;
+    ::autodiff::__private::Axpy::scale(&mut __ad_d16, __ad_d25);
     let mut __ad_d0 = ::autodiff::__private::zero_grad(x);
     let mut __ad_a16_0 = __ad_d16;
     {
@@ -365,8 +365,8 @@ fn recurrence_vjp<'__ad>(
         __ad_v25,
         move |__ad_ct: f64| {
             let mut __ad_d25 = __ad_ct;
-            let mut __ad_d16 = ::autodiff::__private::zero_grad(&__ad_u25_16);
-            ::autodiff::__private::Axpy::axpy(&mut __ad_d16, __ad_d25, &__ad_u25_16);
+            let mut __ad_d16 = __ad_u25_16;
+            ::autodiff::__private::Axpy::scale(&mut __ad_d16, __ad_d25);
             let mut __ad_d0 = ::autodiff::__private::zero_grad(x);
             let mut __ad_a16_0 = __ad_d16;
             {
@@ -510,6 +510,9 @@ where
 {
     fn axpy(&mut self, a: __AdS, x: &Self) {
         ::autodiff::__private::Axpy::axpy(&mut self.x, a, &x.x);
+    }
+    fn scale(&mut self, a: __AdS) {
+        ::autodiff::__private::Axpy::scale(&mut self.x, a);
     }
 }
 fn straight_line(x: &[f64]) -> f64 {
@@ -1175,6 +1178,9 @@ where
     fn axpy(&mut self, a: __AdS, x: &Self) {
         ::autodiff::__private::Axpy::axpy(&mut self.x, a, &x.x);
     }
+    fn scale(&mut self, a: __AdS) {
+        ::autodiff::__private::Axpy::scale(&mut self.x, a);
+    }
 }
 fn branches(x: &[f64]) -> f64 {
     let n = x.len();
@@ -1672,6 +1678,9 @@ where
     fn axpy(&mut self, a: __AdS, x: &Self) {
         ::autodiff::__private::Axpy::axpy(&mut self.x, a, &x.x);
     }
+    fn scale(&mut self, a: __AdS) {
+        ::autodiff::__private::Axpy::scale(&mut self.x, a);
+    }
 }
 fn read_back(x: &[f64]) -> f64 {
     let n = x.len();
@@ -2157,6 +2166,9 @@ where
 {
     fn axpy(&mut self, a: __AdS, x: &Self) {
         ::autodiff::__private::Axpy::axpy(&mut self.x, a, &x.x);
+    }
+    fn scale(&mut self, a: __AdS) {
+        ::autodiff::__private::Axpy::scale(&mut self.x, a);
     }
 }
 fn matvec(a: &DMatrix<f64>, x: &DVector<f64>) -> f64 {
@@ -2674,5 +2686,9 @@ where
     fn axpy(&mut self, a: __AdS, x: &Self) {
         ::autodiff::__private::Axpy::axpy(&mut self.a, a, &x.a);
         ::autodiff::__private::Axpy::axpy(&mut self.x, a, &x.x);
+    }
+    fn scale(&mut self, a: __AdS) {
+        ::autodiff::__private::Axpy::scale(&mut self.a, a);
+        ::autodiff::__private::Axpy::scale(&mut self.x, a);
     }
 }

@@ -231,4 +231,7 @@ where
     fn axpy(&mut self, a: __AdS, x: &Self) {
         ::autodiff::__private::Axpy::axpy(&mut self.x, a, &x.x);
     }
+    fn scale(&mut self, a: __AdS) {
+        ::autodiff::__private::Axpy::scale(&mut self.x, a);
+    }
 }

@@ -373,4 +373,7 @@ where
     fn axpy(&mut self, a: __AdS, x: &Self) {
         ::autodiff::__private::Axpy::axpy(&mut self.a, a, &x.a);
     }
+    fn scale(&mut self, a: __AdS) {
+        ::autodiff::__private::Axpy::scale(&mut self.a, a);
+    }
 }
