@@ -83,10 +83,13 @@ where
 /// Adds into one element of an adjoint. The reverse sweep replays indices
 /// the forward sweep has read with (and checked), into an adjoint shaped like
 /// the container, so an index is in range unless a caller passed a cotangent
-/// of the wrong shape: it is checked in debug builds only. Without a panic
+/// of the wrong shape: it is checked in debug builds only (release builds
+/// check only that the storage is not overrun: a matrix element is found
+/// by its linear index, one comparison rather than two). Without a panic
 /// exit in a loop's reverse sweep the compiler keeps an element that
 /// consecutive iterations add to in a register (W1's gradient: 3.5 µs →
-/// 2.0 µs, the hand-written one's time).
+/// 2.0 µs, the hand-written one's time); the single comparison made W6's
+/// 7% faster.
 pub trait ElementAdjoint<I> {
     type Elem;
     /// `self[i] += ct`.
@@ -159,17 +162,23 @@ where
     type Elem = T;
     #[inline(always)]
     fn add_at(&mut self, &(r, c): &(usize, usize), ct: &T) {
-        match self.get_mut((r, c)) {
-            Some(e) => *e += *ct,
-            None => debug_assert!(false, "adjoint index ({r}, {c}) out of range {:?}", self.shape()),
-        }
+        debug_assert!(
+            r < self.nrows() && c < self.ncols(),
+            "adjoint index ({r}, {c}) out of range {:?}",
+            self.shape()
+        );
+        let k = r + c * self.nrows();
+        self.as_mut_slice().add_at(&k, ct)
     }
     #[inline(always)]
     fn set_at(&mut self, &(r, c): &(usize, usize), ct: &T) {
-        match self.get_mut((r, c)) {
-            Some(e) => *e = *ct,
-            None => debug_assert!(false, "adjoint index ({r}, {c}) out of range {:?}", self.shape()),
-        }
+        debug_assert!(
+            r < self.nrows() && c < self.ncols(),
+            "adjoint index ({r}, {c}) out of range {:?}",
+            self.shape()
+        );
+        let k = r + c * self.nrows();
+        self.as_mut_slice().set_at(&k, ct)
     }
 }
 
@@ -469,5 +478,13 @@ mod tests {
     #[should_panic(expected = "out of range")]
     fn an_index_out_of_range_panics_in_debug_builds() {
         index::vjp_acc(&mut vec![0.0; 2], &1.0, &2);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "out of range")]
+    fn a_row_out_of_range_panics_in_debug_builds() {
+        // (2, 0) of a 2 x 2 matrix has linear index 2, inside the storage.
+        index::vjp_acc(&mut DMatrix::<f64>::zeros(2, 2), &1.0, &(2, 0));
     }
 }
