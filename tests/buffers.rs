@@ -288,3 +288,39 @@ fn compound_assignments_and_an_owned_buffer_parameter() {
         |p: &[f64], d: &[f64]| compound_on_elements_jvp(&p[..2], p[2..].to_vec(), d[..2].to_vec(), d[2..].to_vec()).1;
     check_jvp(|p| vec![f(p)], |p, d| vec![jvp(p, d)], &p, &direction(5)).unwrap();
 }
+
+/// Arrays as parameters, by reference and by value (their gradients are
+/// arrays), read by index and by `iter()`, and mutated as a local buffer.
+#[differentiable(order = 2)]
+fn array_params(x: &[f64; 3], mut y: [f64; 2]) -> f64 {
+    y[1] += x[2] * y[0];
+    let mut s = 0.0;
+    for (i, xi) in x.iter().enumerate() {
+        s += xi.sin() * y[i % 2];
+    }
+    s * y[1]
+}
+
+#[test]
+fn arrays_as_parameters() {
+    let split = |p: &[f64]| ([p[0], p[1], p[2]], [p[3], p[4]]);
+    let f = |p: &[f64]| {
+        let (x, y) = split(p);
+        array_params(&x, y)
+    };
+    let grad = |p: &[f64]| {
+        let (x, y) = split(p);
+        let g = array_params_grad(&x, y).1;
+        [&g.x[..], &g.y[..]].concat()
+    };
+    let jvp = |p: &[f64], d: &[f64]| {
+        let ((x, y), (dx, dy)) = (split(p), split(d));
+        array_params_jvp(&x, y, dx, dy).1
+    };
+    let hvp = |p: &[f64], d: &[f64]| {
+        let ((x, y), (dx, dy)) = (split(p), split(d));
+        let h = array_params_hvp(&x, y, &ArrayParamsGrad { x: dx, y: dy }).2;
+        [&h.x[..], &h.y[..]].concat()
+    };
+    check_all(f, grad, jvp, hvp, &[0.4, -0.3, 0.9, 1.2, -0.7]);
+}

@@ -121,7 +121,7 @@ pub fn type_string(ty: &TokenStream) -> String {
 pub fn param_type(ty: &TokenStream) -> String {
     let ty = type_string(ty);
     format!(
-        "a parameter of type `{ty}` cannot be differentiated yet (supported: `f32`, `f64`, a generic real `T`, nalgebra matrices and vectors of them, by value or by reference); leave it out of `wrt(...)` to use it as data"
+        "a parameter of type `{ty}` cannot be differentiated yet (supported: `f32`, `f64`, a generic real `T`, and nalgebra matrices and vectors, slices, arrays and `Vec`s of them, by value or by reference); flatten it into one of those (a nested container into a `DMatrix` or a flat slice), or leave it out of `wrt(...)` to use it as data"
     )
 }
 

@@ -43,13 +43,14 @@ pub fn is_matrix_type(ty: &Type, generics: &HashSet<String>) -> bool {
 }
 
 /// Whether a parameter of this type can be differentiated: a real, a matrix
-/// of reals, a slice or `Vec` of reals, by value or by reference.
+/// of reals, a slice, array or `Vec` of reals, by value or by reference.
 pub fn is_differentiable_type(ty: &Type, generics: &HashSet<String>) -> bool {
     match ty {
         Type::Reference(r) if r.mutability.is_none() => match &*r.elem {
             Type::Slice(s) => is_real_type(&s.elem, generics),
             elem => is_differentiable_type(elem, generics),
         },
+        Type::Array(a) => is_real_type(&a.elem, generics),
         _ => is_real_type(ty, generics) || is_matrix_type(ty, generics) || is_real_vec(ty, generics),
     }
 }
