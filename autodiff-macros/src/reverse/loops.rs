@@ -138,6 +138,9 @@ impl Reverse<'_> {
             .collect();
         for &k in &active {
             let (a, r) = (&state[k], inst.results[k]);
+            if !self.declared.contains(&r) {
+                self.zeroed.insert((inst.results[0], r));
+            }
             let start = self.adjoint_or_zero(r);
             out.extend(quote!(let mut #a = #start;));
         }

@@ -123,8 +123,9 @@ struct Reverse<'a> {
     /// windowed read, its window and the offset's place in it.
     stencils: HashMap<Value, Vec<fused::Stencil>>,
     windowed: HashMap<Value, (Ident, usize)>,
-    /// Outer values whose adjoints are started at zero before an `if` (its
-    /// first result), found by the first pass of the reverse sweep.
+    /// Outer values whose adjoints are started at zero before an `if` or a
+    /// loop (its first result), and loop results whose adjoints start at
+    /// zero, found by the first pass of the reverse sweep.
     zeroed: HashSet<(Value, Value)>,
     /// Operands that instructions may take by move (see [`moves::last_uses`]).
     last_uses: HashSet<(Value, Value)>,
@@ -343,8 +344,12 @@ impl Reverse<'_> {
                 }
                 Op::For { args, body, cond } => {
                     self.needed.insert(Saved::Tape(inst.results[0]));
+                    // A result or outer value whose adjoint starts at zero
+                    // there, shaped like it.
                     for v in inst.results.iter().copied().chain(self.outer_targets(inst)) {
-                        self.need(v);
+                        if self.second_order || self.zeroed.contains(&(inst.results[0], v)) {
+                            self.need(v);
+                        }
                     }
                     self.loop_depth += 1;
                     self.mark_needed(body);
@@ -887,6 +892,7 @@ impl Reverse<'_> {
         let private = self.private.clone();
         for v in self.outer_targets(inst) {
             if self.declared.insert(v) {
+                self.zeroed.insert((inst.results[0], v));
                 let (adj, value) = (adj_ident(v), self.borrow(v));
                 out.extend(quote!(let mut #adj = #private::zero_grad(#value);));
             }

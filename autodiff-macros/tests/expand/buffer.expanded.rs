@@ -2357,10 +2357,7 @@ fn matvec_grad(a: &DMatrix<f64>, x: &DVector<f64>) -> (f64, MatvecGrad) {
             __ad_c17_0 = __ad_v16;
         }
         let __ad_v17 = __ad_c17_0;
-        ::autodiff::__private::record(
-            &mut __ad_tape18,
-            (__ad_v7, ::core::clone::Clone::clone(&__ad_v17)),
-        );
+        ::autodiff::__private::record(&mut __ad_tape18, (__ad_v7,));
         __ad_c18_0 = __ad_v17;
     }
     let __ad_v18 = __ad_c18_0;
@@ -2379,8 +2376,7 @@ fn matvec_grad(a: &DMatrix<f64>, x: &DVector<f64>) -> (f64, MatvecGrad) {
         for __ad_v5 in ::core::iter::Iterator::rev(
             ::core::clone::Clone::clone(&__ad_v4),
         ) {
-            let ::core::option::Option::Some((__ad_v7, __ad_v17)) = __ad_entries.pop()
-            else {
+            let ::core::option::Option::Some((__ad_v7,)) = __ad_entries.pop() else {
                 break;
             };
             let mut __ad_d17 = __ad_a18_0;
@@ -2493,10 +2489,7 @@ fn matvec_vjp<'__ad>(
             __ad_c17_0 = __ad_v16;
         }
         let __ad_v17 = __ad_c17_0;
-        ::autodiff::__private::record(
-            &mut __ad_tape18,
-            (__ad_v7, ::core::clone::Clone::clone(&__ad_v17)),
-        );
+        ::autodiff::__private::record(&mut __ad_tape18, (__ad_v7,));
         __ad_c18_0 = __ad_v17;
     }
     let __ad_v18 = __ad_c18_0;
@@ -2517,8 +2510,8 @@ fn matvec_vjp<'__ad>(
                 for __ad_v5 in ::core::iter::Iterator::rev(
                     ::core::clone::Clone::clone(&__ad_v4),
                 ) {
-                    let ::core::option::Option::Some((__ad_v7, __ad_v17)) = __ad_entries
-                        .pop() else {
+                    let ::core::option::Option::Some((__ad_v7,)) = __ad_entries.pop()
+                    else {
                         break;
                     };
                     let mut __ad_d17 = __ad_a18_0;
