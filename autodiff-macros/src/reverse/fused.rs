@@ -257,7 +257,11 @@ fn literal_offset(expr: &TokenStream) -> Option<i64> {
         },
         _ => None,
     };
-    let Ok(Expr::Binary(b)) = syn::parse2::<Expr>(expr.clone()) else {
+    let mut e = syn::parse2::<Expr>(expr.clone()).ok()?;
+    while let Expr::Paren(p) = e {
+        e = *p.expr;
+    }
+    let Expr::Binary(b) = e else {
         return None;
     };
     let local = |e: &Expr| matches!(e, Expr::Path(_));

@@ -249,9 +249,11 @@ impl<T: Field, const N: usize> Window<T, N> {
     /// After the loop: writes what is pending into the elements after the
     /// last iteration's (nothing if the loop did not run).
     #[inline(always)]
-    pub fn finish<G: ElementAdjoint<usize, Elem = T> + ?Sized>(self, acc: &mut G) {
+    pub fn finish<G: ElementAdjoint<usize, Elem = T> + ?Sized>(mut self, acc: &mut G) {
         if let Some(base) = self.base {
             for j in 0..N - 1 {
+                // A slot nothing reached holds -0: stored, it would show.
+                self.pending[j] += T::ZERO;
                 self.write(acc, base + j, j);
             }
         }
@@ -455,6 +457,15 @@ mod tests {
         // A loop that did not run writes nothing, not even out of range.
         Window::<f64, 2>::adding().finish(&mut [0.0f64; 0][..]);
         Window::<f64, 2>::storing().finish(&mut [0.0f64; 0][..]);
+        // Offsets 0 and 2 over one iteration: element 1 gets nothing, a plain zero.
+        let mut gap = [0.0; 3];
+        let mut w = Window::<f64, 3>::storing();
+        w.add(0, &1.0);
+        w.add(2, &3.0);
+        w.advance(&mut gap[..], 0);
+        w.finish(&mut gap[..]);
+        assert_eq!(gap, [1.0, 0.0, 3.0]);
+        assert!(gap[1].is_sign_positive());
     }
 
     #[test]
