@@ -14,7 +14,7 @@ mod common;
 #[path = "workloads/rosenbrock.rs"]
 mod w1;
 
-use autodiff::nalgebra::DMatrix;
+use autodiff::nalgebra::{DMatrix, DVector};
 use autodiff::prelude::*;
 use w1::{rosenbrock, rosenbrock_grad, rosenbrock_jvp, rosenbrock_vjp};
 
@@ -392,6 +392,61 @@ fn carried_values_unread_after_the_loop() {
         };
         check_hessian(g, hvp, &[0.3, -0.5, 0.8]);
     }
+}
+
+/// Zipped containers of different lengths and kinds (slices, a vector, an
+/// owned `Vec`), by `.iter()`, by reference and by `&`, enumerated, with
+/// patterns by reference, by copy and `_`.
+#[differentiable(order = 2)]
+fn zipped(xs: &[f64], ws: &DVector<f64>, ys: &[f64], zs: Vec<f64>) -> f64 {
+    let mut s = 0.0;
+    for (x, w) in xs.iter().zip(ws.iter()) {
+        s += x * w.sin();
+    }
+    for (i, (&x, y)) in xs.iter().zip(ys).enumerate() {
+        s += (x - y) * (x - y) * (i as f64 + 1.0);
+    }
+    for ((x, _), &y) in xs.iter().zip(ws).zip(&zs) {
+        s = s * 0.9 + x * y.exp();
+    }
+    s
+}
+
+#[test]
+fn loops_over_zipped_elements() {
+    // xs has 4 elements, ws 3, ys 5 and zs 2: each loop runs over the shortest.
+    let split = |p: &[f64]| {
+        let (xs, ws) = (p[..4].to_vec(), DVector::from_column_slice(&p[4..7]));
+        (xs, ws, p[7..12].to_vec(), p[12..].to_vec())
+    };
+    let f = |p: &[f64]| {
+        let (xs, ws, ys, zs) = split(p);
+        zipped(&xs, &ws, &ys, zs)
+    };
+    let g = |p: &[f64]| {
+        let (xs, ws, ys, zs) = split(p);
+        let g = zipped_grad(&xs, &ws, &ys, zs).1;
+        [g.xs, g.ws.as_slice().to_vec(), g.ys, g.zs].concat()
+    };
+    let p: Vec<f64> = (0..14).map(|k| 0.6 * (0.9 * k as f64 + 0.2).sin()).collect();
+    check_grad(f, g, &p).unwrap();
+    let jvp = |p: &[f64], v: &[f64]| {
+        let ((xs, ws, ys, zs), (dxs, dws, dys, dzs)) = (split(p), split(v));
+        zipped_jvp(&xs, &ws, &ys, zs, dxs, dws, dys, dzs).1
+    };
+    check_tangent(f, jvp, &p);
+    let hvp = |p: &[f64], v: &[f64]| {
+        let ((xs, ws, ys, zs), (dxs, dws, dys, dzs)) = (split(p), split(v));
+        let direction = ZippedGrad {
+            xs: dxs,
+            ws: dws,
+            ys: dys,
+            zs: dzs,
+        };
+        let h = zipped_hvp(&xs, &ws, &ys, zs, &direction).2;
+        [h.xs, h.ws.as_slice().to_vec(), h.ys, h.zs].concat()
+    };
+    check_hessian(g, hvp, &p);
 }
 
 #[differentiable(order = 2)]

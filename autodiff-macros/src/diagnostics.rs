@@ -72,7 +72,7 @@ pub fn loop_label() -> String {
 }
 
 pub fn loop_range() -> String {
-    "only loops over ranges of integers (`a..b`, `a..=b`, with `.rev()`, `.step_by(k)`, `.skip(k)`, `.take(k)`) and over `v.iter()` or `v.iter().enumerate()` are supported; iterate over indices and read elements with `x[i]`".into()
+    "only loops over ranges of integers (`a..b`, `a..=b`, with `.rev()`, `.step_by(k)`, `.skip(k)`, `.take(k)`) and over `v.iter()`, `a.iter().zip(b.iter())` (or `.zip(&b)`, `.zip(b)`) and their `.enumerate()` are supported; iterate over indices and read elements with `x[i]`".into()
 }
 
 pub fn match_() -> String {
@@ -184,6 +184,10 @@ pub fn effect_statement() -> String {
 
 pub fn pattern() -> String {
     "this pattern is not supported; bind a name (`let x = ..`) or a tuple of names (`let (a, b) = ..`)".into()
+}
+
+pub fn zip_pattern() -> String {
+    "destructure what a zip yields into one name per container: `for (a, b) in x.iter().zip(y.iter())` (`&a` for a copy, `_` to skip; `((a, b), c)` for a zip of a zip)".into()
 }
 
 pub fn uninitialized_let() -> String {

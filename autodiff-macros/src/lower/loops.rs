@@ -1,4 +1,6 @@
-//! `for i in a..b { .. }` (also `a..=b`, `.rev()`, `.step_by(k)`): the body becomes a region whose parameters are the
+//! `for i in a..b { .. }` (also `a..=b`, `.rev()`, `.step_by(k)`; and loops
+//! over `v.iter()` and zips of those, which run over indices and read the
+//! elements): the body becomes a region whose parameters are the
 //! induction variable and the locals the body assigns (carried values), and
 //! whose yields are those locals at the end of an iteration.
 //!
@@ -15,7 +17,7 @@
 
 use std::collections::HashMap;
 
-use proc_macro2::Span;
+use proc_macro2::{Ident, Span};
 use quote::{format_ident, quote};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
@@ -33,9 +35,10 @@ impl Lowerer<'_> {
             self.errors.push(label, msg::loop_label());
             return None;
         }
-        // `for x in v.iter()` and `for (i, x) in v.iter().enumerate()` run over
-        // the indices of `v`, reading each element in the body.
-        if let Some((container, enumerate)) = iterated_container(&f.expr) {
+        // `for x in v.iter()`, `for (x, y) in v.iter().zip(w.iter())` and
+        // their `.enumerate()` run over the indices of the containers (the
+        // shortest's), reading each element in the body.
+        if let Some((elements, enumerate)) = iterated(&f.expr) {
             let (index_pat, element_pat) = match (&*f.pat, enumerate) {
                 (Pat::Tuple(t), true) if t.elems.len() == 2 => (Some(&t.elems[0]), &t.elems[1]),
                 (pat, false) => (None, pat),
@@ -52,36 +55,43 @@ impl Lowerer<'_> {
                     return None;
                 }
             };
-            let element = match element_pat {
-                Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some((p.ident.to_string(), true)),
-                Pat::Reference(r) => match &*r.pat {
-                    Pat::Ident(p) => Some((p.ident.to_string(), false)),
-                    other => {
-                        self.errors.push(other, msg::pattern());
-                        return None;
-                    }
-                },
-                Pat::Wild(_) => None,
-                other => {
-                    self.errors.push(other, msg::pattern());
-                    return None;
-                }
-            };
-            let container = self.expr_value(container)?;
-            let c = self.values[container.index()].ident.clone();
+            let mut bound = Vec::new();
+            if !bind_elements(&elements, element_pat, &mut bound) {
+                let message = match elements {
+                    Iterated::Zip(..) => msg::zip_pattern(),
+                    Iterated::Elements(_) => msg::pattern(),
+                };
+                self.errors.push(element_pat, message);
+                return None;
+            }
+            let containers: Vec<Value> = elements
+                .leaves()
+                .into_iter()
+                .map(|c| self.expr_value(c))
+                .collect::<Option<_>>()?;
+            let names: Vec<Ident> = containers
+                .iter()
+                .map(|c| self.values[c.index()].ident.clone())
+                .collect();
+            let (first, rest) = names.split_first().expect("one container at least");
             let iter = self.emit1(
                 Op::Passive {
-                    expr: quote!(0..#c.len()),
-                    args: vec![container],
+                    expr: quote!(0..#first.len()#(.min(#rest.len()))*),
+                    args: containers.clone(),
                 },
                 span,
             );
-            let element = element.map(|(name, by_ref)| Element {
-                name,
-                container,
-                by_ref,
-            });
-            return self.loop_(span, iter, index, None, &f.body, element);
+            let elements = bound
+                .into_iter()
+                .filter_map(|(leaf, name)| {
+                    name.map(|(name, by_ref)| Element {
+                        name,
+                        container: containers[leaf],
+                        by_ref,
+                    })
+                })
+                .collect();
+            return self.loop_(span, iter, index, None, &f.body, elements);
         }
         if !is_integer_range(&f.expr) {
             self.errors.push(&f.expr, msg::loop_range());
@@ -96,7 +106,7 @@ impl Lowerer<'_> {
             }
         };
         let iter = self.passive_expr(&f.expr)?;
-        self.loop_(span, iter, var, None, &f.body, None)
+        self.loop_(span, iter, var, None, &f.body, Vec::new())
     }
 
     /// `while cond { .. }`: a loop over `0..` whose condition, evaluated on
@@ -112,7 +122,7 @@ impl Lowerer<'_> {
             return None;
         }
         let iter = self.counter(span);
-        self.loop_(span, iter, None, Some(&w.cond), &w.body, None)
+        self.loop_(span, iter, None, Some(&w.cond), &w.body, Vec::new())
     }
 
     /// `loop { .. }`: a `while true` loop, which a guard `break` ends.
@@ -141,11 +151,11 @@ impl Lowerer<'_> {
             return None;
         }
         let always: Expr = syn::parse_quote!(true);
-        self.loop_(span, iter, None, Some(&always), &l.body, None)
+        self.loop_(span, iter, None, Some(&always), &l.body, Vec::new())
     }
 
     /// The loop over `iter` with body `block` (and, for `while`, `cond`; for
-    /// `v.iter()`, the element read at the top of each iteration).
+    /// `v.iter()`, the elements read at the top of each iteration).
     fn loop_(
         &mut self,
         span: Span,
@@ -153,7 +163,7 @@ impl Lowerer<'_> {
         var: Option<String>,
         cond: Option<&Expr>,
         block: &syn::Block,
-        element: Option<Element>,
+        elements: Vec<Element>,
     ) -> Option<Binding> {
         // `if c { ..; continue; }` and `if c { ..; break; }` guards become
         // branches; a `break` sets a flag that skips the remaining iterations.
@@ -217,11 +227,11 @@ impl Lowerer<'_> {
         if let Some(var) = var {
             self.bind(var, Binding::Value(params[0]));
         }
-        if let Some(Element {
+        for Element {
             name,
             container,
             by_ref,
-        }) = element
+        } in elements
         {
             let rule = if by_ref { &rules::INDEX_REF } else { &rules::INDEX };
             let args = vec![container, params[0]];
@@ -340,15 +350,84 @@ struct Element {
     by_ref: bool,
 }
 
-/// `v.iter()` or `v.iter().enumerate()`: the container, and whether enumerated.
-fn iterated_container(e: &Expr) -> Option<(&Expr, bool)> {
+/// What a loop over containers iterates: one container's elements, or two
+/// iterators zipped (`a.iter().zip(b.iter())`, `.zip(&b)`, `.zip(b)` of a
+/// slice or vector reference).
+enum Iterated<'a> {
+    Elements(&'a Expr),
+    Zip(Box<Iterated<'a>>, Box<Iterated<'a>>),
+}
+
+impl<'a> Iterated<'a> {
+    /// The containers, left to right.
+    fn leaves(&self) -> Vec<&'a Expr> {
+        match self {
+            Iterated::Elements(c) => vec![c],
+            Iterated::Zip(a, b) => [a.leaves(), b.leaves()].concat(),
+        }
+    }
+}
+
+/// `v.iter()`, zips of those, and either `.enumerate()`d: what is iterated,
+/// and whether enumerated.
+fn iterated(e: &Expr) -> Option<(Iterated<'_>, bool)> {
     match e {
-        Expr::MethodCall(m) if m.method == "iter" && m.args.is_empty() => Some((&m.receiver, false)),
-        Expr::MethodCall(m) if m.method == "enumerate" && m.args.is_empty() => iterated_container(&m.receiver)
+        Expr::MethodCall(m) if m.method == "iter" && m.args.is_empty() => {
+            Some((Iterated::Elements(&m.receiver), false))
+        }
+        Expr::MethodCall(m) if m.method == "zip" && m.args.len() == 1 => {
+            let (a, false) = iterated(&m.receiver)? else {
+                return None;
+            };
+            let b = match &m.args[0] {
+                Expr::Reference(r) if r.mutability.is_none() => Iterated::Elements(&r.expr),
+                Expr::Path(_) => Iterated::Elements(&m.args[0]),
+                other => match iterated(other)? {
+                    (b, false) => b,
+                    (_, true) => return None,
+                },
+            };
+            Some((Iterated::Zip(Box::new(a), Box::new(b)), false))
+        }
+        Expr::MethodCall(m) if m.method == "enumerate" && m.args.is_empty() => iterated(&m.receiver)
             .filter(|(_, enumerated)| !enumerated)
-            .map(|(c, _)| (c, true)),
-        Expr::Paren(p) => iterated_container(&p.expr),
+            .map(|(i, _)| (i, true)),
+        Expr::Paren(p) => iterated(&p.expr),
         _ => None,
+    }
+}
+
+/// Matches the element pattern against what is iterated (a zip's pair as a
+/// tuple), pushing per container, left to right, the name bound and whether
+/// by reference (`x`) or as a copy (`&x`), or none for `_`. False if the
+/// pattern does not fit.
+fn bind_elements(it: &Iterated, pat: &Pat, out: &mut Vec<(usize, Option<(String, bool)>)>) -> bool {
+    match (it, pat) {
+        (Iterated::Zip(a, b), Pat::Tuple(t)) if t.elems.len() == 2 => {
+            bind_elements(a, &t.elems[0], out) && bind_elements(b, &t.elems[1], out)
+        }
+        (Iterated::Elements(_), Pat::Ident(p)) if p.by_ref.is_none() && p.subpat.is_none() => {
+            out.push((out.len(), Some((p.ident.to_string(), true))));
+            true
+        }
+        (Iterated::Elements(_), Pat::Reference(r)) => match &*r.pat {
+            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+                out.push((out.len(), Some((p.ident.to_string(), false))));
+                true
+            }
+            _ => false,
+        },
+        (Iterated::Elements(_), Pat::Wild(_)) => {
+            out.push((out.len(), None));
+            true
+        }
+        (Iterated::Zip(..), Pat::Wild(_)) => {
+            for _ in it.leaves() {
+                out.push((out.len(), None));
+            }
+            true
+        }
+        _ => false,
     }
 }
 
