@@ -169,7 +169,7 @@ impl Reverse<'_> {
         let ascending = self.func.body.insts.iter().any(|d| {
             d.results.first() == Some(&iter)
                 && matches!(&d.op, Op::Passive { expr, .. }
-                    if matches!(syn::parse2::<syn::Expr>(expr.clone()), Ok(syn::Expr::Range(r)) if r.start.is_some() && r.end.is_some()))
+                    if matches!(unparenthesized(expr), Some(syn::Expr::Range(r)) if r.start.is_some() && r.end.is_some()))
         });
         let (Some(&i), true) = (body.params.first(), ascending) else {
             return Vec::new();
@@ -257,11 +257,7 @@ fn literal_offset(expr: &TokenStream) -> Option<i64> {
         },
         _ => None,
     };
-    let mut e = syn::parse2::<Expr>(expr.clone()).ok()?;
-    while let Expr::Paren(p) = e {
-        e = *p.expr;
-    }
-    let Expr::Binary(b) = e else {
+    let Expr::Binary(b) = unparenthesized(expr)? else {
         return None;
     };
     let local = |e: &Expr| matches!(e, Expr::Path(_));
@@ -271,6 +267,15 @@ fn literal_offset(expr: &TokenStream) -> Option<i64> {
         BinOp::Sub(_) if local(&b.left) => literal(&b.right).map(|k| -k),
         _ => None,
     }
+}
+
+/// Passive code as an expression, without enclosing parentheses.
+fn unparenthesized(expr: &TokenStream) -> Option<syn::Expr> {
+    let mut e = syn::parse2::<syn::Expr>(expr.clone()).ok()?;
+    while let syn::Expr::Paren(p) = e {
+        e = *p.expr;
+    }
+    Some(e)
 }
 
 /// Whether a constant is a number (`0.0`, `-1`), not a path that could name
