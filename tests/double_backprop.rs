@@ -212,3 +212,58 @@ fn w5_random_projections_estimate_the_penalty() {
         "{numeric} vs {analytic}"
     );
 }
+
+#[differentiable(order = 2, wrt(w, x))]
+fn small_net(w: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
+    (w * x).tanh()
+}
+
+/// Pullbacks in loops: over seeds with `w` and `x` unchanged (the forward
+/// sweep of `small_net` runs once and each call clones it), over inputs that
+/// change per iteration (run per call), and in a loop inside a branch
+/// reading another field of the gradient.
+#[differentiable(wrt(w))]
+fn rows_penalty(w: &DMatrix<f64>, x: &DMatrix<f64>, seeds: &[DMatrix<f64>], xs: &[DMatrix<f64>]) -> f64 {
+    let mut p = 0.0;
+    for seed in seeds.iter() {
+        let g = small_net_pullback(w, x, seed);
+        p += g.x.norm_squared();
+    }
+    for (seed, xk) in seeds.iter().zip(xs.iter()) {
+        let g = small_net_pullback(w, xk, seed);
+        p += g.w.norm_squared() * 0.5;
+    }
+    if p > 0.0 {
+        for seed in seeds.iter() {
+            let g = small_net_pullback(w, x, seed);
+            p += g.w.sum();
+        }
+    }
+    p
+}
+
+#[test]
+fn pullbacks_in_loops_share_the_forward_sweep() {
+    let data = |seed: f64, r: usize, c: usize| DMatrix::from_fn(r, c, |i, j| (seed * (i * c + j) as f64 + 0.3).sin());
+    let (w, x) = (data(0.7, 3, 2), data(1.3, 2, 4));
+    let seeds = [data(0.4, 3, 4), data(2.1, 3, 4)];
+    let xs = [data(0.9, 2, 4), data(-1.7, 2, 4)];
+    let f = |p: &[f64]| rows_penalty(&DMatrix::from_column_slice(3, 2, p), &x, &seeds, &xs);
+    let grad = |p: &[f64]| {
+        let w = DMatrix::from_column_slice(3, 2, p);
+        rows_penalty_grad(&w, &x, &seeds, &xs).1.w.as_slice().to_vec()
+    };
+    check_grad(f, grad, w.as_slice()).unwrap();
+    // The building block: ⟨seed, small_net⟩'s gradient.
+    let row = |p: &[f64]| small_net(&DMatrix::from_column_slice(3, 2, p), &x).dot(&seeds[0]);
+    let row_grad = |p: &[f64]| {
+        let w = DMatrix::from_column_slice(3, 2, p);
+        small_net_pullback(&w, &x, &seeds[0]).w.as_slice().to_vec()
+    };
+    check_grad(row, row_grad, w.as_slice()).unwrap();
+    let (value, pullback) = rows_penalty_vjp(&w, &x, &seeds, &xs);
+    assert_eq!(value, f(w.as_slice()));
+    let scaled = pullback(2.5).w;
+    let unit = rows_penalty_grad(&w, &x, &seeds, &xs).1.w;
+    assert!((scaled - unit * 2.5).norm() < 1e-12);
+}

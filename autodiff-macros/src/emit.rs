@@ -658,6 +658,17 @@ fn pullback_function(item: &ItemFn, grad: &GradStruct, params: &[Param], private
     );
     let pullback_values = values.clone();
     let positional_values = values.clone();
+    let share_values = values.clone();
+    let (share, vjp_from) = (
+        format_ident!("{}_pullback_share", name),
+        format_ident!("{}_pullback_vjp_from", name),
+    );
+    // `f_pullback_vjp_from` is generic over the shared stage as well.
+    let mut from_generics = generics.clone();
+    from_generics
+        .params
+        .push(syn::parse_quote!(__AdP: #private::Pullback2<#ret, #grad_ty>));
+    let from_where = &from_generics.where_clause;
     quote! {
         #[doc(hidden)]
         #[allow(dead_code)]
@@ -684,6 +695,29 @@ fn pullback_function(item: &ItemFn, grad: &GradStruct, params: &[Param], private
             -> (#grad_ty, impl ::core::ops::FnOnce(#grad_ty) -> #args_ident #ty_generics #bound) #staged_where
         {
             let (_, __ad_pb) = #vjp2(#(#pullback_values),*);
+            let (__ad_g, __ad_st) = #private::Pullback2::pull(__ad_pb, ::core::clone::Clone::clone(ct));
+            (::core::clone::Clone::clone(&__ad_g), move |__ad_gbar: #grad_ty| {
+                let (_, __ad_tp) = #private::TangentSweep::push(__ad_st, __ad_gbar);
+                #args_ident(#private::TangentPullback::pull_tangent(__ad_tp, ::core::option::Option::None))
+            })
+        }
+
+        /// `f`'s forward sweep, shared by the calls of `f_pullback` in a loop
+        /// whose cotangent alone changes (each clones it): the caller runs it
+        /// once, before the loop.
+        #[doc(hidden)]
+        #allow
+        #vis fn #share #staged_generics (#(#staged_inputs),*) -> impl #private::Pullback2<#ret, #grad_ty> #bound #staged_where {
+            #vjp2(#(#share_values),*).1
+        }
+
+        /// `f_pullback_vjp` over a shared forward sweep (`f_pullback_share`).
+        #[doc(hidden)]
+        #allow
+        #vis fn #vjp_from #from_generics (__ad_shared: &__AdP, ct: &#ret)
+            -> (#grad_ty, impl ::core::ops::FnOnce(#grad_ty) -> #args_ident #ty_generics) #from_where
+        {
+            let __ad_pb = ::core::clone::Clone::clone(__ad_shared);
             let (__ad_g, __ad_st) = #private::Pullback2::pull(__ad_pb, ::core::clone::Clone::clone(ct));
             (::core::clone::Clone::clone(&__ad_g), move |__ad_gbar: #grad_ty| {
                 let (_, __ad_tp) = #private::TangentSweep::push(__ad_st, __ad_gbar);

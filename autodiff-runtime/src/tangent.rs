@@ -406,12 +406,17 @@ tuple_tangent! {
 ///
 /// (A trait rather than nested `impl FnOnce`: Rust does not accept
 /// `impl Trait` in the return type of an `Fn` bound.)
-pub trait Pullback2<Y, G> {
+///
+/// `Clone`, so that a caller can run the forward sweep once and pull
+/// several cotangents through copies of it (a loop over `f_pullback`'s
+/// seeds does). A closure is `Clone` when what it captures is; the opaque
+/// `impl Pullback2` a `g_vjp2` returns says so only through this bound.
+pub trait Pullback2<Y, G>: Clone {
     type Tangents: TangentSweep<G, Y>;
     fn pull(self, ct: Y) -> (G, Self::Tangents);
 }
 
-impl<Y, G, N: TangentSweep<G, Y>, F: FnOnce(Y) -> (G, N)> Pullback2<Y, G> for F {
+impl<Y, G, N: TangentSweep<G, Y>, F: FnOnce(Y) -> (G, N) + Clone> Pullback2<Y, G> for F {
     type Tangents = N;
     #[inline(always)]
     fn pull(self, ct: Y) -> (G, N) {

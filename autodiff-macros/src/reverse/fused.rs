@@ -306,7 +306,7 @@ fn writes_elements(region: &Region) -> bool {
 }
 
 /// The values a region defines (at any depth), its parameters included.
-fn defined_in(region: &Region, out: &mut HashSet<Value>) {
+pub(super) fn defined_in(region: &Region, out: &mut HashSet<Value>) {
     out.extend(region.params.iter().copied());
     region.walk(&mut |inst| {
         out.extend(inst.results.iter().copied());

@@ -119,6 +119,10 @@ struct Reverse<'a> {
     fused: HashMap<Value, usize>,
     fused_code: HashMap<Value, TokenStream>,
     fused_values: HashSet<Value>,
+    /// Calls of `f_pullback` in a loop whose arguments other than the
+    /// cotangent do not change in it, and the name of the forward sweep of
+    /// `f` they share (see `loops.rs`).
+    shared: HashMap<Value, Ident>,
     /// Per fused loop, its stencils of element reads (see `fused.rs`); per
     /// windowed read, its window and the offset's place in it.
     stencils: HashMap<Value, Vec<fused::Stencil>>,
@@ -184,6 +188,7 @@ impl<'a> Reverse<'a> {
             fused: HashMap::new(),
             fused_code: HashMap::new(),
             fused_values: HashSet::new(),
+            shared: HashMap::new(),
             stencils: HashMap::new(),
             windowed: HashMap::new(),
             last_uses: moves::last_uses(func),
@@ -200,6 +205,7 @@ impl Reverse<'_> {
     fn sweeps(&mut self) -> (TokenStream, TokenStream) {
         let func = self.func;
         if !self.second_order {
+            self.collect_shared(&func.body);
             self.collect_fused(&func.body);
             // A first pass of the reverse sweep finds which element reads
             // start their container's adjoint (and read its shape).
@@ -639,12 +645,19 @@ impl Reverse<'_> {
             }
             Op::Call { path, args, by_ref, .. } => {
                 let a = idents(args);
-                let a = a
+                let a: Vec<TokenStream> = a
                     .iter()
                     .zip(by_ref)
-                    .map(|(a, r)| if *r { quote!(&#a) } else { quote!(#a) });
+                    .map(|(a, r)| if *r { quote!(&#a) } else { quote!(#a) })
+                    .collect();
                 if self.needed.contains(&Saved::Pullback(inst.results[0])) {
                     let pb = self.saved_ident(Saved::Pullback(inst.results[0]));
+                    // `f_pullback` in a loop over cotangents: the forward
+                    // sweep it shares runs before the loop (see `loops.rs`).
+                    if let (Some(shared), Some(ct)) = (self.shared.get(&inst.results[0]), a.last()) {
+                        let vjp_from = companion(path, "vjp_from");
+                        return quote_spanned!(span=> let (#result, #pb) = #vjp_from(&#shared, #ct););
+                    }
                     let vjp = companion(path, if self.second_order { "vjp2" } else { "vjp" });
                     quote_spanned!(span=> let (#result, #pb) = #vjp(#(#a),*);)
                 } else {

@@ -162,8 +162,13 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> SecondSweeps
         declared: cx.declared.clone(),
     };
     let tangent_forward = tangents.forward();
-    let output_tangent = tangents.tangent_or_zero(func.output);
+    let mut output_tangent = tangents.tangent_or_zero(func.output);
     let tangent_reverse = tangents.reverse();
+    // Stage 3 returns the output's tangent; stage 4 may read it too (the
+    // curvature term of a `tanh` that makes the output), and then gets a copy.
+    if mentions(&tangent_reverse, &dot_ident(func.output)) {
+        output_tangent = quote!(::core::clone::Clone::clone(&#output_tangent));
+    }
     let tangent_grads = differentiated
         .iter()
         .map(|p| {
@@ -187,6 +192,15 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> SecondSweeps
         tangent_reverse,
         tangent_grads,
     }
+}
+
+/// Whether `tokens` name `ident` anywhere, inside groups too.
+fn mentions(tokens: &TokenStream, ident: &Ident) -> bool {
+    tokens.clone().into_iter().any(|t| match t {
+        proc_macro2::TokenTree::Ident(i) => i == *ident,
+        proc_macro2::TokenTree::Group(g) => mentions(&g.stream(), ident),
+        _ => false,
+    })
 }
 
 /// An argument of a primitive with its reverse rule: the argument, the

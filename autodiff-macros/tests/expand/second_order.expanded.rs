@@ -595,6 +595,46 @@ fn layer_pullback_vjp<'__ad>(
         },
     )
 }
+/// `f`'s forward sweep, shared by the calls of `f_pullback` in a loop
+/// whose cotangent alone changes (each clones it): the caller runs it
+/// once, before the loop.
+#[doc(hidden)]
+#[allow(dead_code, unused_mut, unused_variables, clippy::all)]
+fn layer_pullback_share<'__ad>(
+    w: &'__ad DMatrix<f64>,
+    b: &'__ad DVector<f64>,
+    x: &'__ad DMatrix<f64>,
+) -> impl ::autodiff::__private::Pullback2<f64, LayerGrad> + '__ad {
+    layer_vjp2(w, b, x).1
+}
+/// `f_pullback_vjp` over a shared forward sweep (`f_pullback_share`).
+#[doc(hidden)]
+#[allow(dead_code, unused_mut, unused_variables, clippy::all)]
+fn layer_pullback_vjp_from<__AdP: ::autodiff::__private::Pullback2<f64, LayerGrad>>(
+    __ad_shared: &__AdP,
+    ct: &f64,
+) -> (LayerGrad, impl ::core::ops::FnOnce(LayerGrad) -> LayerPullbackGrad) {
+    let __ad_pb = ::core::clone::Clone::clone(__ad_shared);
+    let (__ad_g, __ad_st) = ::autodiff::__private::Pullback2::pull(
+        __ad_pb,
+        ::core::clone::Clone::clone(ct),
+    );
+    (
+        ::core::clone::Clone::clone(&__ad_g),
+        move |__ad_gbar: LayerGrad| {
+            let (_, __ad_tp) = ::autodiff::__private::TangentSweep::push(
+                __ad_st,
+                __ad_gbar,
+            );
+            LayerPullbackGrad(
+                ::autodiff::__private::TangentPullback::pull_tangent(
+                    __ad_tp,
+                    ::core::option::Option::None,
+                ),
+            )
+        },
+    )
+}
 #[doc(hidden)]
 #[allow(dead_code, unused_mut, unused_variables, clippy::all)]
 fn layer_pullback_jvp_positional(
