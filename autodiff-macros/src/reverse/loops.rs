@@ -162,6 +162,38 @@ impl Reverse<'_> {
         }
     }
 
+    /// The fields of the gradient `f_pullback` returns as `v` that the body
+    /// reads, as the mask of `f_vjp2_want` (`f_want_x() | ..`): all of them
+    /// unless every use of `v` is a field.
+    fn fields_read(&self, path: &syn::Path, v: Value) -> TokenStream {
+        let mut fields = Vec::new();
+        self.func.body.walk(&mut |inst| {
+            if let Op::Field { base, member } = &inst.op {
+                if *base == v && !fields.contains(member) {
+                    fields.push(member.clone());
+                }
+            }
+        });
+        let mut field_uses = 0;
+        self.func
+            .body
+            .walk(&mut |inst| field_uses += usize::from(matches!(&inst.op, Op::Field { base, .. } if *base == v)));
+        let base = path.segments.last().map(|s| s.ident.to_string());
+        let base = base.as_deref().and_then(|n| n.strip_suffix("_pullback"));
+        match base {
+            Some(base) if field_uses > 0 && field_uses == super::moves::uses(&self.func.body, v) => {
+                let wants = fields.iter().map(|member| {
+                    let mut path = path.clone();
+                    let last = path.segments.last_mut().expect("a named function");
+                    last.ident = format_ident!("{}_want_{}", base, member.to_token_stream().to_string());
+                    quote!(#path())
+                });
+                quote!(#(#wants)|*)
+            }
+            _ => quote!(u64::MAX),
+        }
+    }
+
     /// The shared forward sweeps of the calls in a loop's body, before it.
     fn shares_before(&self, body: &Region) -> TokenStream {
         let mut out = TokenStream::new();
@@ -182,7 +214,8 @@ impl Reverse<'_> {
                     quote!(#a)
                 }
             });
-            out.extend(quote_spanned!(inst.span=> let #shared = #share(#(#leading),*);));
+            let want = self.fields_read(path, inst.results[0]);
+            out.extend(quote_spanned!(inst.span=> let #shared = #share(#(#leading,)* #want);));
         }
         out
     }

@@ -119,6 +119,11 @@ struct Reverse<'a> {
     fused: HashMap<Value, usize>,
     fused_code: HashMap<Value, TokenStream>,
     fused_values: HashSet<Value>,
+    /// In `f_vjp2_want`'s stage 2, the differentiated parameters by field
+    /// number: a product that only adds into a parameter's adjoint runs if
+    /// the caller's `__ad_want` has its bit (a Jacobian penalty reads `x̄`
+    /// only, not `w̄`).
+    want: HashMap<Value, usize>,
     /// Calls of `f_pullback` in a loop whose arguments other than the
     /// cotangent do not change in it, and the name of the forward sweep of
     /// `f` they share (see `loops.rs`).
@@ -188,6 +193,7 @@ impl<'a> Reverse<'a> {
             fused: HashMap::new(),
             fused_code: HashMap::new(),
             fused_values: HashSet::new(),
+            want: HashMap::new(),
             shared: HashMap::new(),
             stencils: HashMap::new(),
             windowed: HashMap::new(),
@@ -782,15 +788,27 @@ impl Reverse<'_> {
                         // for these types is reported there.
                         let private = respan(&private, span);
                         let rule = quote_spanned!(span=> #private::rules::#module);
+                        // A parameter's adjoint the caller does not read is zero.
+                        let wanted = self.want.get(&arg).map(|k| quote!((__ad_want >> #k) & 1 != 0));
+                        let zero = wanted.as_ref().map(|_| self.zero_like(arg));
+                        let start = |value: TokenStream| match (&wanted, &zero) {
+                            (Some(wanted), Some(zero)) => quote!(if #wanted { #value } else { #zero }),
+                            _ => value,
+                        };
                         if let Some((window, j)) = self.windowed.get(&result).filter(|_| i == 0) {
                             self.declared.insert(arg);
                             out.extend(quote_spanned!(span=> #window.add(#j, &#ct);));
                         } else if !self.declared.insert(arg) {
                             let func_acc = format_ident!("{}_acc", func, span = span);
-                            out.extend(quote_spanned!(span=> #rule::#func_acc(&mut #adj, &#ct #(, #reads)*);));
+                            let add = quote_spanned!(span=> #rule::#func_acc(&mut #adj, &#ct #(, #reads)*););
+                            out.extend(match &wanted {
+                                Some(wanted) => quote!(if #wanted { #add }),
+                                None => add,
+                            });
                         } else if take {
                             let owned = format_ident!("{}_owned", func, span = span);
-                            out.extend(quote_spanned!(span=> let mut #adj = #rule::#owned(#ct #(, #reads)*);));
+                            let value = start(quote_spanned!(span=> #rule::#owned(#ct #(, #reads)*)));
+                            out.extend(quote_spanned!(span=> let mut #adj = #value;));
                         } else {
                             if shape.is_some() {
                                 self.starts.insert((result, i));
@@ -798,7 +816,8 @@ impl Reverse<'_> {
 
                             let starting = shape.into_iter().chain(reads);
                             let func = Ident::new(func, span);
-                            out.extend(quote_spanned!(span=> let mut #adj = #rule::#func(&#ct #(, #starting)*);));
+                            let value = start(quote_spanned!(span=> #rule::#func(&#ct #(, #starting)*)));
+                            out.extend(quote_spanned!(span=> let mut #adj = #value;));
                         }
                     }
                 }

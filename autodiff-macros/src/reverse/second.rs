@@ -144,6 +144,8 @@ pub struct SecondSweeps {
 pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> SecondSweeps {
     let mut cx = Reverse::new(func, act, krate);
     cx.second_order = true;
+    let wanted = func.params.iter().filter(|p| p.differentiated).enumerate();
+    cx.want = wanted.filter(|(k, _)| *k < 64).map(|(k, p)| (p.value, k)).collect();
     let (forward, reverse) = cx.sweeps();
     let differentiated: Vec<_> = func.params.iter().filter(|p| p.differentiated).collect();
     let grads = differentiated

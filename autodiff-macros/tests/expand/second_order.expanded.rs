@@ -180,6 +180,19 @@ fn layer_vjp2<'__ad>(
     b: &'__ad DVector<f64>,
     x: &'__ad DMatrix<f64>,
 ) -> (f64, impl ::autodiff::__private::Pullback2<f64, LayerGrad> + '__ad) {
+    layer_vjp2_want(w, b, x, u64::MAX)
+}
+/// `f_vjp2` whose stage 2 computes only the gradient's fields whose
+/// bits `__ad_want` sets (`f_want_{field}()`); the others are zero.
+/// A caller that reads only some fields passes them.
+#[doc(hidden)]
+#[allow(dead_code, unused_mut, unused_variables, clippy::all)]
+fn layer_vjp2_want<'__ad>(
+    w: &'__ad DMatrix<f64>,
+    b: &'__ad DVector<f64>,
+    x: &'__ad DMatrix<f64>,
+    __ad_want: u64,
+) -> (f64, impl ::autodiff::__private::Pullback2<f64, LayerGrad> + '__ad) {
     let __ad_v3 = ::autodiff::__private::rules::mul::value(w, x);
     let __ad_v4 = ::autodiff::__private::rules::add_bias::value(&__ad_v3, b);
     let __ad_v5 = __ad_v4.tanh();
@@ -197,8 +210,16 @@ fn layer_vjp2<'__ad>(
                 &__ad_v5,
             );
             let mut __ad_d3 = __ad_d4;
-            let mut __ad_d0 = ::autodiff::__private::rules::mul::vjp_a(&__ad_d3, w, x);
-            let mut __ad_d2 = ::autodiff::__private::rules::mul::vjp_b(&__ad_d3, w, x);
+            let mut __ad_d0 = if (__ad_want >> 0usize) & 1 != 0 {
+                ::autodiff::__private::rules::mul::vjp_a(&__ad_d3, w, x)
+            } else {
+                ::autodiff::__private::zero_grad(w)
+            };
+            let mut __ad_d2 = if (__ad_want >> 1usize) & 1 != 0 {
+                ::autodiff::__private::rules::mul::vjp_b(&__ad_d3, w, x)
+            } else {
+                ::autodiff::__private::zero_grad(x)
+            };
             (
                 LayerGrad {
                     w: __ad_d0,
@@ -433,6 +454,16 @@ fn layer_vjp2<'__ad>(
     )
 }
 #[doc(hidden)]
+#[allow(dead_code)]
+const fn layer_want_w() -> u64 {
+    1u64
+}
+#[doc(hidden)]
+#[allow(dead_code)]
+const fn layer_want_x() -> u64 {
+    2u64
+}
+#[doc(hidden)]
 #[allow(dead_code, unused_mut, unused_variables, clippy::all)]
 #[inline(always)]
 fn layer_tangents_positional(
@@ -597,15 +628,16 @@ fn layer_pullback_vjp<'__ad>(
 }
 /// `f`'s forward sweep, shared by the calls of `f_pullback` in a loop
 /// whose cotangent alone changes (each clones it): the caller runs it
-/// once, before the loop.
+/// once, before the loop, with the fields of the gradient it reads.
 #[doc(hidden)]
 #[allow(dead_code, unused_mut, unused_variables, clippy::all)]
 fn layer_pullback_share<'__ad>(
     w: &'__ad DMatrix<f64>,
     b: &'__ad DVector<f64>,
     x: &'__ad DMatrix<f64>,
+    __ad_want: u64,
 ) -> impl ::autodiff::__private::Pullback2<f64, LayerGrad> + '__ad {
-    layer_vjp2(w, b, x).1
+    layer_vjp2_want(w, b, x, __ad_want).1
 }
 /// `f_pullback_vjp` over a shared forward sweep (`f_pullback_share`).
 #[doc(hidden)]
