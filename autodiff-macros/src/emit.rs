@@ -721,7 +721,7 @@ fn pullback_function(item: &ItemFn, grad: &GradStruct, params: &[Param], private
         {
             let (_, __ad_pb) = #vjp2(#(#pullback_values),*);
             let (__ad_g, __ad_st) = #private::Pullback2::pull(__ad_pb, ::core::clone::Clone::clone(ct));
-            (::core::clone::Clone::clone(&__ad_g), move |__ad_gbar: #grad_ty| {
+            (__ad_g, move |__ad_gbar: #grad_ty| {
                 let (_, __ad_tp) = #private::TangentSweep::push(__ad_st, __ad_gbar);
                 #args_ident(#private::TangentPullback::pull_tangent(__ad_tp, ::core::option::Option::None))
             })
@@ -744,7 +744,7 @@ fn pullback_function(item: &ItemFn, grad: &GradStruct, params: &[Param], private
         {
             let __ad_pb = ::core::clone::Clone::clone(__ad_shared);
             let (__ad_g, __ad_st) = #private::Pullback2::pull(__ad_pb, ::core::clone::Clone::clone(ct));
-            (::core::clone::Clone::clone(&__ad_g), move |__ad_gbar: #grad_ty| {
+            (__ad_g, move |__ad_gbar: #grad_ty| {
                 let (_, __ad_tp) = #private::TangentSweep::push(__ad_st, __ad_gbar);
                 #args_ident(#private::TangentPullback::pull_tangent(__ad_tp, ::core::option::Option::None))
             })

@@ -611,7 +611,7 @@ fn layer_pullback_vjp<'__ad>(
         ::core::clone::Clone::clone(ct),
     );
     (
-        ::core::clone::Clone::clone(&__ad_g),
+        __ad_g,
         move |__ad_gbar: LayerGrad| {
             let (_, __ad_tp) = ::autodiff::__private::TangentSweep::push(
                 __ad_st,
@@ -652,7 +652,7 @@ fn layer_pullback_vjp_from<__AdP: ::autodiff::__private::Pullback2<f64, LayerGra
         ::core::clone::Clone::clone(ct),
     );
     (
-        ::core::clone::Clone::clone(&__ad_g),
+        __ad_g,
         move |__ad_gbar: LayerGrad| {
             let (_, __ad_tp) = ::autodiff::__private::TangentSweep::push(
                 __ad_st,
