@@ -242,6 +242,17 @@ fn rows_penalty(w: &DMatrix<f64>, x: &DMatrix<f64>, seeds: &[DMatrix<f64>], xs: 
     p
 }
 
+/// The other way round: differentiated in `x`, reading `w̄`.
+#[differentiable(wrt(x))]
+fn weight_penalty(w: &DMatrix<f64>, x: &DMatrix<f64>, seeds: &[DMatrix<f64>]) -> f64 {
+    let mut p = 0.0;
+    for seed in seeds.iter() {
+        let g = small_net_pullback(w, x, seed);
+        p += g.w.norm_squared();
+    }
+    p
+}
+
 #[test]
 fn pullbacks_in_loops_share_the_forward_sweep() {
     let data = |seed: f64, r: usize, c: usize| DMatrix::from_fn(r, c, |i, j| (seed * (i * c + j) as f64 + 0.3).sin());
@@ -261,6 +272,12 @@ fn pullbacks_in_loops_share_the_forward_sweep() {
         small_net_pullback(&w, &x, &seeds[0]).w.as_slice().to_vec()
     };
     check_grad(row, row_grad, w.as_slice()).unwrap();
+    let fx = |p: &[f64]| weight_penalty(&w, &DMatrix::from_column_slice(2, 4, p), &seeds);
+    let gx = |p: &[f64]| {
+        let x = DMatrix::from_column_slice(2, 4, p);
+        weight_penalty_grad(&w, &x, &seeds).1.x.as_slice().to_vec()
+    };
+    check_grad(fx, gx, x.as_slice()).unwrap();
     let (value, pullback) = rows_penalty_vjp(&w, &x, &seeds, &xs);
     assert_eq!(value, f(w.as_slice()));
     let scaled = pullback(2.5).w;

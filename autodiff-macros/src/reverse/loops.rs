@@ -214,8 +214,18 @@ impl Reverse<'_> {
                     quote!(#a)
                 }
             });
-            let want = self.fields_read(path, inst.results[0]);
-            out.extend(quote_spanned!(inst.span=> let #shared = #share(#(#leading,)* #want);));
+            // The fields the body reads, and the tangents of the adjoints of
+            // the arguments that have a derivative here.
+            let fields = self.fields_read(path, inst.results[0]);
+            let base = path.segments.last().map(|s| s.ident.to_string());
+            let tangents = base.as_deref().and_then(|n| n.strip_suffix("_pullback")).map(|base| {
+                let mut want = path.clone();
+                let last = want.segments.last_mut().expect("a named function");
+                last.ident = format_ident!("{}_want_tangent", base);
+                let active = (0..args.len() - 1).filter(|&i| self.act.active(args[i]));
+                quote!(#(| #want(#active))*)
+            });
+            out.extend(quote_spanned!(inst.span=> let #shared = #share(#(#leading,)* #fields #tangents);));
         }
         out
     }

@@ -145,7 +145,7 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> SecondSweeps
     let mut cx = Reverse::new(func, act, krate);
     cx.second_order = true;
     let wanted = func.params.iter().filter(|p| p.differentiated).enumerate();
-    cx.want = wanted.filter(|(k, _)| *k < 64).map(|(k, p)| (p.value, k)).collect();
+    cx.want = wanted.filter(|(k, _)| *k < 32).map(|(k, p)| (p.value, k)).collect();
     let (forward, reverse) = cx.sweeps();
     let differentiated: Vec<_> = func.params.iter().filter(|p| p.differentiated).collect();
     let grads = differentiated
@@ -822,6 +822,12 @@ impl Tangents<'_, '_> {
         guard: Option<TokenStream>,
         out: &mut TokenStream,
     ) {
+        // A parameter's adjoint tangent the caller does not read stays zero.
+        let guard = match (self.cx.want.get(&target).map(|k| 32 + k), guard) {
+            (Some(bit), None) => Some(quote!((__ad_want >> #bit) & 1 != 0)),
+            (Some(bit), Some(g)) => Some(quote!(#g && (__ad_want >> #bit) & 1 != 0)),
+            (None, g) => g,
+        };
         let dd = dd_ident(target);
         let slot = format_ident!("__ad_slot");
         let code = if !self.dd.contains(&target) {

@@ -183,8 +183,9 @@ fn layer_vjp2<'__ad>(
     layer_vjp2_want(w, b, x, u64::MAX)
 }
 /// `f_vjp2` whose stage 2 computes only the gradient's fields whose
-/// bits `__ad_want` sets (`f_want_{field}()`); the others are zero.
-/// A caller that reads only some fields passes them.
+/// bits `__ad_want` sets (`f_want_{field}()`), and stage 4 only the
+/// tangents of those it sets (`f_want_tangent(i)`); the others are
+/// zero. A caller that reads only some of them passes those.
 #[doc(hidden)]
 #[allow(dead_code, unused_mut, unused_variables, clippy::all)]
 fn layer_vjp2_want<'__ad>(
@@ -365,38 +366,42 @@ fn layer_vjp2_want<'__ad>(
                             let mut __ad_dd0 = ::core::option::Option::None;
                             let mut __ad_dd2 = ::core::option::Option::None;
                             if let ::core::option::Option::Some(__ad_in) = &__ad_dd3 {
-                                match &mut __ad_dd0 {
-                                    ::core::option::Option::Some(__ad_slot) => {
-                                        ::autodiff::__private::rules::mul::vjp_a_acc(
-                                            __ad_slot,
-                                            __ad_in,
-                                            w,
-                                            x,
-                                        );
-                                    }
-                                    ::core::option::Option::None => {
-                                        __ad_dd0 = ::core::option::Option::Some(
-                                            ::autodiff::__private::rules::mul::vjp_a(__ad_in, w, x),
-                                        );
+                                if (__ad_want >> 32usize) & 1 != 0 {
+                                    match &mut __ad_dd0 {
+                                        ::core::option::Option::Some(__ad_slot) => {
+                                            ::autodiff::__private::rules::mul::vjp_a_acc(
+                                                __ad_slot,
+                                                __ad_in,
+                                                w,
+                                                x,
+                                            );
+                                        }
+                                        ::core::option::Option::None => {
+                                            __ad_dd0 = ::core::option::Option::Some(
+                                                ::autodiff::__private::rules::mul::vjp_a(__ad_in, w, x),
+                                            );
+                                        }
                                     }
                                 }
-                                match &mut __ad_dd2 {
-                                    ::core::option::Option::Some(__ad_slot) => {
-                                        ::autodiff::__private::rules::mul::vjp_b_acc(
-                                            __ad_slot,
-                                            __ad_in,
-                                            w,
-                                            x,
-                                        );
-                                    }
-                                    ::core::option::Option::None => {
-                                        __ad_dd2 = ::core::option::Option::Some(
-                                            ::autodiff::__private::rules::mul::vjp_b(__ad_in, w, x),
-                                        );
+                                if (__ad_want >> 33usize) & 1 != 0 {
+                                    match &mut __ad_dd2 {
+                                        ::core::option::Option::Some(__ad_slot) => {
+                                            ::autodiff::__private::rules::mul::vjp_b_acc(
+                                                __ad_slot,
+                                                __ad_in,
+                                                w,
+                                                x,
+                                            );
+                                        }
+                                        ::core::option::Option::None => {
+                                            __ad_dd2 = ::core::option::Option::Some(
+                                                ::autodiff::__private::rules::mul::vjp_b(__ad_in, w, x),
+                                            );
+                                        }
                                     }
                                 }
                             }
-                            if __ad_nz2 {
+                            if __ad_nz2 && (__ad_want >> 32usize) & 1 != 0 {
                                 match &mut __ad_dd0 {
                                     ::core::option::Option::Some(__ad_slot) => {
                                         let __ad_place = __ad_slot;
@@ -418,7 +423,7 @@ fn layer_vjp2_want<'__ad>(
                                     }
                                 }
                             }
-                            if __ad_nz0 {
+                            if __ad_nz0 && (__ad_want >> 33usize) & 1 != 0 {
                                 match &mut __ad_dd2 {
                                     ::core::option::Option::Some(__ad_slot) => {
                                         let __ad_place = __ad_slot;
@@ -462,6 +467,13 @@ const fn layer_want_w() -> u64 {
 #[allow(dead_code)]
 const fn layer_want_x() -> u64 {
     2u64
+}
+/// The bit of `f_vjp2_want`'s mask that asks for the tangent of the
+/// `i`th parameter's adjoint (0 for a parameter not differentiated).
+#[doc(hidden)]
+#[allow(dead_code)]
+const fn layer_want_tangent(i: usize) -> u64 {
+    [4294967296u64, 0u64, 8589934592u64][i]
 }
 #[doc(hidden)]
 #[allow(dead_code, unused_mut, unused_variables, clippy::all)]
