@@ -576,6 +576,8 @@ pub fn second_order(
             format_ident!("v")
         };
         let staged_values = values.clone();
+        let want_values = values.clone();
+        let grad_vjp_want = format_ident!("{}_grad_vjp_want", name);
         let positional_values = values.clone();
         let tangent_params = positional_tangent_params(params, private);
         let tangent_args: Vec<Ident> = (0..params.len()).map(|i| format_ident!("__ad_t{}", i)).collect();
@@ -594,7 +596,17 @@ pub fn second_order(
             #vis fn #grad_vjp #staged_generics (#(#staged_inputs),*)
                 -> ((#ret, #grad_ty), impl ::core::ops::FnOnce((#ret, #grad_ty)) -> #grad_ty #bound) #staged_where
             {
-                let (__ad_y, __ad_pb) = #vjp2(#(#staged_values),*);
+                #grad_vjp_want(#(#want_values,)* u64::MAX)
+            }
+
+            /// `f_grad_vjp` for a caller that reads only some fields of the
+            /// gradient and differentiates only some arguments (see `f_vjp2_want`).
+            #[doc(hidden)]
+            #allow
+            #vis fn #grad_vjp_want #staged_generics (#(#staged_inputs,)* __ad_want: u64)
+                -> ((#ret, #grad_ty), impl ::core::ops::FnOnce((#ret, #grad_ty)) -> #grad_ty #bound) #staged_where
+            {
+                let (__ad_y, __ad_pb) = #vjp2_want(#(#staged_values,)* __ad_want);
                 let (__ad_g, __ad_st) = #private::Pullback2::pull(__ad_pb, #private::one_like(&__ad_y));
                 // The reverse sweep is linear in its seed: seeding its tangent
                 // with `l̄` adds `l̄ ∇f` to `H ḡ` in the same sweep.
@@ -894,6 +906,14 @@ pub fn order_one_stubs(
     if !scalar_output {
         return staged;
     }
+    let (grad_vjp_want, want_tangent) = (
+        format_ident!("{}_grad_vjp_want", name),
+        format_ident!("{}_want_tangent", name),
+    );
+    let want_fields = params.iter().filter(|p| p.differentiated).map(|p| {
+        let want = format_ident!("{}_want_{}", name, p.ident);
+        quote!(#[doc(hidden)] #[allow(dead_code)] #vis const fn #want() -> u64 { 0 })
+    });
     quote! {
         #staged
 
@@ -903,6 +923,22 @@ pub fn order_one_stubs(
             -> ((#ret, #grad_ty), impl ::core::ops::FnOnce((#ret, #grad_ty)) -> #grad_ty) #where_clause
         {
             (::core::unreachable!(), |_: (#ret, #grad_ty)| -> #grad_ty { ::core::unreachable!() })
+        }
+
+        #[doc(hidden)]
+        #[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+        #vis fn #grad_vjp_want #generics (#(#inputs,)* __ad_want: u64)
+            -> ((#ret, #grad_ty), impl ::core::ops::FnOnce((#ret, #grad_ty)) -> #grad_ty) #where_clause
+        {
+            (::core::unreachable!(), |_: (#ret, #grad_ty)| -> #grad_ty { ::core::unreachable!() })
+        }
+
+        #(#want_fields)*
+
+        #[doc(hidden)]
+        #[allow(dead_code)]
+        #vis const fn #want_tangent(i: usize) -> u64 {
+            0
         }
 
         #[doc(hidden)]

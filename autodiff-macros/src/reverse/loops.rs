@@ -162,36 +162,46 @@ impl Reverse<'_> {
         }
     }
 
-    /// The fields of the gradient `f_pullback` returns as `v` that the body
-    /// reads, as the mask of `f_vjp2_want` (`f_want_x() | ..`): all of them
-    /// unless every use of `v` is a field.
-    fn fields_read(&self, path: &syn::Path, v: Value) -> TokenStream {
+    /// The mask of `f_vjp2_want` for a call of `f_pullback` or `f_grad`
+    /// (`path`, whose name ends in `suffix`) whose gradient the body holds
+    /// as `gradients`: the fields it reads of them (`f_want_x() | ..`, all
+    /// unless every use is a field), and the tangents of the adjoints of
+    /// the arguments that have a derivative here (`f_want_tangent(i)`).
+    pub(super) fn want_mask(&self, path: &syn::Path, suffix: &str, gradients: &[Value], args: &[Value]) -> TokenStream {
+        let base = path.segments.last().map(|s| s.ident.to_string());
+        let Some(base) = base.as_deref().and_then(|n| n.strip_suffix(suffix)) else {
+            return quote!(u64::MAX);
+        };
+        let companion = |name: String| {
+            let mut path = path.clone();
+            path.segments.last_mut().expect("a named function").ident = format_ident!("{}", name);
+            path
+        };
         let mut fields = Vec::new();
+        let mut field_uses = 0;
         self.func.body.walk(&mut |inst| {
             if let Op::Field { base, member } = &inst.op {
-                if *base == v && !fields.contains(member) {
-                    fields.push(member.clone());
+                if gradients.contains(base) {
+                    field_uses += 1;
+                    if !fields.contains(member) {
+                        fields.push(member.clone());
+                    }
                 }
             }
         });
-        let mut field_uses = 0;
-        self.func
-            .body
-            .walk(&mut |inst| field_uses += usize::from(matches!(&inst.op, Op::Field { base, .. } if *base == v)));
-        let base = path.segments.last().map(|s| s.ident.to_string());
-        let base = base.as_deref().and_then(|n| n.strip_suffix("_pullback"));
-        match base {
-            Some(base) if field_uses > 0 && field_uses == super::moves::uses(&self.func.body, v) => {
-                let wants = fields.iter().map(|member| {
-                    let mut path = path.clone();
-                    let last = path.segments.last_mut().expect("a named function");
-                    last.ident = format_ident!("{}_want_{}", base, member.to_token_stream().to_string());
-                    quote!(#path())
-                });
-                quote!(#(#wants)|*)
-            }
-            _ => quote!(u64::MAX),
-        }
+        let uses: usize = gradients.iter().map(|g| super::moves::uses(&self.func.body, *g)).sum();
+        let read = if field_uses > 0 && field_uses == uses {
+            let wants = fields.iter().map(|member| {
+                let want = companion(format!("{}_want_{}", base, member.to_token_stream()));
+                quote!(#want())
+            });
+            quote!(#(#wants)|*)
+        } else {
+            quote!(u64::MAX)
+        };
+        let want_tangent = companion(format!("{base}_want_tangent"));
+        let active = (0..args.len()).filter(|&i| self.act.active(args[i]));
+        quote!(#read #(| #want_tangent(#active))*)
     }
 
     /// The shared forward sweeps of the calls in a loop's body, before it.
@@ -214,18 +224,8 @@ impl Reverse<'_> {
                     quote!(#a)
                 }
             });
-            // The fields the body reads, and the tangents of the adjoints of
-            // the arguments that have a derivative here.
-            let fields = self.fields_read(path, inst.results[0]);
-            let base = path.segments.last().map(|s| s.ident.to_string());
-            let tangents = base.as_deref().and_then(|n| n.strip_suffix("_pullback")).map(|base| {
-                let mut want = path.clone();
-                let last = want.segments.last_mut().expect("a named function");
-                last.ident = format_ident!("{}_want_tangent", base);
-                let active = (0..args.len() - 1).filter(|&i| self.act.active(args[i]));
-                quote!(#(| #want(#active))*)
-            });
-            out.extend(quote_spanned!(inst.span=> let #shared = #share(#(#leading,)* #fields #tangents);));
+            let want = self.want_mask(path, "_pullback", &[inst.results[0]], &args[..args.len() - 1]);
+            out.extend(quote_spanned!(inst.span=> let #shared = #share(#(#leading,)* #want);));
         }
         out
     }

@@ -228,6 +228,25 @@ impl Reverse<'_> {
         (forward, reverse)
     }
 
+    /// If `v` is used only as a pair, `v.0` and `v.1`, the values `v.1`
+    /// (the gradient of an `f_grad` call).
+    fn grad_tuple(&self, v: Value) -> Option<Vec<Value>> {
+        let (mut seconds, mut field_uses, mut pair) = (Vec::new(), 0, true);
+        self.func.body.walk(&mut |inst| {
+            if let Op::Field { base, member } = &inst.op {
+                if *base == v {
+                    field_uses += 1;
+                    match member {
+                        syn::Member::Unnamed(i) if i.index == 1 => seconds.push(inst.results[0]),
+                        syn::Member::Unnamed(i) if i.index == 0 => {}
+                        _ => pair = false,
+                    }
+                }
+            }
+        });
+        (pair && !seconds.is_empty() && field_uses == moves::uses(&self.func.body, v)).then_some(seconds)
+    }
+
     /// The reverse sweep of the body from the output's cotangent.
     fn reverse_sweep(&mut self, out: &mut TokenStream) {
         let func = self.func;
@@ -663,6 +682,14 @@ impl Reverse<'_> {
                     if let (Some(shared), Some(ct)) = (self.shared.get(&inst.results[0]), a.last()) {
                         let vjp_from = companion(path, "vjp_from");
                         return quote_spanned!(span=> let (#result, #pb) = #vjp_from(&#shared, #ct););
+                    }
+                    // `let (l, g) = f_grad(..)` read only through fields of
+                    // `g`: stage 2 computes only those (a tuple is what only
+                    // `f_grad` returns).
+                    if let Some(gradients) = self.grad_tuple(inst.results[0]).filter(|_| !self.second_order) {
+                        let vjp_want = companion(path, "vjp_want");
+                        let want = self.want_mask(path, "_grad", &gradients, args);
+                        return quote_spanned!(span=> let (#result, #pb) = #vjp_want(#(#a,)* #want););
                     }
                     let vjp = companion(path, if self.second_order { "vjp2" } else { "vjp" });
                     quote_spanned!(span=> let (#result, #pb) = #vjp(#(#a),*);)

@@ -238,6 +238,33 @@ where
 }
 #[doc(hidden)]
 #[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn f_grad_vjp_want<'__ad_order>(
+    x: f64,
+    y: f64,
+    __ad_want: u64,
+) -> ((f64, FGrad), impl ::core::ops::FnOnce((f64, FGrad)) -> FGrad)
+where
+    FGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    (::core::unreachable!(), |_: (f64, FGrad)| -> FGrad { ::core::unreachable!() })
+}
+#[doc(hidden)]
+#[allow(dead_code)]
+const fn f_want_x() -> u64 {
+    0
+}
+#[doc(hidden)]
+#[allow(dead_code)]
+const fn f_want_y() -> u64 {
+    0
+}
+#[doc(hidden)]
+#[allow(dead_code)]
+const fn f_want_tangent(i: usize) -> u64 {
+    0
+}
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
 fn f_grad_jvp_positional<'__ad_order>(
     x: f64,
     y: f64,

@@ -466,6 +466,33 @@ where
 }
 #[doc(hidden)]
 #[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn recurrence_grad_vjp_want<'__ad_order>(
+    x: &[f64],
+    __ad_want: u64,
+) -> (
+    (f64, RecurrenceGrad),
+    impl ::core::ops::FnOnce((f64, RecurrenceGrad)) -> RecurrenceGrad,
+)
+where
+    RecurrenceGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    (
+        ::core::unreachable!(),
+        |_: (f64, RecurrenceGrad)| -> RecurrenceGrad { ::core::unreachable!() },
+    )
+}
+#[doc(hidden)]
+#[allow(dead_code)]
+const fn recurrence_want_x() -> u64 {
+    0
+}
+#[doc(hidden)]
+#[allow(dead_code)]
+const fn recurrence_want_tangent(i: usize) -> u64 {
+    0
+}
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
 fn recurrence_grad_jvp_positional<'__ad_order>(
     x: &[f64],
     __ad_t0: impl ::autodiff::__private::IntoTangent<::std::vec::Vec<f64>>,
@@ -1133,6 +1160,33 @@ where
 }
 #[doc(hidden)]
 #[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn straight_line_grad_vjp_want<'__ad_order>(
+    x: &[f64],
+    __ad_want: u64,
+) -> (
+    (f64, StraightLineGrad),
+    impl ::core::ops::FnOnce((f64, StraightLineGrad)) -> StraightLineGrad,
+)
+where
+    StraightLineGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    (
+        ::core::unreachable!(),
+        |_: (f64, StraightLineGrad)| -> StraightLineGrad { ::core::unreachable!() },
+    )
+}
+#[doc(hidden)]
+#[allow(dead_code)]
+const fn straight_line_want_x() -> u64 {
+    0
+}
+#[doc(hidden)]
+#[allow(dead_code)]
+const fn straight_line_want_tangent(i: usize) -> u64 {
+    0
+}
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
 fn straight_line_grad_jvp_positional<'__ad_order>(
     x: &[f64],
     __ad_t0: impl ::autodiff::__private::IntoTangent<::std::vec::Vec<f64>>,
@@ -1633,6 +1687,30 @@ where
 }
 #[doc(hidden)]
 #[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn branches_grad_vjp_want<'__ad_order>(
+    x: &[f64],
+    __ad_want: u64,
+) -> ((f64, BranchesGrad), impl ::core::ops::FnOnce((f64, BranchesGrad)) -> BranchesGrad)
+where
+    BranchesGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    (
+        ::core::unreachable!(),
+        |_: (f64, BranchesGrad)| -> BranchesGrad { ::core::unreachable!() },
+    )
+}
+#[doc(hidden)]
+#[allow(dead_code)]
+const fn branches_want_x() -> u64 {
+    0
+}
+#[doc(hidden)]
+#[allow(dead_code)]
+const fn branches_want_tangent(i: usize) -> u64 {
+    0
+}
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
 fn branches_grad_jvp_positional<'__ad_order>(
     x: &[f64],
     __ad_t0: impl ::autodiff::__private::IntoTangent<::std::vec::Vec<f64>>,
@@ -2119,6 +2197,30 @@ where
         ::core::unreachable!(),
         |_: (f64, ReadBackGrad)| -> ReadBackGrad { ::core::unreachable!() },
     )
+}
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn read_back_grad_vjp_want<'__ad_order>(
+    x: &[f64],
+    __ad_want: u64,
+) -> ((f64, ReadBackGrad), impl ::core::ops::FnOnce((f64, ReadBackGrad)) -> ReadBackGrad)
+where
+    ReadBackGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    (
+        ::core::unreachable!(),
+        |_: (f64, ReadBackGrad)| -> ReadBackGrad { ::core::unreachable!() },
+    )
+}
+#[doc(hidden)]
+#[allow(dead_code)]
+const fn read_back_want_x() -> u64 {
+    0
+}
+#[doc(hidden)]
+#[allow(dead_code)]
+const fn read_back_want_tangent(i: usize) -> u64 {
+    0
 }
 #[doc(hidden)]
 #[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
@@ -2623,6 +2725,36 @@ where
         ::core::unreachable!(),
         |_: (f64, MatvecGrad)| -> MatvecGrad { ::core::unreachable!() },
     )
+}
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn matvec_grad_vjp_want<'__ad_order>(
+    a: &DMatrix<f64>,
+    x: &DVector<f64>,
+    __ad_want: u64,
+) -> ((f64, MatvecGrad), impl ::core::ops::FnOnce((f64, MatvecGrad)) -> MatvecGrad)
+where
+    MatvecGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    (
+        ::core::unreachable!(),
+        |_: (f64, MatvecGrad)| -> MatvecGrad { ::core::unreachable!() },
+    )
+}
+#[doc(hidden)]
+#[allow(dead_code)]
+const fn matvec_want_a() -> u64 {
+    0
+}
+#[doc(hidden)]
+#[allow(dead_code)]
+const fn matvec_want_x() -> u64 {
+    0
+}
+#[doc(hidden)]
+#[allow(dead_code)]
+const fn matvec_want_tangent(i: usize) -> u64 {
+    0
 }
 #[doc(hidden)]
 #[allow(dead_code, unused_variables, unreachable_code, clippy::all)]

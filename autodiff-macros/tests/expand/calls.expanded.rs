@@ -184,6 +184,28 @@ where
 }
 #[doc(hidden)]
 #[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn g_grad_vjp_want<'__ad_order>(
+    x: f64,
+    n: usize,
+    __ad_want: u64,
+) -> ((f64, GGrad), impl ::core::ops::FnOnce((f64, GGrad)) -> GGrad)
+where
+    GGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    (::core::unreachable!(), |_: (f64, GGrad)| -> GGrad { ::core::unreachable!() })
+}
+#[doc(hidden)]
+#[allow(dead_code)]
+const fn g_want_x() -> u64 {
+    0
+}
+#[doc(hidden)]
+#[allow(dead_code)]
+const fn g_want_tangent(i: usize) -> u64 {
+    0
+}
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
 fn g_grad_jvp_positional<'__ad_order>(
     x: f64,
     n: usize,

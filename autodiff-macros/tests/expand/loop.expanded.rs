@@ -389,6 +389,33 @@ where
 }
 #[doc(hidden)]
 #[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn rosenbrock_grad_vjp_want<'__ad_order>(
+    x: &[f64],
+    __ad_want: u64,
+) -> (
+    (f64, RosenbrockGrad),
+    impl ::core::ops::FnOnce((f64, RosenbrockGrad)) -> RosenbrockGrad,
+)
+where
+    RosenbrockGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    (
+        ::core::unreachable!(),
+        |_: (f64, RosenbrockGrad)| -> RosenbrockGrad { ::core::unreachable!() },
+    )
+}
+#[doc(hidden)]
+#[allow(dead_code)]
+const fn rosenbrock_want_x() -> u64 {
+    0
+}
+#[doc(hidden)]
+#[allow(dead_code)]
+const fn rosenbrock_want_tangent(i: usize) -> u64 {
+    0
+}
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
 fn rosenbrock_grad_jvp_positional<'__ad_order>(
     x: &[f64],
     __ad_t0: impl ::autodiff::__private::IntoTangent<::std::vec::Vec<f64>>,

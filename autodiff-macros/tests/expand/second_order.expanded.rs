@@ -533,7 +533,22 @@ fn layer_grad_vjp<'__ad>(
     (f64, LayerGrad),
     impl ::core::ops::FnOnce((f64, LayerGrad)) -> LayerGrad + '__ad,
 ) {
-    let (__ad_y, __ad_pb) = layer_vjp2(w, b, x);
+    layer_grad_vjp_want(w, b, x, u64::MAX)
+}
+/// `f_grad_vjp` for a caller that reads only some fields of the
+/// gradient and differentiates only some arguments (see `f_vjp2_want`).
+#[doc(hidden)]
+#[allow(dead_code, unused_mut, unused_variables, clippy::all)]
+fn layer_grad_vjp_want<'__ad>(
+    w: &'__ad DMatrix<f64>,
+    b: &'__ad DVector<f64>,
+    x: &'__ad DMatrix<f64>,
+    __ad_want: u64,
+) -> (
+    (f64, LayerGrad),
+    impl ::core::ops::FnOnce((f64, LayerGrad)) -> LayerGrad + '__ad,
+) {
+    let (__ad_y, __ad_pb) = layer_vjp2_want(w, b, x, __ad_want);
     let (__ad_g, __ad_st) = ::autodiff::__private::Pullback2::pull(
         __ad_pb,
         ::autodiff::__private::one_like(&__ad_y),
@@ -795,7 +810,12 @@ fn penalised_grad(
     b: &DVector<f64>,
     x: &DMatrix<f64>,
 ) -> (f64, PenalisedGrad) {
-    let (__ad_v3, __ad_pb3) = layer_grad_vjp(w, b, x);
+    let (__ad_v3, __ad_pb3) = layer_grad_vjp_want(
+        w,
+        b,
+        x,
+        layer_want_x() | layer_want_tangent(0usize),
+    );
     let __ad_v4 = ::core::clone::Clone::clone(&__ad_v3.0);
     let __ad_v5 = ::core::clone::Clone::clone(&__ad_v3.1);
     let __ad_v6 = 0.1;
@@ -830,7 +850,12 @@ fn penalised_vjp<'__ad>(
     b: &'__ad DVector<f64>,
     x: &'__ad DMatrix<f64>,
 ) -> (f64, impl ::core::ops::FnOnce(f64) -> PenalisedGrad + '__ad) {
-    let (__ad_v3, __ad_pb3) = layer_grad_vjp(w, b, x);
+    let (__ad_v3, __ad_pb3) = layer_grad_vjp_want(
+        w,
+        b,
+        x,
+        layer_want_x() | layer_want_tangent(0usize),
+    );
     let __ad_v4 = ::core::clone::Clone::clone(&__ad_v3.0);
     let __ad_v5 = ::core::clone::Clone::clone(&__ad_v3.1);
     let __ad_v6 = 0.1;
@@ -919,6 +944,35 @@ where
         ::core::unreachable!(),
         |_: (f64, PenalisedGrad)| -> PenalisedGrad { ::core::unreachable!() },
     )
+}
+#[doc(hidden)]
+#[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+fn penalised_grad_vjp_want<'__ad_order>(
+    w: &DMatrix<f64>,
+    b: &DVector<f64>,
+    x: &DMatrix<f64>,
+    __ad_want: u64,
+) -> (
+    (f64, PenalisedGrad),
+    impl ::core::ops::FnOnce((f64, PenalisedGrad)) -> PenalisedGrad,
+)
+where
+    PenalisedGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
+{
+    (
+        ::core::unreachable!(),
+        |_: (f64, PenalisedGrad)| -> PenalisedGrad { ::core::unreachable!() },
+    )
+}
+#[doc(hidden)]
+#[allow(dead_code)]
+const fn penalised_want_w() -> u64 {
+    0
+}
+#[doc(hidden)]
+#[allow(dead_code)]
+const fn penalised_want_tangent(i: usize) -> u64 {
+    0
 }
 #[doc(hidden)]
 #[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
