@@ -1,14 +1,12 @@
 //! Tapes and loops: what an `if` arm or a loop iteration records for the
 //! reverse sweep, and the forward and reverse code of a loop.
 
-use std::collections::HashSet;
-
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned, ToTokens};
+use quote::{format_ident, quote, ToTokens};
 use syn::Ident;
 
 use super::{adj_ident, Reverse, Saved};
-use crate::ir::{Inst, Op, Region, Value};
+use crate::ir::{Inst, Region, Value};
 
 impl Reverse<'_> {
     /// The tape entry of a region's saved items; one also yielded is copied.
@@ -122,112 +120,6 @@ impl Reverse<'_> {
             #run
             #(let #results = #state;)*
         }
-    }
-
-    /// Finds, in the loops of a first-order body, the calls of a generated
-    /// `f_pullback` (an `order = 2` function's) whose arguments before the
-    /// cotangent are references from outside the loop: their forward sweep
-    /// of `f` runs once, before the loop, and each call clones it (a
-    /// Jacobian penalty's loop over seeds, W5). The name is the convention:
-    /// only `order = 2` functions have an `f_pullback`.
-    pub(super) fn collect_shared(&mut self, region: &Region) {
-        let mut loops = Vec::new();
-        region.walk(&mut |inst| {
-            if let Op::For { body, .. } = &inst.op {
-                loops.push(body);
-            }
-        });
-        for body in loops {
-            let mut inside = HashSet::new();
-            super::fused::defined_in(body, &mut inside);
-            for inst in &body.insts {
-                let Op::Call { path, args, by_ref, .. } = &inst.op else {
-                    continue;
-                };
-                let pullback = path
-                    .segments
-                    .last()
-                    .is_some_and(|s| s.ident.to_string().ends_with("_pullback"));
-                let Some((_, leading)) = args.split_last() else {
-                    continue;
-                };
-                let invariant = leading.iter().enumerate().all(|(k, a)| {
-                    !inside.contains(a) && (by_ref[k] || self.func.info(*a).is_ref || self.consts.contains_key(a))
-                });
-                if pullback && !leading.is_empty() && invariant {
-                    self.shared
-                        .insert(inst.results[0], format_ident!("__ad_share{}", inst.results[0].0));
-                }
-            }
-        }
-    }
-
-    /// The mask of `f_vjp2_want` for a call of `f_pullback` or `f_grad`
-    /// (`path`, whose name ends in `suffix`) whose gradient the body holds
-    /// as `gradients`: the fields it reads of them (`f_want_x() | ..`, all
-    /// unless every use is a field), and the tangents of the adjoints of
-    /// the arguments that have a derivative here (`f_want_tangent(i)`).
-    pub(super) fn want_mask(&self, path: &syn::Path, suffix: &str, gradients: &[Value], args: &[Value]) -> TokenStream {
-        let base = path.segments.last().map(|s| s.ident.to_string());
-        let Some(base) = base.as_deref().and_then(|n| n.strip_suffix(suffix)) else {
-            return quote!(u64::MAX);
-        };
-        let companion = |name: String| {
-            let mut path = path.clone();
-            path.segments.last_mut().expect("a named function").ident = format_ident!("{}", name);
-            path
-        };
-        let mut fields = Vec::new();
-        let mut field_uses = 0;
-        self.func.body.walk(&mut |inst| {
-            if let Op::Field { base, member } = &inst.op {
-                if gradients.contains(base) {
-                    field_uses += 1;
-                    if !fields.contains(member) {
-                        fields.push(member.clone());
-                    }
-                }
-            }
-        });
-        let uses: usize = gradients.iter().map(|g| super::moves::uses(&self.func.body, *g)).sum();
-        let read = if field_uses > 0 && field_uses == uses {
-            let wants = fields.iter().map(|member| {
-                let want = companion(format!("{}_want_{}", base, member.to_token_stream()));
-                quote!(#want())
-            });
-            quote!(#(#wants)|*)
-        } else {
-            quote!(u64::MAX)
-        };
-        let want_tangent = companion(format!("{base}_want_tangent"));
-        let active = (0..args.len()).filter(|&i| self.act.active(args[i]));
-        quote!(#read #(| #want_tangent(#active))*)
-    }
-
-    /// The shared forward sweeps of the calls in a loop's body, before it.
-    fn shares_before(&self, body: &Region) -> TokenStream {
-        let mut out = TokenStream::new();
-        for inst in &body.insts {
-            let (Op::Call { path, args, by_ref, .. }, Some(shared)) = (&inst.op, self.shared.get(&inst.results[0]))
-            else {
-                continue;
-            };
-            if !self.needed.contains(&Saved::Pullback(inst.results[0])) {
-                continue;
-            }
-            let share = super::companion(path, "share");
-            let leading = args[..args.len() - 1].iter().zip(by_ref).map(|(a, r)| {
-                let a = self.func.ident(*a);
-                if *r {
-                    quote!(&#a)
-                } else {
-                    quote!(#a)
-                }
-            });
-            let want = self.want_mask(path, "_pullback", &[inst.results[0]], &args[..args.len() - 1]);
-            out.extend(quote_spanned!(inst.span=> let #shared = #share(#(#leading,)* #want);));
-        }
-        out
     }
 
     /// The reverse of a loop: its iterations backwards, from the tape, with

@@ -18,6 +18,7 @@
 //!           __ad_d0 += rules::sin::vjp(__ad_d1, x);
 //! ```
 
+mod calls;
 mod fused;
 mod loops;
 mod map;
@@ -226,25 +227,6 @@ impl Reverse<'_> {
         let mut reverse = TokenStream::new();
         self.reverse_sweep(&mut reverse);
         (forward, reverse)
-    }
-
-    /// If `v` is used only as a pair, `v.0` and `v.1`, the values `v.1`
-    /// (the gradient of an `f_grad` call).
-    fn grad_tuple(&self, v: Value) -> Option<Vec<Value>> {
-        let (mut seconds, mut field_uses, mut pair) = (Vec::new(), 0, true);
-        self.func.body.walk(&mut |inst| {
-            if let Op::Field { base, member } = &inst.op {
-                if *base == v {
-                    field_uses += 1;
-                    match member {
-                        syn::Member::Unnamed(i) if i.index == 1 => seconds.push(inst.results[0]),
-                        syn::Member::Unnamed(i) if i.index == 0 => {}
-                        _ => pair = false,
-                    }
-                }
-            }
-        });
-        (pair && !seconds.is_empty() && field_uses == moves::uses(&self.func.body, v)).then_some(seconds)
     }
 
     /// The reverse sweep of the body from the output's cotangent.
