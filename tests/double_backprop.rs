@@ -253,6 +253,12 @@ fn weight_penalty(w: &DMatrix<f64>, x: &DMatrix<f64>, seeds: &[DMatrix<f64>]) ->
     p
 }
 
+/// One row, outside a loop: only `x̄` of stage 2 is computed.
+#[differentiable(wrt(w))]
+fn one_row_penalty(w: &DMatrix<f64>, x: &DMatrix<f64>, seed: &DMatrix<f64>) -> f64 {
+    small_net_pullback(w, x, seed).x.norm_squared()
+}
+
 #[test]
 fn pullbacks_in_loops_share_the_forward_sweep() {
     let data = |seed: f64, r: usize, c: usize| DMatrix::from_fn(r, c, |i, j| (seed * (i * c + j) as f64 + 0.3).sin());
@@ -278,6 +284,12 @@ fn pullbacks_in_loops_share_the_forward_sweep() {
         weight_penalty_grad(&w, &x, &seeds).1.x.as_slice().to_vec()
     };
     check_grad(fx, gx, x.as_slice()).unwrap();
+    let f1 = |p: &[f64]| one_row_penalty(&DMatrix::from_column_slice(3, 2, p), &x, &seeds[1]);
+    let g1 = |p: &[f64]| {
+        let w = DMatrix::from_column_slice(3, 2, p);
+        one_row_penalty_grad(&w, &x, &seeds[1]).1.w.as_slice().to_vec()
+    };
+    check_grad(f1, g1, w.as_slice()).unwrap();
     let (value, pullback) = rows_penalty_vjp(&w, &x, &seeds, &xs);
     assert_eq!(value, f(w.as_slice()));
     let scaled = pullback(2.5).w;

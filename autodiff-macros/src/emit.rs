@@ -712,6 +712,8 @@ fn pullback_function(item: &ItemFn, grad: &GradStruct, params: &[Param], private
     let pullback_values = values.clone();
     let positional_values = values.clone();
     let share_values = values.clone();
+    let want_values = values.clone();
+    let pullback_vjp_want = format_ident!("{}_pullback_vjp_want", name);
     let (share, vjp_from, vjp2_want) = (
         format_ident!("{}_pullback_share", name),
         format_ident!("{}_pullback_vjp_from", name),
@@ -748,7 +750,17 @@ fn pullback_function(item: &ItemFn, grad: &GradStruct, params: &[Param], private
         #vis fn #pullback_vjp #staged_generics (#(#staged_inputs,)* ct: &#ret)
             -> (#grad_ty, impl ::core::ops::FnOnce(#grad_ty) -> #args_ident #ty_generics #bound) #staged_where
         {
-            let (_, __ad_pb) = #vjp2(#(#pullback_values),*);
+            #pullback_vjp_want(#(#want_values,)* ct, u64::MAX)
+        }
+
+        /// `f_pullback_vjp` for a caller that reads only some fields of the
+        /// gradient and differentiates only some arguments (see `f_vjp2_want`).
+        #[doc(hidden)]
+        #allow
+        #vis fn #pullback_vjp_want #staged_generics (#(#staged_inputs,)* ct: &#ret, __ad_want: u64)
+            -> (#grad_ty, impl ::core::ops::FnOnce(#grad_ty) -> #args_ident #ty_generics #bound) #staged_where
+        {
+            let (_, __ad_pb) = #vjp2_want(#(#pullback_values,)* __ad_want);
             let (__ad_g, __ad_st) = #private::Pullback2::pull(__ad_pb, ::core::clone::Clone::clone(ct));
             (__ad_g, move |__ad_gbar: #grad_ty| {
                 let (_, __ad_tp) = #private::TangentSweep::push(__ad_st, __ad_gbar);

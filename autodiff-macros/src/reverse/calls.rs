@@ -11,8 +11,9 @@
 //!   here alone (`f_vjp2_want`'s mask): the callee's stage 2 skips the other
 //!   parameters' gradients, its stage 4 the other tangents.
 //!
-//! Both are recognised by the callee's name (`_pullback`, `_grad`, which
-//! only generated functions end in where they return a gradient).
+//! Both are recognised by the callee's name (`_pullback`, `_grad`) and by
+//! the result being read only through fields: only generated functions
+//! return a gradient struct.
 
 use std::collections::HashSet;
 
@@ -40,13 +41,10 @@ impl Reverse<'_> {
             let mut inside = HashSet::new();
             super::fused::defined_in(body, &mut inside);
             for inst in &body.insts {
-                let Op::Call { path, args, by_ref, .. } = &inst.op else {
+                let Op::Call { args, by_ref, .. } = &inst.op else {
                     continue;
                 };
-                let pullback = path
-                    .segments
-                    .last()
-                    .is_some_and(|s| s.ident.to_string().ends_with("_pullback"));
+                let pullback = self.is_pullback(inst);
                 let Some((_, leading)) = args.split_last() else {
                     continue;
                 };
@@ -59,6 +57,25 @@ impl Reverse<'_> {
                 }
             }
         }
+    }
+
+    /// Whether the call `inst` is of an `f_pullback`: named so, with a
+    /// cotangent, and its result, a gradient struct, read only through
+    /// fields (a function of the user's named so returns no struct).
+    pub(super) fn is_pullback(&self, inst: &crate::ir::Inst) -> bool {
+        let Op::Call { path, args, .. } = &inst.op else {
+            return false;
+        };
+        let named = path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident.to_string().ends_with("_pullback"));
+        let v = inst.results[0];
+        let mut fields = 0;
+        self.func
+            .body
+            .walk(&mut |i| fields += usize::from(matches!(&i.op, Op::Field { base, .. } if *base == v)));
+        named && !args.is_empty() && fields > 0 && fields == super::moves::uses(&self.func.body, v)
     }
 
     /// The mask of `f_vjp2_want` for a call of `f_pullback` or `f_grad`

@@ -673,6 +673,12 @@ impl Reverse<'_> {
                         let want = self.want_mask(path, "_grad", &gradients, args);
                         return quote_spanned!(span=> let (#result, #pb) = #vjp_want(#(#a,)* #want););
                     }
+                    // `f_pullback(.., ct)` read only through fields likewise.
+                    if self.is_pullback(inst) && !self.second_order {
+                        let vjp_want = companion(path, "vjp_want");
+                        let want = self.want_mask(path, "_pullback", &[inst.results[0]], &args[..args.len() - 1]);
+                        return quote_spanned!(span=> let (#result, #pb) = #vjp_want(#(#a,)* #want););
+                    }
                     let vjp = companion(path, if self.second_order { "vjp2" } else { "vjp" });
                     quote_spanned!(span=> let (#result, #pb) = #vjp(#(#a),*);)
                 } else {

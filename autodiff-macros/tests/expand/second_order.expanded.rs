@@ -632,7 +632,20 @@ fn layer_pullback_vjp<'__ad>(
     x: &'__ad DMatrix<f64>,
     ct: &f64,
 ) -> (LayerGrad, impl ::core::ops::FnOnce(LayerGrad) -> LayerPullbackGrad + '__ad) {
-    let (_, __ad_pb) = layer_vjp2(w, b, x);
+    layer_pullback_vjp_want(w, b, x, ct, u64::MAX)
+}
+/// `f_pullback_vjp` for a caller that reads only some fields of the
+/// gradient and differentiates only some arguments (see `f_vjp2_want`).
+#[doc(hidden)]
+#[allow(dead_code, unused_mut, unused_variables, clippy::all)]
+fn layer_pullback_vjp_want<'__ad>(
+    w: &'__ad DMatrix<f64>,
+    b: &'__ad DVector<f64>,
+    x: &'__ad DMatrix<f64>,
+    ct: &f64,
+    __ad_want: u64,
+) -> (LayerGrad, impl ::core::ops::FnOnce(LayerGrad) -> LayerPullbackGrad + '__ad) {
+    let (_, __ad_pb) = layer_vjp2_want(w, b, x, __ad_want);
     let (__ad_g, __ad_st) = ::autodiff::__private::Pullback2::pull(
         __ad_pb,
         ::core::clone::Clone::clone(ct),
