@@ -504,8 +504,9 @@ pub fn second_order(
     let vjp2_want = format_ident!("{}_vjp2_want", name);
     // Bit `k` of `want` asks stage 2 for the `k`th field of the gradient,
     // bit `32 + k` stage 4 for its tangent (see `reverse::want`; fields
-    // from the 33rd on are always computed).
-    let want_fns = fields.iter().enumerate().filter(|(k, _)| *k < 32).map(|(k, field)| {
+    // from the 32nd on are always computed), bit 63 stage 3 for the
+    // output's tangent.
+    let want_fns = fields.iter().enumerate().filter(|(k, _)| *k < 31).map(|(k, field)| {
         let want = format_ident!("{}_want_{}", name, field);
         let bit = 1u64 << k;
         quote! {
@@ -518,7 +519,7 @@ pub fn second_order(
     });
     let tangent_bits = params.iter().map(|p| {
         let k = fields.iter().position(|f| *f == &p.ident);
-        k.filter(|k| *k < 32).map_or(0, |k| 1u64 << (32 + k))
+        k.filter(|k| *k < 31).map_or(0, |k| 1u64 << (32 + k))
     });
     let want_tangent = format_ident!("{}_want_tangent", name);
     let want_tangent_fn = quote! {
@@ -539,9 +540,10 @@ pub fn second_order(
         }
 
         /// `f_vjp2` whose stage 2 computes only the gradient's fields whose
-        /// bits `__ad_want` sets (`f_want_{field}()`), and stage 4 only the
-        /// tangents of those it sets (`f_want_tangent(i)`); the others are
-        /// zero. A caller that reads only some of them passes those.
+        /// bits `__ad_want` sets (`f_want_{field}()`), stage 4 only the
+        /// tangents of those it sets (`f_want_tangent(i)`), and stage 3 the
+        /// output's tangent only if bit 63 is set; the others are zero. A
+        /// caller that reads only some of them passes those.
         #[doc(hidden)]
         #allow
         #vis fn #vjp2_want #staged_generics (#(#staged_inputs,)* __ad_want: u64) -> (#ret, impl #private::Pullback2<#ret, #grad_ty> #bound) #staged_where {
@@ -585,7 +587,8 @@ pub fn second_order(
             #[doc = #hvp_doc]
             #allow
             #vis fn #hvp #generics (#(#inputs,)* #direction: &#grad_ty) -> (#ret, #grad_ty, #grad_ty) #where_clause {
-                let (__ad_y, __ad_pb) = #vjp2(#(#values),*);
+                // All but the output's tangent, which is dropped.
+                let (__ad_y, __ad_pb) = #vjp2_want(#(#values,)* u64::MAX >> 1);
                 let (__ad_g, __ad_st) = #private::Pullback2::pull(__ad_pb, #private::one_like(&__ad_y));
                 let (_, __ad_tp) = #private::TangentSweep::push(__ad_st, ::core::clone::Clone::clone(#direction));
                 (__ad_y, __ad_g, #private::TangentPullback::pull_tangent(__ad_tp, ::core::option::Option::None))
@@ -596,7 +599,7 @@ pub fn second_order(
             #vis fn #grad_vjp #staged_generics (#(#staged_inputs),*)
                 -> ((#ret, #grad_ty), impl ::core::ops::FnOnce((#ret, #grad_ty)) -> #grad_ty #bound) #staged_where
             {
-                #grad_vjp_want(#(#want_values,)* u64::MAX)
+                #grad_vjp_want(#(#want_values,)* u64::MAX >> 1)
             }
 
             /// `f_grad_vjp` for a caller that reads only some fields of the
@@ -750,7 +753,7 @@ fn pullback_function(item: &ItemFn, grad: &GradStruct, params: &[Param], private
         #vis fn #pullback_vjp #staged_generics (#(#staged_inputs,)* ct: &#ret)
             -> (#grad_ty, impl ::core::ops::FnOnce(#grad_ty) -> #args_ident #ty_generics #bound) #staged_where
         {
-            #pullback_vjp_want(#(#want_values,)* ct, u64::MAX)
+            #pullback_vjp_want(#(#want_values,)* ct, u64::MAX >> 1)
         }
 
         /// `f_pullback_vjp` for a caller that reads only some fields of the

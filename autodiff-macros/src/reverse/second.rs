@@ -145,7 +145,7 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> SecondSweeps
     let mut cx = Reverse::new(func, act, krate);
     cx.second_order = true;
     let wanted = func.params.iter().filter(|p| p.differentiated).enumerate();
-    cx.want = wanted.filter(|(k, _)| *k < 32).map(|(k, p)| (p.value, k)).collect();
+    cx.want = wanted.filter(|(k, _)| *k < 31).map(|(k, p)| (p.value, k)).collect();
     let (forward, reverse) = cx.sweeps();
     let differentiated: Vec<_> = func.params.iter().filter(|p| p.differentiated).collect();
     let grads = differentiated
@@ -163,13 +163,37 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> SecondSweeps
         arm_dots: HashMap::new(),
         declared: cx.declared.clone(),
     };
-    let tangent_forward = tangents.forward();
+    let (tests, chunks) = tangents.forward();
     let mut output_tangent = tangents.tangent_or_zero(func.output);
     let tangent_reverse = tangents.reverse();
     // Stage 3 returns the output's tangent; stage 4 may read it too (the
     // curvature term of a `tanh` that makes the output), and then gets a copy.
     if mentions(&tangent_reverse, &dot_ident(func.output)) {
         output_tangent = quote!(::core::clone::Clone::clone(&#output_tangent));
+    }
+    // Tangents that stage 4 does not read, directly or through others, are
+    // only the output's: computed when the caller asks for it (bit 63 of
+    // `__ad_want`; `f_hvp`, `f_grad_vjp` and `f_pullback_vjp` do not).
+    let mut live: HashSet<String> = HashSet::new();
+    collect_idents(&tangent_reverse, &mut live);
+    let mut is_live = vec![true; chunks.len()];
+    for (k, (single, chunk)) in chunks.iter().enumerate().rev() {
+        is_live[k] = single.is_none_or(|v| live.contains(&dot_ident(v).to_string()));
+        if is_live[k] {
+            collect_idents(chunk, &mut live);
+        }
+    }
+    let mut tangent_forward = tests;
+    let mut output_only = TokenStream::new();
+    for ((_, chunk), live) in chunks.into_iter().zip(is_live) {
+        match live {
+            true => tangent_forward.extend(chunk),
+            false => output_only.extend(chunk),
+        }
+    }
+    if !output_only.is_empty() {
+        let zero = cx.zero_like(func.output);
+        output_tangent = quote!(if (__ad_want >> 63) & 1 != 0 { #output_only #output_tangent } else { #zero });
     }
     let tangent_grads = differentiated
         .iter()
@@ -193,6 +217,19 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> SecondSweeps
         output_tangent,
         tangent_reverse,
         tangent_grads,
+    }
+}
+
+/// The identifiers `tokens` name, inside groups too.
+fn collect_idents(tokens: &TokenStream, out: &mut HashSet<String>) {
+    for t in tokens.clone() {
+        match t {
+            proc_macro2::TokenTree::Ident(i) => {
+                out.insert(i.to_string());
+            }
+            proc_macro2::TokenTree::Group(g) => collect_idents(&g.stream(), out),
+            _ => {}
+        }
     }
 }
 
@@ -249,21 +286,31 @@ impl Tangents<'_, '_> {
         self.guarded.contains(&v).then(|| nonzero_ident(v))
     }
 
-    fn forward(&mut self) -> TokenStream {
+    /// Stage 3: the zero tests of the inputs' tangents, then per top-level
+    /// instruction its tangent code, with the value it gives a tangent to
+    /// where that is all it does (not an `if`, a loop or a call).
+    fn forward(&mut self) -> (TokenStream, Vec<(Option<Value>, TokenStream)>) {
         let cx = self.cx;
         let f = cx.func;
-        let mut out = TokenStream::new();
+        let mut tests = TokenStream::new();
         let private = &cx.private;
         let mut guarded: Vec<&Value> = self.guarded.iter().collect();
         guarded.sort();
         for v in guarded {
             let (nz, dot) = (nonzero_ident(*v), dot_ident(*v));
-            out.extend(quote!(let #nz = #private::is_nonzero(&#dot);));
+            tests.extend(quote!(let #nz = #private::is_nonzero(&#dot);));
         }
-        for inst in &f.body.insts {
-            out.extend(self.forward_inst(inst));
-        }
-        out
+        let chunks = f
+            .body
+            .insts
+            .iter()
+            .map(|inst| {
+                // A call's also hands stage 4 its continuation.
+                let single = !matches!(inst.op, Op::If { .. } | Op::For { .. } | Op::Call { .. });
+                (single.then_some(inst.results[0]), self.forward_inst(inst))
+            })
+            .collect();
+        (tests, chunks)
     }
 
     /// Stage 3 of one instruction: its result's tangent.

@@ -183,9 +183,10 @@ fn layer_vjp2<'__ad>(
     layer_vjp2_want(w, b, x, u64::MAX)
 }
 /// `f_vjp2` whose stage 2 computes only the gradient's fields whose
-/// bits `__ad_want` sets (`f_want_{field}()`), and stage 4 only the
-/// tangents of those it sets (`f_want_tangent(i)`); the others are
-/// zero. A caller that reads only some of them passes those.
+/// bits `__ad_want` sets (`f_want_{field}()`), stage 4 only the
+/// tangents of those it sets (`f_want_tangent(i)`), and stage 3 the
+/// output's tangent only if bit 63 is set; the others are zero. A
+/// caller that reads only some of them passes those.
 #[doc(hidden)]
 #[allow(dead_code, unused_mut, unused_variables, clippy::all)]
 fn layer_vjp2_want<'__ad>(
@@ -263,12 +264,16 @@ fn layer_vjp2_want<'__ad>(
                         &__ad_dot4,
                         &__ad_v5,
                     );
-                    let mut __ad_dot6 = ::autodiff::__private::rules::norm_squared::jvp(
-                        &__ad_dot5,
-                        &__ad_v5,
-                    );
                     (
-                        __ad_dot6,
+                        if (__ad_want >> 63) & 1 != 0 {
+                            let mut __ad_dot6 = ::autodiff::__private::rules::norm_squared::jvp(
+                                &__ad_dot5,
+                                &__ad_v5,
+                            );
+                            __ad_dot6
+                        } else {
+                            ::autodiff::__private::zero_grad(&__ad_v6)
+                        },
                         move |__ad_ctdot: ::core::option::Option<f64>| {
                             let mut __ad_dd6 = __ad_ctdot;
                             let mut __ad_dd5 = ::core::option::Option::None;
@@ -505,7 +510,7 @@ fn layer_hvp(
     x: &DMatrix<f64>,
     v: &LayerGrad,
 ) -> (f64, LayerGrad, LayerGrad) {
-    let (__ad_y, __ad_pb) = layer_vjp2(w, b, x);
+    let (__ad_y, __ad_pb) = layer_vjp2_want(w, b, x, u64::MAX >> 1);
     let (__ad_g, __ad_st) = ::autodiff::__private::Pullback2::pull(
         __ad_pb,
         ::autodiff::__private::one_like(&__ad_y),
@@ -533,7 +538,7 @@ fn layer_grad_vjp<'__ad>(
     (f64, LayerGrad),
     impl ::core::ops::FnOnce((f64, LayerGrad)) -> LayerGrad + '__ad,
 ) {
-    layer_grad_vjp_want(w, b, x, u64::MAX)
+    layer_grad_vjp_want(w, b, x, u64::MAX >> 1)
 }
 /// `f_grad_vjp` for a caller that reads only some fields of the
 /// gradient and differentiates only some arguments (see `f_vjp2_want`).
@@ -632,7 +637,7 @@ fn layer_pullback_vjp<'__ad>(
     x: &'__ad DMatrix<f64>,
     ct: &f64,
 ) -> (LayerGrad, impl ::core::ops::FnOnce(LayerGrad) -> LayerPullbackGrad + '__ad) {
-    layer_pullback_vjp_want(w, b, x, ct, u64::MAX)
+    layer_pullback_vjp_want(w, b, x, ct, u64::MAX >> 1)
 }
 /// `f_pullback_vjp` for a caller that reads only some fields of the
 /// gradient and differentiates only some arguments (see `f_vjp2_want`).
