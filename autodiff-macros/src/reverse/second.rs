@@ -298,7 +298,10 @@ impl Tangents<'_, '_> {
         guarded.sort();
         for v in guarded {
             let (nz, dot) = (nonzero_ident(*v), dot_ident(*v));
-            tests.extend(quote!(let #nz = #private::is_nonzero(&#dot);));
+            // The tangent of a field the caller does not read is its
+            // cotangent of that field: zero, without looking.
+            let read = cx.want.get(v).map(|k| quote!((__ad_want >> #k) & 1 != 0 &&));
+            tests.extend(quote!(let #nz = #read #private::is_nonzero(&#dot);));
         }
         let chunks = f
             .body

@@ -230,8 +230,10 @@ fn layer_vjp2_want<'__ad>(
                 move |__ad_tin: LayerGrad| {
                     let __ad_dot0 = __ad_tin.w;
                     let __ad_dot2 = __ad_tin.x;
-                    let __ad_nz0 = ::autodiff::__private::is_nonzero(&__ad_dot0);
-                    let __ad_nz2 = ::autodiff::__private::is_nonzero(&__ad_dot2);
+                    let __ad_nz0 = (__ad_want >> 0usize) & 1 != 0
+                        && ::autodiff::__private::is_nonzero(&__ad_dot0);
+                    let __ad_nz2 = (__ad_want >> 1usize) & 1 != 0
+                        && ::autodiff::__private::is_nonzero(&__ad_dot2);
                     let __ad_first: usize = [__ad_nz0, __ad_nz2]
                         .iter()
                         .position(|g| *g)
