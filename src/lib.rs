@@ -99,7 +99,9 @@
 //! `g_vjp2(x) -> (y, impl Pullback2<Y, GGrad>)`: a closure from `ȳ` to the
 //! gradient and a closure from the inputs' tangents (a `GGrad`) to the
 //! output's tangent and a closure from `Option<ẏ̄>` to the gradient's tangent
-//! (`tests/second_order.rs` has one for softplus).
+//! (`tests/second_order.rs` has one for softplus). The first closure must be
+//! `Clone` (a closure over `Clone` values is): a caller may pull several
+//! cotangents through one forward sweep.
 //!
 //! ```
 //! use autodiff::prelude::*;
