@@ -139,10 +139,11 @@ fn owned(ty: &Type) -> Type {
     }
 }
 
+/// Whether a type names `ident`, inside brackets too (`&[T]`, `[T; N]`).
 fn mentions(ty: &Type, ident: &Ident) -> bool {
-    quote!(#ty)
-        .into_iter()
-        .any(|t| matches!(t, proc_macro2::TokenTree::Ident(i) if i == *ident))
+    let mut idents = std::collections::HashSet::new();
+    crate::reverse::collect_idents(&quote!(#ty), &mut idents);
+    idents.contains(&ident.to_string())
 }
 
 /// `f_grad` and `f_vjp`.

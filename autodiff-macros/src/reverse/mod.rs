@@ -1118,6 +1118,19 @@ fn partial_order(rule: &crate::rules::Rule, args: &[Value], active: impl Fn(Valu
 
 /// `tokens` with every span set to `span`, so that rustc reports an error
 /// about them at the user's tokens.
+/// The identifiers `tokens` name, inside groups (`[T]`, `(a, b)`) too.
+pub fn collect_idents(tokens: &TokenStream, out: &mut HashSet<String>) {
+    for t in tokens.clone() {
+        match t {
+            proc_macro2::TokenTree::Ident(i) => {
+                out.insert(i.to_string());
+            }
+            proc_macro2::TokenTree::Group(g) => collect_idents(&g.stream(), out),
+            _ => {}
+        }
+    }
+}
+
 pub fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
     tokens
         .clone()

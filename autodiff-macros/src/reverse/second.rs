@@ -38,7 +38,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::Ident;
 
-use super::{adj_ident, companion, respan, Reverse};
+use super::{adj_ident, collect_idents, companion, respan, Reverse};
 use crate::activity::Activity;
 use crate::diagnostics::{self as msg, Errors};
 use crate::forward::{dot_ident, prim_tangent};
@@ -166,16 +166,16 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> SecondSweeps
     let (tests, chunks) = tangents.forward();
     let mut output_tangent = tangents.tangent_or_zero(func.output);
     let tangent_reverse = tangents.reverse();
+    let mut live: HashSet<String> = HashSet::new();
+    collect_idents(&tangent_reverse, &mut live);
     // Stage 3 returns the output's tangent; stage 4 may read it too (the
     // curvature term of a `tanh` that makes the output), and then gets a copy.
-    if mentions(&tangent_reverse, &dot_ident(func.output)) {
+    if live.contains(&dot_ident(func.output).to_string()) {
         output_tangent = quote!(::core::clone::Clone::clone(&#output_tangent));
     }
     // Tangents that stage 4 does not read, directly or through others, are
     // only the output's: computed when the caller asks for it (bit 63 of
     // `__ad_want`; `f_hvp`, `f_grad_vjp` and `f_pullback_vjp` do not).
-    let mut live: HashSet<String> = HashSet::new();
-    collect_idents(&tangent_reverse, &mut live);
     let mut is_live = vec![true; chunks.len()];
     for (k, (single, chunk)) in chunks.iter().enumerate().rev() {
         is_live[k] = single.is_none_or(|v| live.contains(&dot_ident(v).to_string()));
@@ -218,28 +218,6 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> SecondSweeps
         tangent_reverse,
         tangent_grads,
     }
-}
-
-/// The identifiers `tokens` name, inside groups too.
-fn collect_idents(tokens: &TokenStream, out: &mut HashSet<String>) {
-    for t in tokens.clone() {
-        match t {
-            proc_macro2::TokenTree::Ident(i) => {
-                out.insert(i.to_string());
-            }
-            proc_macro2::TokenTree::Group(g) => collect_idents(&g.stream(), out),
-            _ => {}
-        }
-    }
-}
-
-/// Whether `tokens` name `ident` anywhere, inside groups too.
-fn mentions(tokens: &TokenStream, ident: &Ident) -> bool {
-    tokens.clone().into_iter().any(|t| match t {
-        proc_macro2::TokenTree::Ident(i) => i == *ident,
-        proc_macro2::TokenTree::Group(g) => mentions(&g.stream(), ident),
-        _ => false,
-    })
 }
 
 /// An argument of a primitive with its reverse rule: the argument, the
