@@ -20,8 +20,8 @@ use std::collections::HashSet;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 
-use super::{Reverse, Saved};
-use crate::ir::{Op, Region, Value};
+use super::{companion, Reverse, Saved};
+use crate::ir::{Inst, Op, Region, Value};
 
 impl Reverse<'_> {
     /// Finds, in the loops of a first-order body, the calls of a generated
@@ -62,7 +62,7 @@ impl Reverse<'_> {
     /// Whether the call `inst` is of an `f_pullback`: named so, with a
     /// cotangent, and its result, a gradient struct, read only through
     /// fields (a function of the user's named so returns no struct).
-    pub(super) fn is_pullback(&self, inst: &crate::ir::Inst) -> bool {
+    pub(super) fn is_pullback(&self, inst: &Inst) -> bool {
         let Op::Call { path, args, .. } = &inst.op else {
             return false;
         };
@@ -70,12 +70,72 @@ impl Reverse<'_> {
             .segments
             .last()
             .is_some_and(|s| s.ident.to_string().ends_with("_pullback"));
-        let v = inst.results[0];
-        let mut fields = 0;
-        self.func
-            .body
-            .walk(&mut |i| fields += usize::from(matches!(&i.op, Op::Field { base, .. } if *base == v)));
-        named && !args.is_empty() && fields > 0 && fields == super::moves::uses(&self.func.body, v)
+        named && !args.is_empty() && self.field_reads(&[inst.results[0]]).is_some()
+    }
+
+    /// The fields the body reads of `values` and the values it reads them
+    /// into, if those reads are all the uses of `values` (and there is one).
+    fn field_reads(&self, values: &[Value]) -> Option<Vec<(syn::Member, Value)>> {
+        let mut reads = Vec::new();
+        self.func.body.walk(&mut |inst| {
+            if let Op::Field { base, member } = &inst.op {
+                if values.contains(base) {
+                    reads.push((member.clone(), inst.results[0]));
+                }
+            }
+        });
+        let uses: usize = values.iter().map(|v| super::moves::uses(&self.func.body, *v)).sum();
+        (!reads.is_empty() && reads.len() == uses).then_some(reads)
+    }
+
+    /// A call's arguments as written: `&x` where it borrows.
+    pub(super) fn call_args(&self, args: &[Value], by_ref: &[bool]) -> Vec<TokenStream> {
+        args.iter()
+            .zip(by_ref)
+            .map(|(a, r)| {
+                let a = self.func.ident(*a);
+                if *r {
+                    quote!(&#a)
+                } else {
+                    quote!(#a)
+                }
+            })
+            .collect()
+    }
+
+    /// The call of the companion that gives a call's value and pullback, its
+    /// arguments `a` as written: over the forward sweep shared before the
+    /// loop (`f_pullback_vjp_from`), asking for the fields and tangents the
+    /// body reads (`f_grad_vjp_want`, `f_pullback_vjp_want`), or plain
+    /// (`g_vjp`, `g_vjp2` in second-order sweeps).
+    pub(super) fn call_vjp(&self, inst: &Inst, path: &syn::Path, args: &[Value], a: &[TokenStream]) -> TokenStream {
+        let (result, span) = (inst.results[0], inst.span);
+        if self.second_order {
+            let vjp2 = companion(path, "vjp2");
+            return quote_spanned!(span=> #vjp2(#(#a),*));
+        }
+        if let (Some(shared), Some(ct)) = (self.shared.get(&result), a.last()) {
+            let vjp_from = companion(path, "vjp_from");
+            return quote_spanned!(span=> #vjp_from(&#shared, #ct));
+        }
+        // `let (l, g) = f_grad(..)` (a pair is what only `f_grad` returns),
+        // or `f_pullback(.., ct)`, read through fields.
+        let want = match self.grad_tuple(result) {
+            Some(gradients) => Some(self.want_mask(path, "_grad", &gradients, args)),
+            None => self
+                .is_pullback(inst)
+                .then(|| self.want_mask(path, "_pullback", &[result], &args[..args.len() - 1])),
+        };
+        match want {
+            Some(want) => {
+                let vjp_want = companion(path, "vjp_want");
+                quote_spanned!(span=> #vjp_want(#(#a,)* #want))
+            }
+            None => {
+                let vjp = companion(path, "vjp");
+                quote_spanned!(span=> #vjp(#(#a),*))
+            }
+        }
     }
 
     /// The mask of `f_vjp2_want` for a call of `f_pullback` or `f_grad`
@@ -93,27 +153,21 @@ impl Reverse<'_> {
             path.segments.last_mut().expect("a named function").ident = format_ident!("{}", name);
             path
         };
-        let mut fields = Vec::new();
-        let mut field_uses = 0;
-        self.func.body.walk(&mut |inst| {
-            if let Op::Field { base, member } = &inst.op {
-                if gradients.contains(base) {
-                    field_uses += 1;
-                    if !fields.contains(member) {
-                        fields.push(member.clone());
+        let read = match self.field_reads(gradients) {
+            Some(reads) => {
+                let mut fields: Vec<syn::Member> = Vec::new();
+                for (member, _) in reads {
+                    if !fields.contains(&member) {
+                        fields.push(member);
                     }
                 }
+                let wants = fields.iter().map(|member| {
+                    let want = companion(format!("{}_want_{}", base, member.to_token_stream()));
+                    quote!(#want())
+                });
+                quote!(#(#wants)|*)
             }
-        });
-        let uses: usize = gradients.iter().map(|g| super::moves::uses(&self.func.body, *g)).sum();
-        let read = if field_uses > 0 && field_uses == uses {
-            let wants = fields.iter().map(|member| {
-                let want = companion(format!("{}_want_{}", base, member.to_token_stream()));
-                quote!(#want())
-            });
-            quote!(#(#wants)|*)
-        } else {
-            quote!(u64::MAX)
+            None => quote!(u64::MAX),
         };
         let want_tangent = companion(format!("{base}_want_tangent"));
         let active = (0..args.len()).filter(|&i| self.act.active(args[i]));
@@ -131,15 +185,8 @@ impl Reverse<'_> {
             if !self.needed.contains(&Saved::Pullback(inst.results[0])) {
                 continue;
             }
-            let share = super::companion(path, "share");
-            let leading = args[..args.len() - 1].iter().zip(by_ref).map(|(a, r)| {
-                let a = self.func.ident(*a);
-                if *r {
-                    quote!(&#a)
-                } else {
-                    quote!(#a)
-                }
-            });
+            let share = companion(path, "share");
+            let leading = self.call_args(&args[..args.len() - 1], by_ref);
             let want = self.want_mask(path, "_pullback", &[inst.results[0]], &args[..args.len() - 1]);
             out.extend(quote_spanned!(inst.span=> let #shared = #share(#(#leading,)* #want);));
         }
@@ -149,19 +196,15 @@ impl Reverse<'_> {
     /// If `v` is used only as a pair, `v.0` and `v.1`, the values `v.1`
     /// (the gradient of an `f_grad` call).
     pub(super) fn grad_tuple(&self, v: Value) -> Option<Vec<Value>> {
-        let (mut seconds, mut field_uses, mut pair) = (Vec::new(), 0, true);
-        self.func.body.walk(&mut |inst| {
-            if let Op::Field { base, member } = &inst.op {
-                if *base == v {
-                    field_uses += 1;
-                    match member {
-                        syn::Member::Unnamed(i) if i.index == 1 => seconds.push(inst.results[0]),
-                        syn::Member::Unnamed(i) if i.index == 0 => {}
-                        _ => pair = false,
-                    }
-                }
-            }
-        });
-        (pair && !seconds.is_empty() && field_uses == super::moves::uses(&self.func.body, v)).then_some(seconds)
+        let reads = self.field_reads(&[v])?;
+        let index = |m: &syn::Member| match m {
+            syn::Member::Unnamed(i) => Some(i.index),
+            syn::Member::Named(_) => None,
+        };
+        if !reads.iter().all(|(m, _)| matches!(index(m), Some(0 | 1))) {
+            return None;
+        }
+        let seconds: Vec<Value> = reads.iter().filter(|(m, _)| index(m) == Some(1)).map(|r| r.1).collect();
+        (!seconds.is_empty()).then_some(seconds)
     }
 }

@@ -651,36 +651,11 @@ impl Reverse<'_> {
                 quote_spanned!(span=> let #result = #value;)
             }
             Op::Call { path, args, by_ref, .. } => {
-                let a = idents(args);
-                let a: Vec<TokenStream> = a
-                    .iter()
-                    .zip(by_ref)
-                    .map(|(a, r)| if *r { quote!(&#a) } else { quote!(#a) })
-                    .collect();
+                let a = self.call_args(args, by_ref);
                 if self.needed.contains(&Saved::Pullback(inst.results[0])) {
                     let pb = self.saved_ident(Saved::Pullback(inst.results[0]));
-                    // `f_pullback` in a loop over cotangents: the forward
-                    // sweep it shares runs before the loop (see `loops.rs`).
-                    if let (Some(shared), Some(ct)) = (self.shared.get(&inst.results[0]), a.last()) {
-                        let vjp_from = companion(path, "vjp_from");
-                        return quote_spanned!(span=> let (#result, #pb) = #vjp_from(&#shared, #ct););
-                    }
-                    // `let (l, g) = f_grad(..)` read only through fields of
-                    // `g`: stage 2 computes only those (a tuple is what only
-                    // `f_grad` returns).
-                    if let Some(gradients) = self.grad_tuple(inst.results[0]).filter(|_| !self.second_order) {
-                        let vjp_want = companion(path, "vjp_want");
-                        let want = self.want_mask(path, "_grad", &gradients, args);
-                        return quote_spanned!(span=> let (#result, #pb) = #vjp_want(#(#a,)* #want););
-                    }
-                    // `f_pullback(.., ct)` read only through fields likewise.
-                    if self.is_pullback(inst) && !self.second_order {
-                        let vjp_want = companion(path, "vjp_want");
-                        let want = self.want_mask(path, "_pullback", &[inst.results[0]], &args[..args.len() - 1]);
-                        return quote_spanned!(span=> let (#result, #pb) = #vjp_want(#(#a,)* #want););
-                    }
-                    let vjp = companion(path, if self.second_order { "vjp2" } else { "vjp" });
-                    quote_spanned!(span=> let (#result, #pb) = #vjp(#(#a),*);)
+                    let vjp = self.call_vjp(inst, path, args, &a);
+                    quote_spanned!(span=> let (#result, #pb) = #vjp;)
                 } else {
                     quote_spanned!(span=> let #result = #path(#(#a),*);)
                 }
