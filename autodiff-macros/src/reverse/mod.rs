@@ -911,14 +911,20 @@ impl Reverse<'_> {
     /// Starts at zero, before an `if` or a loop, the adjoints of the outer
     /// values its regions add to, so that they exist whichever way it went.
     fn start_outer_targets(&mut self, inst: &Inst, out: &mut TokenStream) {
-        let private = self.private.clone();
         for v in self.outer_targets(inst) {
-            if self.declared.insert(v) {
-                self.zeroed.insert((inst.results[0], v));
-                let (adj, value) = (adj_ident(v), self.borrow(v));
-                out.extend(quote!(let mut #adj = #private::zero_grad(#value);));
+            if !self.declared.contains(&v) {
+                self.start_at_zero(inst.results[0], v, out);
             }
         }
+    }
+
+    /// Starts `v`'s adjoint at zero before the `if` or loop named by its
+    /// first result `at` (which reads `v` for its shape: see `zeroed`).
+    fn start_at_zero(&mut self, at: Value, v: Value, out: &mut TokenStream) {
+        self.zeroed.insert((at, v));
+        self.declared.insert(v);
+        let (adj, zero) = (adj_ident(v), self.zero_like(v));
+        out.extend(quote!(let mut #adj = #zero;));
     }
 
     /// An arm's reverse as a `match` arm; it evaluates to the adjoints of
@@ -983,12 +989,8 @@ impl Reverse<'_> {
             .partition(|v| in_then.contains(v) && in_else.contains(v));
         if !zeroed.is_empty() {
             self.starts = starts;
-            let private = self.private.clone();
             for &v in &zeroed {
-                self.zeroed.insert((result, v));
-                self.declared.insert(v);
-                let (adj, value) = (adj_ident(v), self.borrow(v));
-                out.extend(quote!(let mut #adj = #private::zero_grad(#value);));
+                self.start_at_zero(result, v, out);
             }
             then_arm = self.reverse_arm(inst, then_region, quote!(Then), &yielded, &mut in_then);
             else_arm = self.reverse_arm(inst, else_region, quote!(Else), &yielded, &mut in_else);
