@@ -174,6 +174,19 @@ pub enum Opaque {
 }
 
 impl Region {
+    /// Adds the values the region defines (at any depth), its parameters
+    /// and those of the regions nested in it included.
+    pub fn defined(&self, out: &mut std::collections::HashSet<Value>) {
+        out.extend(self.params.iter().copied());
+        self.walk(&mut |inst| {
+            out.extend(inst.results.iter().copied());
+            if let Op::For { body, cond, .. } = &inst.op {
+                out.extend(body.params.iter().copied());
+                out.extend(cond.iter().flat_map(|c| c.params.iter().copied()));
+            }
+        });
+    }
+
     /// Calls `f` on every instruction of the region and of the regions
     /// nested in it (arms, loop bodies, `while` conditions), each `if` or
     /// loop before what it holds.

@@ -39,7 +39,7 @@ impl Reverse<'_> {
         });
         for body in loops {
             let mut inside = HashSet::new();
-            super::fused::defined_in(body, &mut inside);
+            body.defined(&mut inside);
             for inst in &body.insts {
                 let Op::Call { args, by_ref, .. } = &inst.op else {
                     continue;

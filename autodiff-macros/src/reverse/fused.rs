@@ -67,7 +67,7 @@ impl Reverse<'_> {
             if let Op::For { args, body, cond } = &inst.op {
                 if let Some(k) = self.reduction(inst, args, body, cond.is_some()) {
                     self.fused.insert(inst.results[0], k);
-                    defined_in(body, &mut self.fused_values);
+                    body.defined(&mut self.fused_values);
                 }
             }
         }
@@ -303,16 +303,4 @@ fn writes_elements(region: &Region) -> bool {
     let mut written = HashSet::new();
     super::saved::collect_written(region, &mut written);
     !written.is_empty()
-}
-
-/// The values a region defines (at any depth), its parameters included.
-pub(super) fn defined_in(region: &Region, out: &mut HashSet<Value>) {
-    out.extend(region.params.iter().copied());
-    region.walk(&mut |inst| {
-        out.extend(inst.results.iter().copied());
-        if let Op::For { body, cond, .. } = &inst.op {
-            out.extend(body.params.iter().copied());
-            out.extend(cond.iter().flat_map(|c| c.params.iter().copied()));
-        }
-    });
 }
