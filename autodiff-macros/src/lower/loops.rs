@@ -83,6 +83,7 @@ impl Lowerer<'_> {
             );
             let elements = bound
                 .into_iter()
+                .enumerate()
                 .filter_map(|(leaf, name)| {
                     name.map(|(name, by_ref)| Element {
                         name,
@@ -401,30 +402,24 @@ fn iterated(e: &Expr) -> Option<(Iterated<'_>, bool)> {
 /// tuple), pushing per container, left to right, the name bound and whether
 /// by reference (`x`) or as a copy (`&x`), or none for `_`. False if the
 /// pattern does not fit.
-fn bind_elements(it: &Iterated, pat: &Pat, out: &mut Vec<(usize, Option<(String, bool)>)>) -> bool {
+fn bind_elements(it: &Iterated, pat: &Pat, out: &mut Vec<Option<(String, bool)>>) -> bool {
     match (it, pat) {
         (Iterated::Zip(a, b), Pat::Tuple(t)) if t.elems.len() == 2 => {
             bind_elements(a, &t.elems[0], out) && bind_elements(b, &t.elems[1], out)
         }
         (Iterated::Elements(_), Pat::Ident(p)) if p.by_ref.is_none() && p.subpat.is_none() => {
-            out.push((out.len(), Some((p.ident.to_string(), true))));
+            out.push(Some((p.ident.to_string(), true)));
             true
         }
         (Iterated::Elements(_), Pat::Reference(r)) => match &*r.pat {
             Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
-                out.push((out.len(), Some((p.ident.to_string(), false))));
+                out.push(Some((p.ident.to_string(), false)));
                 true
             }
             _ => false,
         },
-        (Iterated::Elements(_), Pat::Wild(_)) => {
-            out.push((out.len(), None));
-            true
-        }
-        (Iterated::Zip(..), Pat::Wild(_)) => {
-            for _ in it.leaves() {
-                out.push((out.len(), None));
-            }
+        (_, Pat::Wild(_)) => {
+            out.extend(it.leaves().iter().map(|_| None));
             true
         }
         _ => false,
