@@ -379,20 +379,30 @@ where
 
 impl<T: Field, const N: usize> Axpy<T> for [T; N] {
     fn axpy(&mut self, a: T, x: &Self) {
-        self.iter_mut().zip(x).for_each(|(s, x)| *s += a * *x);
+        axpy_elements(self, a, x);
     }
     fn scale(&mut self, a: T) {
-        self.iter_mut().for_each(|s| *s *= a);
+        scale_elements(self, a);
     }
 }
 
 impl<T: Field> Axpy<T> for Vec<T> {
     fn axpy(&mut self, a: T, x: &Self) {
-        self.iter_mut().zip(x).for_each(|(s, x)| *s += a * *x);
+        axpy_elements(self, a, x);
     }
     fn scale(&mut self, a: T) {
-        self.iter_mut().for_each(|s| *s *= a);
+        scale_elements(self, a);
     }
+}
+
+/// `s += a · x`, element by element (a `Vec`'s or an array's).
+fn axpy_elements<T: Field>(s: &mut [T], a: T, x: &[T]) {
+    s.iter_mut().zip(x).for_each(|(s, x)| *s += a * *x);
+}
+
+/// `s *= a`, element by element.
+fn scale_elements<T: Field>(s: &mut [T], a: T) {
+    s.iter_mut().for_each(|s| *s *= a);
 }
 
 tuple_tangent! {
