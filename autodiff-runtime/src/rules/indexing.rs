@@ -351,14 +351,8 @@ pub mod assign_index {
         acc.accumulate(vjp_x(ct, i));
     }
 
-    /// `ē = ȳ[i]`.
-    #[inline(always)]
-    pub fn vjp_e<G: Index<I>, I: Clone>(ct: &G, i: &I) -> G::Output
-    where
-        G::Output: Clone,
-    {
-        ct[i.clone()].clone()
-    }
+    /// `ē = ȳ[i]`: the element read of the cotangent.
+    pub use super::index::value as vjp_e;
 
     /// `ē += ȳ[i]`.
     #[inline(always)]
@@ -366,7 +360,7 @@ pub mod assign_index {
     where
         G::Output: AddAssign + Clone,
     {
-        *acc += ct[i.clone()].clone();
+        *acc += vjp_e(ct, i);
     }
 
     /// Forward rule, `x`'s share: `ẋ` with element `i` zeroed.
