@@ -55,6 +55,7 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> Tangents {
             .filter(|p| p.differentiated)
             .map(|p| p.value)
             .collect(),
+        movable: movable_tangents(func),
     };
     let body = cx.region(&func.body);
     let y = func.ident(func.output);
@@ -70,11 +71,13 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> Tangents {
 ///
 /// `guard(v)` names a flag that is false when `v`'s tangent is zero at run
 /// time (an input's tangent that a caller passed as zeros): `v`'s share is
-/// then skipped.
+/// then skipped. A tangent in `movable` (see [`movable_tangents`]) is moved
+/// into an identity share rather than copied.
 pub fn prim_tangent(
     inst: &Inst,
     private: &TokenStream,
     has: &mut HashSet<Value>,
+    movable: &HashSet<Value>,
     borrow: impl Fn(Value) -> TokenStream,
     guard: impl Fn(Value) -> Option<Ident>,
 ) -> TokenStream {
@@ -84,61 +87,139 @@ pub fn prim_tangent(
     let (span, result) = (inst.span, inst.results[0]);
     let private = respan(private, span);
     let module = Ident::new(rule.module(), span);
+    let target = dot_ident(result);
+    let operand = |r: &Operand| match r {
+        Operand::Arg(j) => borrow(args[*j]),
+        Operand::Out => borrow(result),
+    };
     let mut shares = Vec::new();
     for (i, &arg) in args.iter().enumerate() {
-        let Some((func, reads)) = rule.partials[i].forward() else {
+        let partial = &rule.partials[i];
+        let Some((func, reads)) = partial.forward() else {
             continue;
         };
         if !has.contains(&arg) {
             continue;
         }
-        let func = Ident::new(&func, span);
-        let reads = reads.iter().map(|r| match r {
-            Operand::Arg(j) => borrow(args[*j]),
-            Operand::Out => borrow(result),
-        });
         let t = dot_ident(arg);
-        shares.push((
-            quote_spanned!(span=> #private::rules::#module::#func(&#t #(, #reads)*)),
-            guard(arg),
-        ));
+        let start = if movable.contains(&arg) && partial.is_identity() {
+            t.to_token_stream()
+        } else {
+            let func = Ident::new(&func, span);
+            let reads = reads.iter().map(operand);
+            quote_spanned!(span=> #private::rules::#module::#func(&#t #(, #reads)*))
+        };
+        let add = partial.forward_acc().map(|(func, reads)| {
+            let func = Ident::new(&func, span);
+            let reads = reads.iter().map(operand);
+            quote_spanned!(span=> #private::rules::#module::#func(&mut #target, &#t #(, #reads)*);)
+        });
+        shares.push(Share {
+            start,
+            add,
+            guard: guard(arg),
+        });
     }
     if shares.is_empty() {
         return TokenStream::new();
     }
     has.insert(result);
-    sum_of_shares(&dot_ident(result), shares, &private)
+    sum_of_shares(&target, shares, &private)
+}
+
+/// One argument's share of a tangent: its value, the statement that adds it
+/// into the tangent in place where the rule has one, and the flag that is
+/// false where it is zero.
+struct Share {
+    start: TokenStream,
+    add: Option<TokenStream>,
+    guard: Option<Ident>,
 }
 
 /// `let mut target = Σ shares;`, each share added only where its guard
 /// holds. Unguarded shares come first; if all are guarded, the first share
 /// whose guard holds starts the sum (the first share, a zero, if none does),
 /// so that no zero of unknown shape is needed.
-fn sum_of_shares(target: &Ident, mut shares: Vec<(TokenStream, Option<Ident>)>, private: &TokenStream) -> TokenStream {
-    shares.sort_by_key(|(_, guard)| guard.is_some());
+fn sum_of_shares(target: &Ident, mut shares: Vec<Share>, private: &TokenStream) -> TokenStream {
+    shares.sort_by_key(|s| s.guard.is_some());
+    let add = |s: &Share| match &s.add {
+        Some(add) => add.clone(),
+        None => {
+            let start = &s.start;
+            quote!(#private::Accumulate::accumulate(&mut #target, #start);)
+        }
+    };
     let mut out = TokenStream::new();
-    if shares.len() > 1 && shares.iter().all(|(_, g)| g.is_some()) {
-        let guards: Vec<&Ident> = shares.iter().filter_map(|(_, g)| g.as_ref()).collect();
-        let indices: Vec<usize> = (0..shares.len()).collect();
-        let arms = shares.iter().zip(&indices).map(|((s, _), i)| quote!(#i => #s,));
+    if shares.len() > 1 && shares.iter().all(|s| s.guard.is_some()) {
+        let guards: Vec<&Ident> = shares.iter().filter_map(|s| s.guard.as_ref()).collect();
+        let arms = shares.iter().enumerate().map(|(i, s)| {
+            let start = &s.start;
+            quote!(#i => #start,)
+        });
         out.extend(quote! {
             let __ad_first: usize = [#(#guards),*].iter().position(|g| *g).unwrap_or(0);
             let mut #target = match __ad_first { #(#arms)* _ => ::core::unreachable!() };
         });
-        for ((share, guard), i) in shares.iter().zip(&indices) {
-            out.extend(
-                quote!(if #guard && __ad_first != #i { #private::Accumulate::accumulate(&mut #target, #share); }),
-            );
+        for (i, share) in shares.iter().enumerate() {
+            let (guard, add) = (&share.guard, add(share));
+            out.extend(quote!(if #guard && __ad_first != #i { #add }));
         }
         return out;
     }
-    for (k, (share, guard)) in shares.into_iter().enumerate() {
-        out.extend(match (k, guard) {
-            (0, _) => quote!(let mut #target = #share;),
-            (_, None) => quote!(#private::Accumulate::accumulate(&mut #target, #share);),
-            (_, Some(g)) => quote!(if #g { #private::Accumulate::accumulate(&mut #target, #share); }),
+    for (k, share) in shares.iter().enumerate() {
+        let start = &share.start;
+        out.extend(match (k, &share.guard) {
+            (0, _) => quote!(let mut #target = #start;),
+            (_, None) => add(share),
+            (_, Some(g)) => {
+                let add = add(share);
+                quote!(if #g { #add })
+            }
         });
     }
+    out
+}
+
+/// Values whose tangent only one identity share reads, so that it may be
+/// moved there: read once in all (see `moves::uses`), by a linear primitive
+/// (`add`, `add_bias`, `clone`: no second-order code reads tangents of its
+/// operands) in the region that defines them, for the operand whose rule is
+/// the identity. `z`'s tangent in `add_bias(&z, b)`: a copy per layer saved.
+pub fn movable_tangents(func: &Func) -> HashSet<Value> {
+    fn region(func: &Func, r: &Region, out: &mut HashSet<Value>) {
+        let mut here = HashSet::new();
+        for inst in &r.insts {
+            if let Op::Prim { rule, args, .. } = &inst.op {
+                let linear = rule.partials.iter().all(|p| p.is_linear());
+                for (i, &a) in args.iter().enumerate() {
+                    let single = here.contains(&a) && a != func.output && crate::reverse::uses(&func.body, a) == 1;
+                    if linear && single && rule.partials[i].is_identity() {
+                        out.insert(a);
+                    }
+                }
+            }
+            here.extend(inst.results.iter().copied());
+            match &inst.op {
+                Op::If {
+                    then_region,
+                    else_region,
+                    ..
+                } => {
+                    region(func, then_region, out);
+                    region(func, else_region, out);
+                }
+                Op::For { body, cond, .. } => {
+                    if let Some(cond) = cond {
+                        region(func, cond, out);
+                    }
+                    region(func, body, out);
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut out = HashSet::new();
+    region(func, &func.body, &mut out);
     out
 }
 
@@ -150,6 +231,8 @@ struct Forward<'a> {
     primal: Primal<'a>,
     /// Values whose tangent is in scope (all others have a zero tangent).
     has: HashSet<Value>,
+    /// Tangents that their only reader may take (see [`movable_tangents`]).
+    movable: HashSet<Value>,
 }
 
 impl Forward<'_> {
@@ -198,6 +281,7 @@ impl Forward<'_> {
                         inst,
                         &self.private,
                         &mut self.has,
+                        &self.movable,
                         |v| primal.borrow(v),
                         |_| None,
                     ));

@@ -31,6 +31,11 @@ pub enum Partial {
     /// operand whose tangent is nonzero; `None` where the rule has no
     /// second-order form yet (`order = 2` refuses it).
     ///
+    /// `forward_acc`: the forward rule also has an accumulating form,
+    /// `jvp_a_acc(acc, da, reads..)`, which reads only `reads`: a broadcast
+    /// (`add_bias`'s `b`) reads the output for its shape only where it starts
+    /// a tangent, so second-order code does not keep the output for it.
+    ///
     /// `shape`: an operand read only to shape the adjoint the rule starts,
     /// `func(ct, shape, reads..)`; the accumulating form `func_acc(acc, ct,
     /// reads..)` does not read it, so it is not saved where the adjoint
@@ -42,6 +47,7 @@ pub enum Partial {
         func: &'static str,
         reads: &'static [Operand],
         forward_reads: Option<&'static [Operand]>,
+        forward_acc: bool,
         curvature: Option<&'static [(Operand, Term)]>,
         shape: Option<Operand>,
         reuse: Reuse,
@@ -127,6 +133,7 @@ const fn vjp2(func: &'static str, reads: &'static [Operand], curvature: &'static
         func,
         reads,
         forward_reads: None,
+        forward_acc: false,
         curvature: Some(curvature),
         shape: None,
         reuse: Reuse::Never,
@@ -146,6 +153,22 @@ const fn lin_shaped(func: &'static str, reads: &'static [Operand]) -> Partial {
         func,
         reads,
         forward_reads: Some(&[Out]),
+        forward_acc: false,
+        curvature: Some(&[]),
+        shape: None,
+        reuse: Reuse::Never,
+    }
+}
+
+/// A broadcast (a vector over columns, a scalar over elements): linear;
+/// its forward rule reads the output for its shape where it starts a
+/// tangent, and nothing where it adds into one (`jvp_b_acc(acc, db)`).
+const fn broadcast(func: &'static str) -> Partial {
+    Partial::Vjp {
+        func,
+        reads: &[],
+        forward_reads: Some(&[Out]),
+        forward_acc: true,
         curvature: Some(&[]),
         shape: None,
         reuse: Reuse::Never,
@@ -158,6 +181,7 @@ const fn identity(func: &'static str) -> Partial {
         func,
         reads: &[],
         forward_reads: None,
+        forward_acc: false,
         curvature: Some(&[]),
         shape: None,
         reuse: Reuse::Identity,
@@ -175,6 +199,41 @@ impl Partial {
                 ..
             } => Some((func.replacen("vjp", "jvp", 1), forward_reads.unwrap_or(reads))),
             Partial::Zero | Partial::NotReal => None,
+        }
+    }
+
+    /// Whether the reverse rule is the identity (`x̄ = ȳ`), so that the
+    /// forward rule is too.
+    pub fn is_identity(&self) -> bool {
+        matches!(
+            self,
+            Partial::Vjp {
+                reuse: Reuse::Identity,
+                ..
+            }
+        )
+    }
+
+    /// Whether the partial has no second-order term: second-order code
+    /// reads no tangent for it.
+    pub fn is_linear(&self) -> bool {
+        match self {
+            Partial::Vjp { curvature, .. } => curvature.is_some_and(|c| c.is_empty()),
+            Partial::Zero | Partial::NotReal => true,
+        }
+    }
+
+    /// The accumulating forward rule's name and the operands it reads, if
+    /// the rule has one (`forward_acc`).
+    pub fn forward_acc(&self) -> Option<(String, &'static [Operand])> {
+        match *self {
+            Partial::Vjp {
+                func,
+                reads,
+                forward_acc: true,
+                ..
+            } => Some((format!("{}_acc", func.replacen("vjp", "jvp", 1)), reads)),
+            _ => None,
         }
     }
 }
@@ -249,6 +308,7 @@ const ELEMENT_READ: &[Partial] = &[
         func: "vjp",
         reads: &[B],
         forward_reads: None,
+        forward_acc: false,
         curvature: Some(&[]),
         shape: Some(X),
         reuse: Reuse::Never,
@@ -268,6 +328,7 @@ pub static ASSIGN_INDEX: Rule = Rule {
             func: "vjp_x",
             reads: &[B],
             forward_reads: None,
+            forward_acc: false,
             curvature: Some(&[]),
             shape: None,
             reuse: Reuse::InPlace,
@@ -278,6 +339,7 @@ pub static ASSIGN_INDEX: Rule = Rule {
             func: "vjp_e",
             reads: &[B],
             forward_reads: Some(&[B, Out]),
+            forward_acc: false,
             curvature: Some(&[]),
             shape: None,
             reuse: Reuse::Never,
@@ -386,7 +448,7 @@ static METHODS: &[Rule] = &[
     method("trunc", ZERO),
     method("signum", ZERO),
     // activations, element-wise on reals and matrices (`Activation` methods)
-    linear_unary!("relu", X),
+    linear_unary!("relu", Out),
     unary!("sigmoid", Out),
     unary!("softplus", X),
     unary!("silu", X),
@@ -445,7 +507,7 @@ static METHODS: &[Rule] = &[
             vjp2("vjp_b", &[X, B], &[(X, Term::Same)]),
         ],
     ),
-    method("add_scalar", &[identity("vjp_a"), lin_shaped("vjp_b", &[])]),
+    method("add_scalar", &[identity("vjp_a"), broadcast("vjp_b")]),
     linear_unary!("column_sum", X),
     linear_unary!("row_sum", X),
     // `DMatrix::from_element(r, c, x)`, `DVector::from_element(n, x)`,
@@ -472,7 +534,7 @@ static METHODS: &[Rule] = &[
 /// Runtime functions with a rule, called by name (`add_bias(&z, &b)`): a
 /// primitive rather than a call, so that its static zeros propagate (it is
 /// linear: a zero cotangent gives zero cotangents, without computing them).
-pub static FUNCTIONS: &[Rule] = &[by_rule("add_bias", &[identity("vjp_a"), lin_shaped("vjp_b", &[])])];
+pub static FUNCTIONS: &[Rule] = &[by_rule("add_bias", &[identity("vjp_a"), broadcast("vjp_b")])];
 
 /// The rule of a function called by its bare name.
 pub fn function_rule(path: &syn::Path) -> Option<&'static Rule> {

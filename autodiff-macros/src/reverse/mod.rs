@@ -35,6 +35,7 @@ use syn::Ident;
 use crate::activity::{differentiable_arg, Activity};
 use crate::ir::{Func, Inst, Op, Region, Value};
 use crate::rules::{Operand, Partial, Reuse, Spelling};
+pub(crate) use moves::uses;
 pub use saved::calls_nothing;
 use saved::{collect_consts, collect_recomputable, collect_written};
 

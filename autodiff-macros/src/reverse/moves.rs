@@ -122,7 +122,7 @@ fn mentions(op: &Op, v: Value) -> bool {
 }
 
 /// How many times a region reads `v`: operands at any depth, and yields.
-pub(super) fn uses(region: &Region, v: Value) -> usize {
+pub(crate) fn uses(region: &Region, v: Value) -> usize {
     let here = region.yields.iter().filter(|&&y| y == v).count();
     here + region.insts.iter().map(|inst| op_uses(&inst.op, v)).sum::<usize>()
 }

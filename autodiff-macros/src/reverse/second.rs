@@ -41,7 +41,7 @@ use syn::Ident;
 use super::{adj_ident, collect_idents, companion, respan, Reverse};
 use crate::activity::Activity;
 use crate::diagnostics::{self as msg, Errors};
-use crate::forward::{dot_ident, prim_tangent};
+use crate::forward::{dot_ident, movable_tangents, prim_tangent};
 use crate::ir::{Func, Op, Value};
 use crate::rules::{Operand, Partial, Reuse, Term};
 
@@ -162,6 +162,12 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> SecondSweeps
         maybe: HashSet::new(),
         arm_dots: HashMap::new(),
         declared: cx.declared.clone(),
+        // At the top level only: an arm or a loop body hands all its
+        // tangents to stage 4.
+        movable: movable_tangents(func)
+            .into_iter()
+            .filter(|v| func.body.insts.iter().any(|i| i.results.contains(v)))
+            .collect(),
     };
     let (tests, chunks) = tangents.forward();
     let mut output_tangent = tangents.tangent_or_zero(func.output);
@@ -257,6 +263,8 @@ struct Tangents<'r, 'a> {
     arm_dots: HashMap<(Value, bool), Vec<Value>>,
     /// The primal adjoints in scope (the arm's, inside an `if` arm).
     declared: HashSet<Value>,
+    /// Tangents that their only reader may take (see [`movable_tangents`]).
+    movable: HashSet<Value>,
 }
 
 impl Tangents<'_, '_> {
@@ -335,7 +343,14 @@ impl Tangents<'_, '_> {
             Op::Prim { .. } => {
                 let guarded = &self.guarded;
                 let guard = |v: Value| guarded.contains(&v).then(|| nonzero_ident(v));
-                out.extend(prim_tangent(inst, &cx.private, &mut self.has, |v| cx.borrow(v), guard))
+                out.extend(prim_tangent(
+                    inst,
+                    &cx.private,
+                    &mut self.has,
+                    &self.movable,
+                    |v| cx.borrow(v),
+                    guard,
+                ))
             }
             Op::Field { base, member } if self.has.contains(base) => {
                 let (dot, base) = (dot_ident(result), dot_ident(*base));

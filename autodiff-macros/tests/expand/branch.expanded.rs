@@ -40,10 +40,7 @@ fn f_jvp(x: f64, y: f64, dx: f64, dy: f64) -> (f64, f64) {
         let mut __ad_dot4 = ::autodiff::__private::rules::sin::jvp(&__ad_dot0, &x);
         let __ad_v5 = ::autodiff::__private::rules::add::value(&__ad_v2, &__ad_v4);
         let mut __ad_dot5 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot2);
-        ::autodiff::__private::Accumulate::accumulate(
-            &mut __ad_dot5,
-            ::autodiff::__private::rules::add::jvp_b(&__ad_dot4),
-        );
+        ::autodiff::__private::Accumulate::accumulate(&mut __ad_dot5, __ad_dot4);
         (__ad_dot5, __ad_v5)
     } else {
         let __ad_v6 = 2.0;

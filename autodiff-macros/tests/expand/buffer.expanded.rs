@@ -56,11 +56,8 @@ fn recurrence_jvp(x: &[f64], dx: ::std::vec::Vec<f64>) -> (f64, f64) {
             &__ad_v6,
         );
         let __ad_v12 = ::autodiff::__private::rules::add::value(&__ad_v10, &__ad_v11);
-        let mut __ad_dot12 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot10);
-        ::autodiff::__private::Accumulate::accumulate(
-            &mut __ad_dot12,
-            ::autodiff::__private::rules::add::jvp_b(&__ad_dot11),
-        );
+        let mut __ad_dot12 = __ad_dot10;
+        ::autodiff::__private::Accumulate::accumulate(&mut __ad_dot12, __ad_dot11);
         let __ad_v13 = __ad_v12.tanh();
         let mut __ad_dot13 = ::autodiff::__private::rules::tanh::jvp(
             &__ad_dot12,
@@ -118,10 +115,7 @@ fn recurrence_jvp(x: &[f64], dx: ::std::vec::Vec<f64>) -> (f64, f64) {
         );
         let __ad_v24 = ::autodiff::__private::rules::add::value(&__ad_v20, &__ad_v23);
         let mut __ad_dot24 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot20);
-        ::autodiff::__private::Accumulate::accumulate(
-            &mut __ad_dot24,
-            ::autodiff::__private::rules::add::jvp_b(&__ad_dot23),
-        );
+        ::autodiff::__private::Accumulate::accumulate(&mut __ad_dot24, __ad_dot23);
         __ad_tc25_0 = __ad_dot24;
         __ad_c25_0 = __ad_v24;
     }
@@ -606,11 +600,8 @@ fn straight_line_jvp(x: &[f64], dx: ::std::vec::Vec<f64>) -> (f64, f64) {
     let __ad_v13 = ::autodiff::__private::rules::index::value(x, &__ad_v12);
     let mut __ad_dot13 = ::autodiff::__private::rules::index::jvp(&__ad_dot0, &__ad_v12);
     let __ad_v14 = ::autodiff::__private::rules::add::value(&__ad_v11, &__ad_v13);
-    let mut __ad_dot14 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot11);
-    ::autodiff::__private::Accumulate::accumulate(
-        &mut __ad_dot14,
-        ::autodiff::__private::rules::add::jvp_b(&__ad_dot13),
-    );
+    let mut __ad_dot14 = __ad_dot11;
+    ::autodiff::__private::Accumulate::accumulate(&mut __ad_dot14, __ad_dot13);
     let __ad_v15 = {
         let mut __ad_buffer = __ad_v9;
         __ad_buffer[__ad_v6] = ::core::clone::Clone::clone(&__ad_v14);
@@ -664,11 +655,8 @@ fn straight_line_jvp(x: &[f64], dx: ::std::vec::Vec<f64>) -> (f64, f64) {
     let __ad_v21 = ::autodiff::__private::rules::index::value(x, &__ad_v4);
     let mut __ad_dot21 = ::autodiff::__private::rules::index::jvp(&__ad_dot0, &__ad_v4);
     let __ad_v22 = ::autodiff::__private::rules::add::value(&__ad_v20, &__ad_v21);
-    let mut __ad_dot22 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot20);
-    ::autodiff::__private::Accumulate::accumulate(
-        &mut __ad_dot22,
-        ::autodiff::__private::rules::add::jvp_b(&__ad_dot21),
-    );
+    let mut __ad_dot22 = __ad_dot20;
+    ::autodiff::__private::Accumulate::accumulate(&mut __ad_dot22, __ad_dot21);
     let __ad_v23 = {
         let mut __ad_buffer = __ad_v19;
         __ad_buffer[__ad_v6] = ::core::clone::Clone::clone(&__ad_v22);
@@ -731,11 +719,8 @@ fn straight_line_jvp(x: &[f64], dx: ::std::vec::Vec<f64>) -> (f64, f64) {
         ::autodiff::__private::rules::mul::jvp_b(&__ad_dot30, &__ad_v29, &__ad_v30),
     );
     let __ad_v32 = ::autodiff::__private::rules::add::value(&__ad_v28, &__ad_v31);
-    let mut __ad_dot32 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot28);
-    ::autodiff::__private::Accumulate::accumulate(
-        &mut __ad_dot32,
-        ::autodiff::__private::rules::add::jvp_b(&__ad_dot31),
-    );
+    let mut __ad_dot32 = __ad_dot28;
+    ::autodiff::__private::Accumulate::accumulate(&mut __ad_dot32, __ad_dot31);
     (__ad_v32, __ad_dot32)
 }
 #[doc(hidden)]
@@ -1850,11 +1835,8 @@ fn read_back_jvp(x: &[f64], dx: ::std::vec::Vec<f64>) -> (f64, f64) {
                 &__ad_v10,
                 &__ad_v14,
             );
-            let mut __ad_dot15 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot10);
-            ::autodiff::__private::Accumulate::accumulate(
-                &mut __ad_dot15,
-                ::autodiff::__private::rules::add::jvp_b(&__ad_dot14),
-            );
+            let mut __ad_dot15 = __ad_dot10;
+            ::autodiff::__private::Accumulate::accumulate(&mut __ad_dot15, __ad_dot14);
             let __ad_v16 = {
                 let mut __ad_buffer = __ad_v8;
                 __ad_buffer[__ad_v5] = ::core::clone::Clone::clone(&__ad_v15);
@@ -2362,11 +2344,8 @@ fn matvec_jvp(
                 &__ad_v10,
                 &__ad_v14,
             );
-            let mut __ad_dot15 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot10);
-            ::autodiff::__private::Accumulate::accumulate(
-                &mut __ad_dot15,
-                ::autodiff::__private::rules::add::jvp_b(&__ad_dot14),
-            );
+            let mut __ad_dot15 = __ad_dot10;
+            ::autodiff::__private::Accumulate::accumulate(&mut __ad_dot15, __ad_dot14);
             let __ad_v16 = {
                 let mut __ad_buffer = __ad_v9;
                 __ad_buffer[__ad_v5] = ::core::clone::Clone::clone(&__ad_v15);

@@ -47,11 +47,8 @@ fn g_jvp(x: f64, n: usize, dx: f64) -> (f64, f64) {
         &2,
     );
     let __ad_v10 = ::autodiff::__private::rules::add::value(&__ad_v6, &__ad_v9);
-    let mut __ad_dot10 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot6);
-    ::autodiff::__private::Accumulate::accumulate(
-        &mut __ad_dot10,
-        ::autodiff::__private::rules::add::jvp_b(&__ad_dot9),
-    );
+    let mut __ad_dot10 = __ad_dot6;
+    ::autodiff::__private::Accumulate::accumulate(&mut __ad_dot10, __ad_dot9);
     (__ad_v10, __ad_dot10)
 }
 #[doc(hidden)]

@@ -59,7 +59,7 @@ fn rosenbrock_jvp(x: &[f64], dx: ::std::vec::Vec<f64>) -> (f64, f64) {
             ::autodiff::__private::rules::mul::jvp_b(&__ad_dot8, &__ad_v7, &__ad_v8),
         );
         let __ad_v10 = ::autodiff::__private::rules::sub::value(&__ad_v6, &__ad_v9);
-        let mut __ad_dot10 = ::autodiff::__private::rules::sub::jvp_a(&__ad_dot6);
+        let mut __ad_dot10 = __ad_dot6;
         ::autodiff::__private::Accumulate::accumulate(
             &mut __ad_dot10,
             ::autodiff::__private::rules::sub::jvp_b(&__ad_dot9),
@@ -100,17 +100,11 @@ fn rosenbrock_jvp(x: &[f64], dx: ::std::vec::Vec<f64>) -> (f64, f64) {
             ::autodiff::__private::rules::mul::jvp_b(&__ad_dot13, &__ad_v13, &__ad_v13),
         );
         let __ad_v18 = ::autodiff::__private::rules::add::value(&__ad_v16, &__ad_v17);
-        let mut __ad_dot18 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot16);
-        ::autodiff::__private::Accumulate::accumulate(
-            &mut __ad_dot18,
-            ::autodiff::__private::rules::add::jvp_b(&__ad_dot17),
-        );
+        let mut __ad_dot18 = __ad_dot16;
+        ::autodiff::__private::Accumulate::accumulate(&mut __ad_dot18, __ad_dot17);
         let __ad_v19 = ::autodiff::__private::rules::add::value(&__ad_v4, &__ad_v18);
         let mut __ad_dot19 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot4);
-        ::autodiff::__private::Accumulate::accumulate(
-            &mut __ad_dot19,
-            ::autodiff::__private::rules::add::jvp_b(&__ad_dot18),
-        );
+        ::autodiff::__private::Accumulate::accumulate(&mut __ad_dot19, __ad_dot18);
         __ad_tc20_0 = __ad_dot19;
         __ad_c20_0 = __ad_v19;
     }

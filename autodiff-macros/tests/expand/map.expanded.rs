@@ -57,7 +57,7 @@ fn f_jvp(a: &DMatrix<f64>, da: DMatrix<f64>) -> (f64, f64) {
                     let mut __ad_d2 = __ad_ct;
                     let mut __ad_d1 = ::autodiff::__private::rules::relu::vjp(
                         &__ad_d2,
-                        &__ad_x0,
+                        &__ad_m2_v2,
                     );
                     __ad_d1
                 } * __ad_dx
@@ -69,11 +69,8 @@ fn f_jvp(a: &DMatrix<f64>, da: DMatrix<f64>) -> (f64, f64) {
         &__ad_v3,
     );
     let __ad_v5 = ::autodiff::__private::rules::add::value(&__ad_v2, &__ad_v4);
-    let mut __ad_dot5 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot2);
-    ::autodiff::__private::Accumulate::accumulate(
-        &mut __ad_dot5,
-        ::autodiff::__private::rules::add::jvp_b(&__ad_dot4),
-    );
+    let mut __ad_dot5 = __ad_dot2;
+    ::autodiff::__private::Accumulate::accumulate(&mut __ad_dot5, __ad_dot4);
     let __ad_v6 = a
         .map(|__ad_x0| {
             let __ad_m3_v2 = f64::tanh(__ad_x0);
@@ -98,11 +95,8 @@ fn f_jvp(a: &DMatrix<f64>, da: DMatrix<f64>) -> (f64, f64) {
     let __ad_v7 = __ad_v6.sum();
     let mut __ad_dot7 = ::autodiff::__private::rules::sum::jvp(&__ad_dot6, &__ad_v6);
     let __ad_v8 = ::autodiff::__private::rules::add::value(&__ad_v5, &__ad_v7);
-    let mut __ad_dot8 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot5);
-    ::autodiff::__private::Accumulate::accumulate(
-        &mut __ad_dot8,
-        ::autodiff::__private::rules::add::jvp_b(&__ad_dot7),
-    );
+    let mut __ad_dot8 = __ad_dot5;
+    ::autodiff::__private::Accumulate::accumulate(&mut __ad_dot8, __ad_dot7);
     (__ad_v8, __ad_dot8)
 }
 #[doc(hidden)]
@@ -176,7 +170,7 @@ fn f_grad(a: &DMatrix<f64>) -> (f64, FGrad) {
                         let mut __ad_d2 = __ad_ct;
                         let mut __ad_d1 = ::autodiff::__private::rules::relu::vjp(
                             &__ad_d2,
-                            &__ad_x0,
+                            &__ad_m2_v2,
                         );
                         __ad_d1
                     };
@@ -264,7 +258,7 @@ fn f_vjp<'__ad>(
                                 let mut __ad_d2 = __ad_ct;
                                 let mut __ad_d1 = ::autodiff::__private::rules::relu::vjp(
                                     &__ad_d2,
-                                    &__ad_x0,
+                                    &__ad_m2_v2,
                                 );
                                 __ad_d1
                             };

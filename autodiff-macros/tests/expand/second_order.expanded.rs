@@ -36,7 +36,7 @@ fn layer_jvp(
         ::autodiff::__private::rules::mul::jvp_b(&__ad_dot2, w, x),
     );
     let __ad_v4 = ::autodiff::__private::rules::add_bias::value(&__ad_v3, b);
-    let mut __ad_dot4 = ::autodiff::__private::rules::add_bias::jvp_a(&__ad_dot3);
+    let mut __ad_dot4 = __ad_dot3;
     let __ad_v5 = __ad_v4.tanh();
     let mut __ad_dot5 = ::autodiff::__private::rules::tanh::jvp(&__ad_dot4, &__ad_v5);
     let __ad_v6 = __ad_v5.norm_squared();
@@ -259,9 +259,7 @@ fn layer_vjp2_want<'__ad>(
                             ::autodiff::__private::rules::mul::jvp_b(&__ad_dot2, w, x),
                         );
                     }
-                    let mut __ad_dot4 = ::autodiff::__private::rules::add_bias::jvp_a(
-                        &__ad_dot3,
-                    );
+                    let mut __ad_dot4 = __ad_dot3;
                     let mut __ad_dot5 = ::autodiff::__private::rules::tanh::jvp(
                         &__ad_dot4,
                         &__ad_v5,
@@ -799,11 +797,8 @@ fn penalised_jvp(
         &__ad_v8,
     );
     let __ad_v10 = ::autodiff::__private::rules::add::value(&__ad_v4, &__ad_v9);
-    let mut __ad_dot10 = ::autodiff::__private::rules::add::jvp_a(&__ad_dot4);
-    ::autodiff::__private::Accumulate::accumulate(
-        &mut __ad_dot10,
-        ::autodiff::__private::rules::add::jvp_b(&__ad_dot9),
-    );
+    let mut __ad_dot10 = __ad_dot4;
+    ::autodiff::__private::Accumulate::accumulate(&mut __ad_dot10, __ad_dot9);
     (__ad_v10, __ad_dot10)
 }
 #[doc(hidden)]

@@ -40,8 +40,10 @@ fn gelu_parts<T: Real>(x: T) -> (T, T, T) {
 
 unary_rules! {
     /// `y = max(x, 0)`: `dy/dx = 1` for `x > 0`, else 0. Locally linear.
+    /// Read from the output (`y > 0` exactly where `x > 0`), which the
+    /// next layer keeps anyway, so that nothing keeps `x`.
     relu(x) -> y = if x > T::ZERO { x } else { T::ZERO };
-        d(x) = if x > T::ZERO { T::ONE } else { T::ZERO }, dd = T::ZERO; on (-3.0, 3.0), locally_linear;
+        d(y) = if y > T::ZERO { T::ONE } else { T::ZERO }, dd = T::ZERO; on (-3.0, 3.0), locally_linear;
     /// `y = 1 / (1 + e⁻ˣ)`: `dy/dx = y (1 - y)`.
     sigmoid(x) -> y = logistic(x); d(y) = y * (T::ONE - y), dd = T::ONE - c::<T>(2.0) * y; on (-6.0, 6.0);
     /// `y = ln(1 + eˣ)`, computed as `max(x, 0) + ln(1 + e^-|x|)`: `dy/dx = sigmoid(x)`.

@@ -34,6 +34,16 @@ where
     super::loss::add_bias(&Mat::zeros_generic(r, c), db)
 }
 
+/// [`jvp_b`], added into the tangent in place: it needs no output to shape it.
+pub fn jvp_b_acc<T: Field, R: Dim, C: Dim>(acc: &mut Mat<T, R, C>, db: &Mat<T, R, U1>)
+where
+    DefaultAllocator: Allocator<R, C> + Allocator<R>,
+{
+    for mut column in acc.column_iter_mut() {
+        column += db;
+    }
+}
+
 /// Reverse rule for `z`: `ȳ`.
 pub fn vjp_a<T: Field, R: Dim, C: Dim>(ct: &Mat<T, R, C>) -> Mat<T, R, C>
 where
@@ -65,5 +75,27 @@ where
 {
     for column in ct.column_iter() {
         *acc += column;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use nalgebra::{DMatrix, DVector};
+
+    use super::{jvp_b, jvp_b_acc};
+    use crate::rules::add_scalar;
+
+    /// The in-place forward rules of the broadcasts add what the others
+    /// return.
+    #[test]
+    fn broadcasts_add_in_place_what_they_return() {
+        let acc = DMatrix::from_fn(3, 4, |r, c| (r * 4 + c) as f64 * 0.5);
+        let db = DVector::from_vec(vec![1.0, -2.0, 0.25]);
+        let mut sum = acc.clone();
+        jvp_b_acc(&mut sum, &db);
+        assert_eq!(sum, &acc + jvp_b(&db, &acc));
+        let mut sum = acc.clone();
+        add_scalar::jvp_b_acc(&mut sum, &1.5);
+        assert_eq!(sum, &acc + add_scalar::jvp_b(&1.5, &acc));
     }
 }

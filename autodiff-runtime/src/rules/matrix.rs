@@ -354,7 +354,9 @@ pub mod scale {
 pub mod add_scalar {
     pub use crate::rules::arith::add::{jvp_a, vjp_a, vjp_a_acc};
     /// `s` is spread over every element, as `from_element`'s `x` is.
-    pub use crate::rules::reduce::from_element::{jvp as jvp_b, vjp as vjp_b, vjp_acc as vjp_b_acc};
+    pub use crate::rules::reduce::from_element::{
+        jvp as jvp_b, jvp_acc as jvp_b_acc, vjp as vjp_b, vjp_acc as vjp_b_acc,
+    };
 }
 
 /// `y = m.column_sum()`, the sum of the columns (a column vector): `m̄[:, j] += ȳ` for every `j`.

@@ -91,6 +91,14 @@ pub mod from_element {
         y.map(|_| *dx)
     }
 
+    /// [`jvp`], added into the tangent in place: it needs no output to shape it.
+    pub fn jvp_acc<T: Field, R: Dim, C: Dim>(acc: &mut Mat<T, R, C>, dx: &T)
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        acc.add_scalar_mut(*dx);
+    }
+
     pub fn vjp<T: Field, R: Dim, C: Dim>(ct: &Mat<T, R, C>) -> T
     where
         DefaultAllocator: Allocator<R, C>,
