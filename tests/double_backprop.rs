@@ -290,6 +290,21 @@ fn pullbacks_in_loops_share_the_forward_sweep() {
         one_row_penalty_grad(&w, &x, &seeds[1]).1.w.as_slice().to_vec()
     };
     check_grad(f1, g1, w.as_slice()).unwrap();
+    // A zero seed: every tangent stage 3 reads is zero, and the fields the
+    // caller does not read are placeholders, which it must not read.
+    let with_zero = [seeds[0].clone(), DMatrix::zeros(3, 4)];
+    let fz = |p: &[f64]| rows_penalty(&DMatrix::from_column_slice(3, 2, p), &x, &with_zero, &xs);
+    let gz = |p: &[f64]| {
+        let w = DMatrix::from_column_slice(3, 2, p);
+        rows_penalty_grad(&w, &x, &with_zero, &xs).1.w.as_slice().to_vec()
+    };
+    check_grad(fz, gz, w.as_slice()).unwrap();
+    let fxz = |p: &[f64]| weight_penalty(&w, &DMatrix::from_column_slice(2, 4, p), &with_zero);
+    let gxz = |p: &[f64]| {
+        let x = DMatrix::from_column_slice(2, 4, p);
+        weight_penalty_grad(&w, &x, &with_zero).1.x.as_slice().to_vec()
+    };
+    check_grad(fxz, gxz, x.as_slice()).unwrap();
     let (value, pullback) = rows_penalty_vjp(&w, &x, &seeds, &xs);
     assert_eq!(value, f(w.as_slice()));
     let scaled = pullback(2.5).w;

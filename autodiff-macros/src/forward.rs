@@ -71,8 +71,10 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> Tangents {
 ///
 /// `guard(v)` names a flag that is false when `v`'s tangent is zero at run
 /// time (an input's tangent that a caller passed as zeros): `v`'s share is
-/// then skipped. A tangent in `movable` (see [`movable_tangents`]) is moved
-/// into an identity share rather than copied.
+/// then skipped; where no flag holds, the first share is computed with
+/// `zero(v)` for its tangent, if given (a placeholder's stand-in). A tangent
+/// in `movable` (see [`movable_tangents`]) is moved into an identity share
+/// rather than copied.
 pub fn prim_tangent(
     inst: &Inst,
     private: &TokenStream,
@@ -80,6 +82,7 @@ pub fn prim_tangent(
     movable: &HashSet<Value>,
     borrow: impl Fn(Value) -> TokenStream,
     guard: impl Fn(Value) -> Option<Ident>,
+    zero: impl Fn(Value) -> Option<TokenStream>,
 ) -> TokenStream {
     let Op::Prim { rule, args, .. } = &inst.op else {
         return TokenStream::new();
@@ -102,13 +105,17 @@ pub fn prim_tangent(
             continue;
         }
         let t = dot_ident(arg);
-        let start = if movable.contains(&arg) && partial.is_identity() {
-            t.to_token_stream()
-        } else {
+        let call = |t: TokenStream| {
             let func = Ident::new(&func, span);
             let reads = reads.iter().map(operand);
             quote_spanned!(span=> #private::rules::#module::#func(&#t #(, #reads)*))
         };
+        let start = if movable.contains(&arg) && partial.is_identity() {
+            t.to_token_stream()
+        } else {
+            call(t.to_token_stream())
+        };
+        let fallback = zero(arg).map(call);
         let add = partial.forward_acc().map(|(func, reads)| {
             let func = Ident::new(&func, span);
             let reads = reads.iter().map(operand);
@@ -118,6 +125,7 @@ pub fn prim_tangent(
             start,
             add,
             guard: guard(arg),
+            fallback,
         });
     }
     if shares.is_empty() {
@@ -128,18 +136,20 @@ pub fn prim_tangent(
 }
 
 /// One argument's share of a tangent: its value, the statement that adds it
-/// into the tangent in place where the rule has one, and the flag that is
-/// false where it is zero.
+/// into the tangent in place where the rule has one, the flag that is false
+/// where it is zero, and its value computed from a zero tangent.
 struct Share {
     start: TokenStream,
     add: Option<TokenStream>,
     guard: Option<Ident>,
+    fallback: Option<TokenStream>,
 }
 
 /// `let mut target = Σ shares;`, each share added only where its guard
 /// holds. Unguarded shares come first; if all are guarded, the first share
-/// whose guard holds starts the sum (the first share, a zero, if none does),
-/// so that no zero of unknown shape is needed.
+/// whose guard holds starts the sum (the first share's fallback, or the
+/// first share, a zero, if none does), so that no zero of unknown shape is
+/// needed.
 fn sum_of_shares(target: &Ident, mut shares: Vec<Share>, private: &TokenStream) -> TokenStream {
     shares.sort_by_key(|s| s.guard.is_some());
     let add = |s: &Share| match &s.add {
@@ -150,15 +160,26 @@ fn sum_of_shares(target: &Ident, mut shares: Vec<Share>, private: &TokenStream) 
         }
     };
     let mut out = TokenStream::new();
+    if let [Share {
+        start,
+        guard: Some(guard),
+        fallback: Some(fallback),
+        ..
+    }] = &shares[..]
+    {
+        return quote!(let mut #target = if #guard { #start } else { #fallback };);
+    }
     if shares.len() > 1 && shares.iter().all(|s| s.guard.is_some()) {
         let guards: Vec<&Ident> = shares.iter().filter_map(|s| s.guard.as_ref()).collect();
         let arms = shares.iter().enumerate().map(|(i, s)| {
             let start = &s.start;
             quote!(#i => #start,)
         });
+        let none = shares.len();
+        let fallback = shares[0].fallback.as_ref().unwrap_or(&shares[0].start);
         out.extend(quote! {
-            let __ad_first: usize = [#(#guards),*].iter().position(|g| *g).unwrap_or(0);
-            let mut #target = match __ad_first { #(#arms)* _ => ::core::unreachable!() };
+            let __ad_first: usize = [#(#guards),*].iter().position(|g| *g).unwrap_or(#none);
+            let mut #target = match __ad_first { #(#arms)* _ => #fallback };
         });
         for (i, share) in shares.iter().enumerate() {
             let (guard, add) = (&share.guard, add(share));
@@ -283,6 +304,7 @@ impl Forward<'_> {
                         &mut self.has,
                         &self.movable,
                         |v| primal.borrow(v),
+                        |_| None,
                         |_| None,
                     ));
                 }

@@ -22,6 +22,12 @@ pub trait Tangent: Sized {
     fn zero_like(&self) -> Self;
     /// The unit cotangent `1`, seeding the reverse pass of a scalar output.
     fn one_like(&self) -> Self;
+    /// What stands in a gradient's field that the caller said it does not
+    /// read (`f_vjp2_want`'s mask): the zero, or an empty matrix where the
+    /// shape is dynamic, which costs no allocation and no writes.
+    fn placeholder(&self) -> Self {
+        self.zero_like()
+    }
 }
 
 /// The unit cotangent of a scalar output.
@@ -138,6 +144,13 @@ where
         let (r, c) = self.shape_generic();
         Mat::from_element_generic(r, c, T::ONE)
     }
+
+    /// Zero rows or columns in each dynamic dimension.
+    fn placeholder(&self) -> Self {
+        let r = R::from_usize(R::try_to_usize().unwrap_or(0));
+        let c = C::from_usize(C::try_to_usize().unwrap_or(0));
+        Mat::zeros_generic(r, c)
+    }
 }
 
 impl<T: Field, R: Dim, C: Dim> Accumulate<Mat<T, R, C>> for Mat<T, R, C>
@@ -167,6 +180,9 @@ impl<T: Field> Tangent for Vec<T> {
     }
     fn one_like(&self) -> Self {
         vec![T::ONE; self.len()]
+    }
+    fn placeholder(&self) -> Self {
+        Vec::new()
     }
 }
 
@@ -213,12 +229,17 @@ impl<T: Field, const N: usize> Cotangent for [T; N] {
 pub trait ZeroGrad {
     type Grad;
     fn zero_grad(&self) -> Self::Grad;
+    /// See [`Tangent::placeholder`].
+    fn placeholder(&self) -> Self::Grad;
 }
 
 impl<T: Tangent> ZeroGrad for T {
     type Grad = T;
     fn zero_grad(&self) -> T {
         self.zero_like()
+    }
+    fn placeholder(&self) -> T {
+        Tangent::placeholder(self)
     }
 }
 
@@ -227,6 +248,16 @@ impl<T: Field> ZeroGrad for [T] {
     fn zero_grad(&self) -> Vec<T> {
         vec![T::ZERO; self.len()]
     }
+    fn placeholder(&self) -> Vec<T> {
+        Vec::new()
+    }
+}
+
+/// The gradient's placeholder for a parameter the caller does not read
+/// (see [`Tangent::placeholder`]).
+#[inline(always)]
+pub fn placeholder<P: ZeroGrad + ?Sized>(p: &P) -> P::Grad {
+    p.placeholder()
 }
 
 /// Records one iteration's entry on a range loop's tape, which was given

@@ -256,6 +256,13 @@ impl Reverse<'_> {
         quote!(#private::zero_grad(#value))
     }
 
+    /// What stands in the gradient for a parameter `v` the caller does not
+    /// read (see `Tangent::placeholder`).
+    fn placeholder(&self, v: Value) -> TokenStream {
+        let (private, value) = (&self.private, self.borrow(v));
+        quote!(#private::placeholder(#value))
+    }
+
     fn saved_ident(&self, s: Saved) -> Ident {
         match s {
             Saved::Value(v) => self.func.ident(v).clone(),
@@ -779,9 +786,14 @@ impl Reverse<'_> {
                         // for these types is reported there.
                         let private = respan(&private, span);
                         let rule = quote_spanned!(span=> #private::rules::#module);
-                        // A parameter's adjoint the caller does not read is zero.
+                        // A parameter's adjoint the caller does not read is zero;
+                        // where this is its only contribution, a placeholder
+                        // (stage 3 reads that field only under its mask bit).
                         let wanted = self.want.get(&arg).map(|k| quote!((__ad_want >> #k) & 1 != 0));
-                        let zero = wanted.as_ref().map(|_| self.zero_like(arg));
+                        let zero = wanted.as_ref().map(|_| match moves::uses(&self.func.body, arg) {
+                            1 => self.placeholder(arg),
+                            _ => self.zero_like(arg),
+                        });
                         let start = |value: TokenStream| match (&wanted, &zero) {
                             (Some(wanted), Some(zero)) => quote!(if #wanted { #value } else { #zero }),
                             _ => value,

@@ -204,7 +204,14 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> SecondSweeps
     let tangent_grads = differentiated
         .iter()
         .map(|p| {
-            let zero = cx.zero_like(p.value);
+            // The caller drops the tangent of an adjoint it did not ask for.
+            let zero = match cx.want.get(&p.value).map(|k| 32 + k) {
+                Some(bit) => {
+                    let (zero, placeholder) = (cx.zero_like(p.value), cx.placeholder(p.value));
+                    quote!(if (__ad_want >> #bit) & 1 != 0 { #zero } else { #placeholder })
+                }
+                None => cx.zero_like(p.value),
+            };
             let dd = dd_ident(p.value);
             let grad = match (tangents.dd.contains(&p.value), tangents.maybe.contains(&p.value)) {
                 (false, _) => zero,
@@ -343,6 +350,9 @@ impl Tangents<'_, '_> {
             Op::Prim { .. } => {
                 let guarded = &self.guarded;
                 let guard = |v: Value| guarded.contains(&v).then(|| nonzero_ident(v));
+                // A masked parameter's tangent may be a placeholder: a share
+                // computed while its flag is false reads a zero instead.
+                let zero = |v: Value| cx.want.contains_key(&v).then(|| cx.zero_like(v));
                 out.extend(prim_tangent(
                     inst,
                     &cx.private,
@@ -350,6 +360,7 @@ impl Tangents<'_, '_> {
                     &self.movable,
                     |v| cx.borrow(v),
                     guard,
+                    zero,
                 ))
             }
             Op::Field { base, member } if self.has.contains(base) => {

@@ -215,12 +215,12 @@ fn layer_vjp2_want<'__ad>(
             let mut __ad_d0 = if (__ad_want >> 0usize) & 1 != 0 {
                 ::autodiff::__private::rules::mul::vjp_a(&__ad_d3, w, x)
             } else {
-                ::autodiff::__private::zero_grad(w)
+                ::autodiff::__private::placeholder(w)
             };
             let mut __ad_d2 = if (__ad_want >> 1usize) & 1 != 0 {
                 ::autodiff::__private::rules::mul::vjp_b(&__ad_d3, w, x)
             } else {
-                ::autodiff::__private::zero_grad(x)
+                ::autodiff::__private::placeholder(x)
             };
             (
                 LayerGrad {
@@ -237,7 +237,7 @@ fn layer_vjp2_want<'__ad>(
                     let __ad_first: usize = [__ad_nz0, __ad_nz2]
                         .iter()
                         .position(|g| *g)
-                        .unwrap_or(0);
+                        .unwrap_or(2usize);
                     let mut __ad_dot3 = match __ad_first {
                         0usize => {
                             ::autodiff::__private::rules::mul::jvp_a(&__ad_dot0, w, x)
@@ -245,7 +245,13 @@ fn layer_vjp2_want<'__ad>(
                         1usize => {
                             ::autodiff::__private::rules::mul::jvp_b(&__ad_dot2, w, x)
                         }
-                        _ => ::core::unreachable!(),
+                        _ => {
+                            ::autodiff::__private::rules::mul::jvp_a(
+                                &::autodiff::__private::zero_grad(w),
+                                w,
+                                x,
+                            )
+                        }
                     };
                     if __ad_nz0 && __ad_first != 0usize {
                         ::autodiff::__private::Accumulate::accumulate(
@@ -452,9 +458,21 @@ fn layer_vjp2_want<'__ad>(
                             }
                             LayerGrad {
                                 w: __ad_dd0
-                                    .unwrap_or_else(|| ::autodiff::__private::zero_grad(w)),
+                                    .unwrap_or_else(|| {
+                                        if (__ad_want >> 32usize) & 1 != 0 {
+                                            ::autodiff::__private::zero_grad(w)
+                                        } else {
+                                            ::autodiff::__private::placeholder(w)
+                                        }
+                                    }),
                                 x: __ad_dd2
-                                    .unwrap_or_else(|| ::autodiff::__private::zero_grad(x)),
+                                    .unwrap_or_else(|| {
+                                        if (__ad_want >> 33usize) & 1 != 0 {
+                                            ::autodiff::__private::zero_grad(x)
+                                        } else {
+                                            ::autodiff::__private::placeholder(x)
+                                        }
+                                    }),
                             }
                         },
                     )
