@@ -106,13 +106,32 @@ impl NonzeroRows {
 }
 
 /// The nonzero rows of the column-major `data` with `nrows` rows, if they are
-/// few enough to make it sparse.
+/// few enough to make it sparse. Up to 64 rows, a mask of the rows seen
+/// nonzero is built column by column, in storage order; a dense operand
+/// stops after its first column.
 fn sparse_rows<T: Field>(data: &[T], nrows: usize) -> Option<NonzeroRows> {
     let limit = (nrows / 4).min(SPARSE_ROWS);
     let mut found = NonzeroRows {
         len: 0,
         rows: [0; SPARSE_ROWS],
     };
+    if nrows <= 64 {
+        let mut seen = 0u64;
+        for column in data.chunks_exact(nrows.max(1)) {
+            for (r, v) in column.iter().enumerate() {
+                seen |= u64::from(*v != T::ZERO) << r;
+            }
+            if seen.count_ones() as usize > limit {
+                return None;
+            }
+        }
+        while seen != 0 {
+            found.rows[found.len] = seen.trailing_zeros() as usize;
+            found.len += 1;
+            seen &= seen - 1;
+        }
+        return Some(found);
+    }
     for r in 0..nrows {
         if data[r..].iter().step_by(nrows).any(|v| *v != T::ZERO) {
             if found.len == limit {
@@ -266,6 +285,22 @@ mod tests {
                 0.0
             }
         })
+    }
+
+    /// An operand of more than 64 rows, scanned row by row.
+    #[test]
+    fn tall_sparse_operands_match_dense() {
+        let (dense, seed) = (matrix(20, 8, None, 0.5), matrix(100, 8, Some(&[3, 70]), 1.0));
+        let mut acc = matrix(100, 20, None, 2.0);
+        nt(&mut acc, &seed, &dense, 1.0, true);
+        let expected = &seed * dense.transpose() + matrix(100, 20, None, 2.0);
+        assert!((acc - expected).abs().max() < 1e-12);
+        let dense = matrix(100, 30, None, 0.5);
+        let mut acc = DMatrix::zeros(30, 8);
+        tn(&mut acc, &dense, &seed, 0.0, true);
+        assert!((acc - dense.transpose() * &seed).abs().max() < 1e-12);
+        let mut acc = DMatrix::zeros(30, 8);
+        tn(&mut acc, &dense, &matrix(100, 8, None, 1.0), 0.0, false);
     }
 
     /// Each sparse case against nalgebra's dense product, for `beta` 0, 1
