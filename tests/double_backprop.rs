@@ -311,3 +311,36 @@ fn pullbacks_in_loops_share_the_forward_sweep() {
     let unit = rows_penalty_grad(&w, &x, &seeds, &xs).1.w;
     assert!((scaled - unit * 2.5).norm() < 1e-12);
 }
+
+#[differentiable(order = 2, wrt(w, x))]
+fn batch_loss(w: &DMatrix<f64>, x: &DMatrix<f64>) -> f64 {
+    (w * x).tanh().norm_squared()
+}
+
+/// `f_grad` in a loop whose arguments are the caller's parameters: each
+/// iteration's pullback adds into the running sum of `w̄` in place
+/// (`TangentPullback::pull_tangent_into`), with a seed of `l` that changes.
+#[differentiable(wrt(w))]
+fn repeated_penalty(w: &DMatrix<f64>, x: &DMatrix<f64>, n: usize) -> f64 {
+    let mut p = 0.0;
+    for k in 0..n {
+        let (l, g) = batch_loss_grad(w, x);
+        p += l * (k as f64 + 1.0) + g.x.norm_squared();
+    }
+    p
+}
+
+#[test]
+fn gradients_in_loops_add_into_the_running_sums() {
+    let data = |seed: f64, r: usize, c: usize| DMatrix::from_fn(r, c, |i, j| (seed * (i * c + j) as f64 + 0.3).sin());
+    let (w, x) = (data(0.7, 3, 2), data(1.3, 2, 4));
+    assert_eq!(batch_loss_grad(&w, &x).0, batch_loss(&w, &x));
+    for n in [0, 1, 3] {
+        let f = |p: &[f64]| repeated_penalty(&DMatrix::from_column_slice(3, 2, p), &x, n);
+        let grad = |p: &[f64]| {
+            let w = DMatrix::from_column_slice(3, 2, p);
+            repeated_penalty_grad(&w, &x, n).1.w.as_slice().to_vec()
+        };
+        check_grad(f, grad, w.as_slice()).unwrap();
+    }
+}

@@ -542,8 +542,9 @@ pub fn second_order(
         /// `f_vjp2` whose stage 2 computes only the gradient's fields whose
         /// bits `__ad_want` sets (`f_want_{field}()`), stage 4 only the
         /// tangents of those it sets (`f_want_tangent(i)`), and stage 3 the
-        /// output's tangent only if bit 63 is set; the others are zero. A
-        /// caller that reads only some of them passes those.
+        /// output's tangent only if bit 63 is set; the others are zeros or
+        /// placeholders (`Tangent::placeholder`). A caller that reads only
+        /// some of them passes those.
         #[doc(hidden)]
         #allow
         #vis fn #vjp2_want #staged_generics (#(#staged_inputs,)* __ad_want: u64) -> (#ret, impl #private::Pullback2<#ret, #grad_ty> #bound) #staged_where {
@@ -554,10 +555,10 @@ pub fn second_order(
                 (#gradient, move |__ad_tin: #grad_ty| {
                     #(let #dots = __ad_tin.#fields;)*
                     #tangent_forward
-                    (#output_tangent, move |__ad_ctdot: ::core::option::Option<#ret>| {
+                    (#output_tangent, #private::Accumulating(move |__ad_ctdot: ::core::option::Option<#ret>, __ad_acc: ::core::option::Option<#grad_ty>| {
                         #tangent_reverse
                         #tangent_gradient
-                    })
+                    }))
                 })
             })
         }
@@ -596,23 +597,30 @@ pub fn second_order(
             #vis fn #grad_vjp #staged_generics (#(#staged_inputs),*)
                 -> ((#ret, #grad_ty), impl ::core::ops::FnOnce((#ret, #grad_ty)) -> #grad_ty #bound) #staged_where
             {
-                #grad_vjp_want(#(#values,)* u64::MAX >> 1)
+                let (__ad_yg, __ad_pb) = #grad_vjp_want(#(#values,)* u64::MAX >> 1);
+                (__ad_yg, move |__ad_bar: (#ret, #grad_ty)| __ad_pb(__ad_bar, ::core::option::Option::None))
             }
 
             /// `f_grad_vjp` for a caller that reads only some fields of the
-            /// gradient and differentiates only some arguments (see `f_vjp2_want`).
+            /// gradient and differentiates only some arguments (see
+            /// `f_vjp2_want`); its pullback adds into the caller's running
+            /// sums where it passes them (`TangentPullback::pull_tangent_into`).
             #[doc(hidden)]
             #allow
             #vis fn #grad_vjp_want #staged_generics (#(#staged_inputs,)* __ad_want: u64)
-                -> ((#ret, #grad_ty), impl ::core::ops::FnOnce((#ret, #grad_ty)) -> #grad_ty #bound) #staged_where
+                -> ((#ret, #grad_ty), impl ::core::ops::FnOnce((#ret, #grad_ty), ::core::option::Option<#grad_ty>) -> #grad_ty #bound) #staged_where
             {
                 let (__ad_y, __ad_pb) = #vjp2_want(#(#values,)* __ad_want);
                 let (__ad_g, __ad_st) = #private::Pullback2::pull(__ad_pb, #private::one_like(&__ad_y));
                 // The reverse sweep is linear in its seed: seeding its tangent
                 // with `l̄` adds `l̄ ∇f` to `H ḡ` in the same sweep.
-                ((__ad_y, __ad_g), move |(__ad_lbar, __ad_gbar): (#ret, #grad_ty)| {
+                ((__ad_y, __ad_g), move |(__ad_lbar, __ad_gbar): (#ret, #grad_ty), __ad_acc: ::core::option::Option<#grad_ty>| {
                     let (_, __ad_tp) = #private::TangentSweep::push(__ad_st, __ad_gbar);
-                    #private::TangentPullback::pull_tangent(__ad_tp, ::core::option::Option::Some(__ad_lbar))
+                    let __ad_lbar = ::core::option::Option::Some(__ad_lbar);
+                    match __ad_acc {
+                        ::core::option::Option::Some(__ad_acc) => #private::TangentPullback::pull_tangent_into(__ad_tp, __ad_lbar, __ad_acc),
+                        ::core::option::Option::None => #private::TangentPullback::pull_tangent(__ad_tp, __ad_lbar),
+                    }
                 })
             }
 
@@ -725,9 +733,12 @@ fn pullback_function(item: &ItemFn, grad: &GradStruct, params: &[Param], private
     // along `ḡ` (the Hessian of `⟨ct, f⟩` times `ḡ`).
     let pull_ct = quote! {
         let (__ad_g, __ad_st) = #private::Pullback2::pull(__ad_pb, ::core::clone::Clone::clone(ct));
-        (__ad_g, move |__ad_gbar: #grad_ty| {
+        (__ad_g, move |__ad_gbar: #grad_ty, __ad_acc: ::core::option::Option<#grad_ty>| {
             let (_, __ad_tp) = #private::TangentSweep::push(__ad_st, __ad_gbar);
-            #args_ident(#private::TangentPullback::pull_tangent(__ad_tp, ::core::option::Option::None))
+            #args_ident(match __ad_acc {
+                ::core::option::Option::Some(__ad_acc) => #private::TangentPullback::pull_tangent_into(__ad_tp, ::core::option::Option::None, __ad_acc),
+                ::core::option::Option::None => #private::TangentPullback::pull_tangent(__ad_tp, ::core::option::Option::None),
+            })
         })
     };
     quote! {
@@ -755,15 +766,18 @@ fn pullback_function(item: &ItemFn, grad: &GradStruct, params: &[Param], private
         #vis fn #pullback_vjp #staged_generics (#(#staged_inputs,)* ct: &#ret)
             -> (#grad_ty, impl ::core::ops::FnOnce(#grad_ty) -> #args_ident #ty_generics #bound) #staged_where
         {
-            #pullback_vjp_want(#(#values,)* ct, u64::MAX >> 1)
+            let (__ad_g, __ad_pb) = #pullback_vjp_want(#(#values,)* ct, u64::MAX >> 1);
+            (__ad_g, move |__ad_gbar: #grad_ty| __ad_pb(__ad_gbar, ::core::option::Option::None))
         }
 
         /// `f_pullback_vjp` for a caller that reads only some fields of the
-        /// gradient and differentiates only some arguments (see `f_vjp2_want`).
+        /// gradient and differentiates only some arguments (see
+        /// `f_vjp2_want`); its pullback adds into the caller's running sums
+        /// where it passes them (`TangentPullback::pull_tangent_into`).
         #[doc(hidden)]
         #allow
         #vis fn #pullback_vjp_want #staged_generics (#(#staged_inputs,)* ct: &#ret, __ad_want: u64)
-            -> (#grad_ty, impl ::core::ops::FnOnce(#grad_ty) -> #args_ident #ty_generics #bound) #staged_where
+            -> (#grad_ty, impl ::core::ops::FnOnce(#grad_ty, ::core::option::Option<#grad_ty>) -> #args_ident #ty_generics #bound) #staged_where
         {
             let (_, __ad_pb) = #vjp2_want(#(#values,)* __ad_want);
             #pull_ct
@@ -782,7 +796,7 @@ fn pullback_function(item: &ItemFn, grad: &GradStruct, params: &[Param], private
         #[doc(hidden)]
         #allow
         #vis fn #vjp_from #from_generics (__ad_shared: &__AdP, ct: &#ret)
-            -> (#grad_ty, impl ::core::ops::FnOnce(#grad_ty) -> #args_ident #ty_generics) #from_where
+            -> (#grad_ty, impl ::core::ops::FnOnce(#grad_ty, ::core::option::Option<#grad_ty>) -> #args_ident #ty_generics) #from_where
         {
             let __ad_pb = ::core::clone::Clone::clone(__ad_shared);
             #pull_ct
@@ -937,9 +951,9 @@ pub fn order_one_stubs(
         #[doc(hidden)]
         #[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
         #vis fn #grad_vjp_want #generics (#(#inputs,)* __ad_want: u64)
-            -> ((#ret, #grad_ty), impl ::core::ops::FnOnce((#ret, #grad_ty)) -> #grad_ty) #where_clause
+            -> ((#ret, #grad_ty), impl ::core::ops::FnOnce((#ret, #grad_ty), ::core::option::Option<#grad_ty>) -> #grad_ty) #where_clause
         {
-            (::core::unreachable!(), |_: (#ret, #grad_ty)| -> #grad_ty { ::core::unreachable!() })
+            (::core::unreachable!(), |_: (#ret, #grad_ty), _: ::core::option::Option<#grad_ty>| -> #grad_ty { ::core::unreachable!() })
         }
 
         #(#want_fields)*

@@ -101,7 +101,7 @@ fn generate(attr: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
     }
     out.extend(grad.differentiable_impls(&func.params, &private));
     if args.second_order.is_some() {
-        let second = reverse::second::transform(&func, &act, krate);
+        let second = reverse::second::transform(&func, &act, krate, true);
         out.extend(emit::second_order(
             &item,
             &grad,

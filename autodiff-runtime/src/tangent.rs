@@ -486,12 +486,46 @@ impl<G, Y, N: TangentPullback<Y, G>, F: FnOnce(G) -> (Y, N)> TangentSweep<G, Y> 
 /// and cotangent 1 this is a Hessian-vector product.
 pub trait TangentPullback<Y, G> {
     fn pull_tangent(self, ct_tangent: Option<Y>) -> G;
+
+    /// [`pull_tangent`](Self::pull_tangent) added into `acc`, a caller's
+    /// running sums: a penalty's loop over Jacobian rows adds each row's
+    /// tangents into the same gradient. Generated sweeps ([`Accumulating`])
+    /// add each term into `acc` in place (a product's `gemm` with `beta = 1`);
+    /// others return their tangents, which are then added.
+    #[inline(always)]
+    fn pull_tangent_into(self, ct_tangent: Option<Y>, mut acc: G) -> G
+    where
+        Self: Sized,
+        G: Accumulate<G>,
+    {
+        acc.accumulate(self.pull_tangent(ct_tangent));
+        acc
+    }
 }
 
 impl<Y, G, F: FnOnce(Option<Y>) -> G> TangentPullback<Y, G> for F {
     #[inline(always)]
     fn pull_tangent(self, ct_tangent: Option<Y>) -> G {
         self(ct_tangent)
+    }
+}
+
+/// A generated stage 4: its closure takes the caller's running sums, if
+/// any, and starts the tangents of the parameters' adjoints from them.
+pub struct Accumulating<F>(pub F);
+
+impl<Y, G, F: FnOnce(Option<Y>, Option<G>) -> G> TangentPullback<Y, G> for Accumulating<F> {
+    #[inline(always)]
+    fn pull_tangent(self, ct_tangent: Option<Y>) -> G {
+        (self.0)(ct_tangent, None)
+    }
+
+    #[inline(always)]
+    fn pull_tangent_into(self, ct_tangent: Option<Y>, acc: G) -> G
+    where
+        G: Accumulate<G>,
+    {
+        (self.0)(ct_tangent, Some(acc))
     }
 }
 

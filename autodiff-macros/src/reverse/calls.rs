@@ -138,6 +138,60 @@ impl Reverse<'_> {
         }
     }
 
+    /// For a call whose pullback is `f_pullback_vjp_from`'s,
+    /// `f_pullback_vjp_want`'s or `f_grad_vjp_want`'s, which take the
+    /// caller's running sums (`TangentPullback::pull_tangent_into`): the
+    /// argument that passes them, and how many leading arguments' adjoints it
+    /// passes, which the pullback then returns with its terms added in place
+    /// (a loop over seeds adds into the same adjoints). Nothing is passed
+    /// (`None`, 0) unless every such argument with a derivative here already
+    /// has an adjoint. `None` for any other call.
+    pub(super) fn running_sums(&self, inst: &Inst) -> Option<(TokenStream, usize)> {
+        let Op::Call { path, args, by_ref, .. } = &inst.op else {
+            return None;
+        };
+        let result = inst.results[0];
+        let (suffix, params) = if self.second_order {
+            return None;
+        } else if self.shared.contains_key(&result) || self.is_pullback(inst) {
+            ("_pullback", args.len() - 1)
+        } else if self.grad_tuple(result).is_some() {
+            ("_grad", args.len())
+        } else {
+            return None;
+        };
+        let nothing = Some((quote!(::core::option::Option::None), 0));
+        let active: Vec<Value> = args[..params].iter().copied().filter(|a| self.act.active(*a)).collect();
+        let distinct = active.iter().collect::<HashSet<_>>().len() == active.len();
+        // The callee's positional adapter reads the arguments, for the shapes
+        // of zeros: the caller's parameters are in scope in any sweep.
+        let in_scope = args[..params]
+            .iter()
+            .all(|a| self.func.params.iter().any(|p| p.value == *a));
+        let name = path.segments.last()?.ident.to_string();
+        let (Some(stem), true, true, true) = (
+            name.strip_suffix(suffix),
+            distinct,
+            in_scope,
+            active.iter().all(|a| self.declared.contains(a)),
+        ) else {
+            return nothing;
+        };
+        let mut positional = path.clone();
+        positional.segments.last_mut()?.ident = format_ident!("{}_tangents_positional", stem);
+        let private = &self.private;
+        let values = self.call_args(&args[..params], &by_ref[..params]);
+        let sums = args[..params].iter().map(|a| match self.act.active(*a) {
+            true => {
+                let adj = super::adj_ident(*a);
+                quote!(#private::Given(#adj))
+            }
+            false => quote!(#private::ZeroTangent),
+        });
+        let sums = quote!(::core::option::Option::Some(#positional(#(&#values,)* #(#sums),*)));
+        Some((sums, params))
+    }
+
     /// The mask of `f_vjp2_want` for a call of `f_pullback` or `f_grad`
     /// (`path`, whose name ends in `suffix`) whose gradient the body holds
     /// as `gradients`: the fields it reads of them (`f_want_x() | ..`, all

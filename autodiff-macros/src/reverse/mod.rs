@@ -850,6 +850,8 @@ impl Reverse<'_> {
                         Some(t) => t.to_token_stream(),
                         None => quote!(_),
                     });
+                    let sums = self.running_sums(inst);
+                    let summed = sums.as_ref().map_or(0, |s| s.1);
                     if self.second_order {
                         let so = second::continuation(result);
                         out.extend(quote_spanned!(span=>
@@ -857,13 +859,22 @@ impl Reverse<'_> {
                             let (#(#pattern,)*) = #private::ArgTangents::into_arg_tangents(__ad_g);
                         ));
                     } else {
+                        let call = match sums {
+                            Some((sums, _)) => quote!(#pb(#ct, #sums)),
+                            None => quote!(#pb(#ct)),
+                        };
                         out.extend(quote_spanned!(span=>
-                            let (#(#pattern,)*) = #private::ArgTangents::into_arg_tangents(#pb(#ct));
+                            let (#(#pattern,)*) = #private::ArgTangents::into_arg_tangents(#call);
                         ));
+                    }
+                    // The pullback added into the running sums it took.
+                    for (arg, t) in args[..summed].iter().zip(&tangents) {
+                        let (Some(t), adj) = (t, adj_ident(*arg)) else { continue };
+                        out.extend(quote_spanned!(span=> #adj = #t;));
                     }
                     // Spanned at the argument, so that a cotangent the callee
                     // does not provide is reported there.
-                    for ((arg, t), &span) in args.iter().zip(tangents).zip(spans) {
+                    for ((arg, t), &span) in args.iter().zip(tangents).zip(spans).skip(summed) {
                         let Some(t) = t else { continue };
                         let adj = adj_ident(*arg);
                         let private = respan(&private, span);

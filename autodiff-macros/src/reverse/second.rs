@@ -141,7 +141,11 @@ pub struct SecondSweeps {
     pub tangent_grads: Vec<(Ident, TokenStream)>,
 }
 
-pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> SecondSweeps {
+///
+/// With `sums`, stage 4 starts the parameters' adjoint tangents from the
+/// caller's running sums, `__ad_acc` (see `Accumulating`); a `map`'s scalar
+/// function, inlined per element, has none.
+pub fn transform(func: &Func, act: &Activity, krate: &syn::Path, sums: bool) -> SecondSweeps {
     let mut cx = Reverse::new(func, act, krate);
     cx.second_order = true;
     let wanted = func.params.iter().filter(|p| p.differentiated).enumerate();
@@ -164,6 +168,7 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path) -> SecondSweeps
         declared: cx.declared.clone(),
         // At the top level only: an arm or a loop body hands all its
         // tangents to stage 4.
+        sums,
         movable: movable_tangents(func)
             .into_iter()
             .filter(|v| func.body.insts.iter().any(|i| i.results.contains(v)))
@@ -270,6 +275,8 @@ struct Tangents<'r, 'a> {
     arm_dots: HashMap<(Value, bool), Vec<Value>>,
     /// The primal adjoints in scope (the arm's, inside an `if` arm).
     declared: HashSet<Value>,
+    /// Whether stage 4 starts from the caller's running sums (`transform`).
+    sums: bool,
     /// Tangents that their only reader may take (see [`movable_tangents`]).
     movable: HashSet<Value>,
 }
@@ -745,7 +752,7 @@ impl Tangents<'_, '_> {
             return;
         }
         let act = crate::activity::analyse(scalar, &mut Errors::default());
-        let second = transform(scalar, &act, self.krate);
+        let second = transform(scalar, &act, self.krate, false);
         let SecondSweeps {
             forward,
             reverse,
@@ -921,6 +928,45 @@ impl Tangents<'_, '_> {
             out.extend(quote!(let mut #dd = __ad_ctdot;));
             self.dd.insert(f.output);
             self.maybe.insert(f.output);
+        }
+        // The parameters' adjoint tangents start from the caller's running
+        // sums where it passes them (`__ad_acc`, see `Accumulating`): each
+        // term is then added into them in place.
+        // (A parameter that is the output also holds the seed's tangent.)
+        let params: Vec<_> = f.params.iter().filter(|p| p.differentiated && self.sums).collect();
+        let output_sum = format_ident!("__ad_acc_output");
+        let dds: Vec<Ident> = params
+            .iter()
+            .map(|p| match p.value == f.output && self.dd.contains(&p.value) {
+                true => output_sum.clone(),
+                false => dd_ident(p.value),
+            })
+            .collect();
+        let fields = params.iter().map(|p| &p.ident);
+        let nones = params.iter().map(|_| quote!(::core::option::Option::None));
+        out.extend((!params.is_empty()).then(|| {
+            quote! {
+                let (#(mut #dds,)*) = match __ad_acc {
+                    ::core::option::Option::Some(__ad_acc) => (#(::core::option::Option::Some(__ad_acc.#fields),)*),
+                    ::core::option::Option::None => (#(#nones,)*),
+                };
+            }
+        }));
+        if dds.contains(&output_sum) {
+            let (dd, private) = (dd_ident(f.output), &cx.private);
+            out.extend(quote! {
+                let mut #dd = match (#dd, #output_sum) {
+                    (::core::option::Option::Some(mut __ad_c), ::core::option::Option::Some(__ad_a)) => {
+                        #private::Accumulate::accumulate(&mut __ad_c, __ad_a);
+                        ::core::option::Option::Some(__ad_c)
+                    }
+                    (__ad_c, __ad_a) => __ad_c.or(__ad_a),
+                };
+            });
+        }
+        for p in &params {
+            self.dd.insert(p.value);
+            self.maybe.insert(p.value);
         }
         for inst in f.body.insts.iter().rev() {
             self.reverse_inst(inst, &mut out);

@@ -465,14 +465,20 @@ fn recurrence_grad_vjp_want<'__ad_order>(
     __ad_want: u64,
 ) -> (
     (f64, RecurrenceGrad),
-    impl ::core::ops::FnOnce((f64, RecurrenceGrad)) -> RecurrenceGrad,
+    impl ::core::ops::FnOnce(
+        (f64, RecurrenceGrad),
+        ::core::option::Option<RecurrenceGrad>,
+    ) -> RecurrenceGrad,
 )
 where
     RecurrenceGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
 {
     (
         ::core::unreachable!(),
-        |_: (f64, RecurrenceGrad)| -> RecurrenceGrad { ::core::unreachable!() },
+        |
+            _: (f64, RecurrenceGrad),
+            _: ::core::option::Option<RecurrenceGrad>,
+        | -> RecurrenceGrad { ::core::unreachable!() },
     )
 }
 #[doc(hidden)]
@@ -1150,14 +1156,20 @@ fn straight_line_grad_vjp_want<'__ad_order>(
     __ad_want: u64,
 ) -> (
     (f64, StraightLineGrad),
-    impl ::core::ops::FnOnce((f64, StraightLineGrad)) -> StraightLineGrad,
+    impl ::core::ops::FnOnce(
+        (f64, StraightLineGrad),
+        ::core::option::Option<StraightLineGrad>,
+    ) -> StraightLineGrad,
 )
 where
     StraightLineGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
 {
     (
         ::core::unreachable!(),
-        |_: (f64, StraightLineGrad)| -> StraightLineGrad { ::core::unreachable!() },
+        |
+            _: (f64, StraightLineGrad),
+            _: ::core::option::Option<StraightLineGrad>,
+        | -> StraightLineGrad { ::core::unreachable!() },
     )
 }
 #[doc(hidden)]
@@ -1675,13 +1687,22 @@ where
 fn branches_grad_vjp_want<'__ad_order>(
     x: &[f64],
     __ad_want: u64,
-) -> ((f64, BranchesGrad), impl ::core::ops::FnOnce((f64, BranchesGrad)) -> BranchesGrad)
+) -> (
+    (f64, BranchesGrad),
+    impl ::core::ops::FnOnce(
+        (f64, BranchesGrad),
+        ::core::option::Option<BranchesGrad>,
+    ) -> BranchesGrad,
+)
 where
     BranchesGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
 {
     (
         ::core::unreachable!(),
-        |_: (f64, BranchesGrad)| -> BranchesGrad { ::core::unreachable!() },
+        |
+            _: (f64, BranchesGrad),
+            _: ::core::option::Option<BranchesGrad>,
+        | -> BranchesGrad { ::core::unreachable!() },
     )
 }
 #[doc(hidden)]
@@ -2185,13 +2206,22 @@ where
 fn read_back_grad_vjp_want<'__ad_order>(
     x: &[f64],
     __ad_want: u64,
-) -> ((f64, ReadBackGrad), impl ::core::ops::FnOnce((f64, ReadBackGrad)) -> ReadBackGrad)
+) -> (
+    (f64, ReadBackGrad),
+    impl ::core::ops::FnOnce(
+        (f64, ReadBackGrad),
+        ::core::option::Option<ReadBackGrad>,
+    ) -> ReadBackGrad,
+)
 where
     ReadBackGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
 {
     (
         ::core::unreachable!(),
-        |_: (f64, ReadBackGrad)| -> ReadBackGrad { ::core::unreachable!() },
+        |
+            _: (f64, ReadBackGrad),
+            _: ::core::option::Option<ReadBackGrad>,
+        | -> ReadBackGrad { ::core::unreachable!() },
     )
 }
 #[doc(hidden)]
@@ -2711,13 +2741,21 @@ fn matvec_grad_vjp_want<'__ad_order>(
     a: &DMatrix<f64>,
     x: &DVector<f64>,
     __ad_want: u64,
-) -> ((f64, MatvecGrad), impl ::core::ops::FnOnce((f64, MatvecGrad)) -> MatvecGrad)
+) -> (
+    (f64, MatvecGrad),
+    impl ::core::ops::FnOnce(
+        (f64, MatvecGrad),
+        ::core::option::Option<MatvecGrad>,
+    ) -> MatvecGrad,
+)
 where
     MatvecGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
 {
     (
         ::core::unreachable!(),
-        |_: (f64, MatvecGrad)| -> MatvecGrad { ::core::unreachable!() },
+        |_: (f64, MatvecGrad), _: ::core::option::Option<MatvecGrad>| -> MatvecGrad {
+            ::core::unreachable!()
+        },
     )
 }
 #[doc(hidden)]

@@ -185,11 +185,19 @@ fn g_grad_vjp_want<'__ad_order>(
     x: f64,
     n: usize,
     __ad_want: u64,
-) -> ((f64, GGrad), impl ::core::ops::FnOnce((f64, GGrad)) -> GGrad)
+) -> (
+    (f64, GGrad),
+    impl ::core::ops::FnOnce((f64, GGrad), ::core::option::Option<GGrad>) -> GGrad,
+)
 where
     GGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
 {
-    (::core::unreachable!(), |_: (f64, GGrad)| -> GGrad { ::core::unreachable!() })
+    (
+        ::core::unreachable!(),
+        |_: (f64, GGrad), _: ::core::option::Option<GGrad>| -> GGrad {
+            ::core::unreachable!()
+        },
+    )
 }
 #[doc(hidden)]
 #[allow(dead_code)]

@@ -388,14 +388,20 @@ fn rosenbrock_grad_vjp_want<'__ad_order>(
     __ad_want: u64,
 ) -> (
     (f64, RosenbrockGrad),
-    impl ::core::ops::FnOnce((f64, RosenbrockGrad)) -> RosenbrockGrad,
+    impl ::core::ops::FnOnce(
+        (f64, RosenbrockGrad),
+        ::core::option::Option<RosenbrockGrad>,
+    ) -> RosenbrockGrad,
 )
 where
     RosenbrockGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
 {
     (
         ::core::unreachable!(),
-        |_: (f64, RosenbrockGrad)| -> RosenbrockGrad { ::core::unreachable!() },
+        |
+            _: (f64, RosenbrockGrad),
+            _: ::core::option::Option<RosenbrockGrad>,
+        | -> RosenbrockGrad { ::core::unreachable!() },
     )
 }
 #[doc(hidden)]

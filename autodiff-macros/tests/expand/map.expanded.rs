@@ -325,11 +325,19 @@ where
 fn f_grad_vjp_want<'__ad_order>(
     a: &DMatrix<f64>,
     __ad_want: u64,
-) -> ((f64, FGrad), impl ::core::ops::FnOnce((f64, FGrad)) -> FGrad)
+) -> (
+    (f64, FGrad),
+    impl ::core::ops::FnOnce((f64, FGrad), ::core::option::Option<FGrad>) -> FGrad,
+)
 where
     FGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
 {
-    (::core::unreachable!(), |_: (f64, FGrad)| -> FGrad { ::core::unreachable!() })
+    (
+        ::core::unreachable!(),
+        |_: (f64, FGrad), _: ::core::option::Option<FGrad>| -> FGrad {
+            ::core::unreachable!()
+        },
+    )
 }
 #[doc(hidden)]
 #[allow(dead_code)]

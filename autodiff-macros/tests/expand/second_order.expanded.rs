@@ -185,8 +185,9 @@ fn layer_vjp2<'__ad>(
 /// `f_vjp2` whose stage 2 computes only the gradient's fields whose
 /// bits `__ad_want` sets (`f_want_{field}()`), stage 4 only the
 /// tangents of those it sets (`f_want_tangent(i)`), and stage 3 the
-/// output's tangent only if bit 63 is set; the others are zero. A
-/// caller that reads only some of them passes those.
+/// output's tangent only if bit 63 is set; the others are zeros or
+/// placeholders (`Tangent::placeholder`). A caller that reads only
+/// some of them passes those.
 #[doc(hidden)]
 #[allow(dead_code, unused_mut, unused_variables, clippy::all)]
 fn layer_vjp2_want<'__ad>(
@@ -280,8 +281,22 @@ fn layer_vjp2_want<'__ad>(
                         } else {
                             ::autodiff::__private::zero_grad(&__ad_v6)
                         },
-                        move |__ad_ctdot: ::core::option::Option<f64>| {
+                        ::autodiff::__private::Accumulating(move |
+                            __ad_ctdot: ::core::option::Option<f64>,
+                            __ad_acc: ::core::option::Option<LayerGrad>|
+                        {
                             let mut __ad_dd6 = __ad_ctdot;
+                            let (mut __ad_dd0, mut __ad_dd2) = match __ad_acc {
+                                ::core::option::Option::Some(__ad_acc) => {
+                                    (
+                                        ::core::option::Option::Some(__ad_acc.w),
+                                        ::core::option::Option::Some(__ad_acc.x),
+                                    )
+                                }
+                                ::core::option::Option::None => {
+                                    (::core::option::Option::None, ::core::option::Option::None)
+                                }
+                            };
                             let mut __ad_dd5 = ::core::option::Option::None;
                             if let ::core::option::Option::Some(__ad_in) = &__ad_dd6 {
                                 match &mut __ad_dd5 {
@@ -374,8 +389,6 @@ fn layer_vjp2_want<'__ad>(
                                     }
                                 }
                             }
-                            let mut __ad_dd0 = ::core::option::Option::None;
-                            let mut __ad_dd2 = ::core::option::Option::None;
                             if let ::core::option::Option::Some(__ad_in) = &__ad_dd3 {
                                 if (__ad_want >> 32usize) & 1 != 0 {
                                     match &mut __ad_dd0 {
@@ -474,7 +487,7 @@ fn layer_vjp2_want<'__ad>(
                                         }
                                     }),
                             }
-                        },
+                        }),
                     )
                 },
             )
@@ -556,10 +569,16 @@ fn layer_grad_vjp<'__ad>(
     (f64, LayerGrad),
     impl ::core::ops::FnOnce((f64, LayerGrad)) -> LayerGrad + '__ad,
 ) {
-    layer_grad_vjp_want(w, b, x, u64::MAX >> 1)
+    let (__ad_yg, __ad_pb) = layer_grad_vjp_want(w, b, x, u64::MAX >> 1);
+    (
+        __ad_yg,
+        move |__ad_bar: (f64, LayerGrad)| __ad_pb(__ad_bar, ::core::option::Option::None),
+    )
 }
 /// `f_grad_vjp` for a caller that reads only some fields of the
-/// gradient and differentiates only some arguments (see `f_vjp2_want`).
+/// gradient and differentiates only some arguments (see
+/// `f_vjp2_want`); its pullback adds into the caller's running
+/// sums where it passes them (`TangentPullback::pull_tangent_into`).
 #[doc(hidden)]
 #[allow(dead_code, unused_mut, unused_variables, clippy::all)]
 fn layer_grad_vjp_want<'__ad>(
@@ -569,7 +588,10 @@ fn layer_grad_vjp_want<'__ad>(
     __ad_want: u64,
 ) -> (
     (f64, LayerGrad),
-    impl ::core::ops::FnOnce((f64, LayerGrad)) -> LayerGrad + '__ad,
+    impl ::core::ops::FnOnce(
+        (f64, LayerGrad),
+        ::core::option::Option<LayerGrad>,
+    ) -> LayerGrad + '__ad,
 ) {
     let (__ad_y, __ad_pb) = layer_vjp2_want(w, b, x, __ad_want);
     let (__ad_g, __ad_st) = ::autodiff::__private::Pullback2::pull(
@@ -578,15 +600,30 @@ fn layer_grad_vjp_want<'__ad>(
     );
     (
         (__ad_y, __ad_g),
-        move |(__ad_lbar, __ad_gbar): (f64, LayerGrad)| {
+        move |
+            (__ad_lbar, __ad_gbar): (f64, LayerGrad),
+            __ad_acc: ::core::option::Option<LayerGrad>|
+        {
             let (_, __ad_tp) = ::autodiff::__private::TangentSweep::push(
                 __ad_st,
                 __ad_gbar,
             );
-            ::autodiff::__private::TangentPullback::pull_tangent(
-                __ad_tp,
-                ::core::option::Option::Some(__ad_lbar),
-            )
+            let __ad_lbar = ::core::option::Option::Some(__ad_lbar);
+            match __ad_acc {
+                ::core::option::Option::Some(__ad_acc) => {
+                    ::autodiff::__private::TangentPullback::pull_tangent_into(
+                        __ad_tp,
+                        __ad_lbar,
+                        __ad_acc,
+                    )
+                }
+                ::core::option::Option::None => {
+                    ::autodiff::__private::TangentPullback::pull_tangent(
+                        __ad_tp,
+                        __ad_lbar,
+                    )
+                }
+            }
         },
     )
 }
@@ -655,10 +692,16 @@ fn layer_pullback_vjp<'__ad>(
     x: &'__ad DMatrix<f64>,
     ct: &f64,
 ) -> (LayerGrad, impl ::core::ops::FnOnce(LayerGrad) -> LayerPullbackGrad + '__ad) {
-    layer_pullback_vjp_want(w, b, x, ct, u64::MAX >> 1)
+    let (__ad_g, __ad_pb) = layer_pullback_vjp_want(w, b, x, ct, u64::MAX >> 1);
+    (
+        __ad_g,
+        move |__ad_gbar: LayerGrad| __ad_pb(__ad_gbar, ::core::option::Option::None),
+    )
 }
 /// `f_pullback_vjp` for a caller that reads only some fields of the
-/// gradient and differentiates only some arguments (see `f_vjp2_want`).
+/// gradient and differentiates only some arguments (see
+/// `f_vjp2_want`); its pullback adds into the caller's running sums
+/// where it passes them (`TangentPullback::pull_tangent_into`).
 #[doc(hidden)]
 #[allow(dead_code, unused_mut, unused_variables, clippy::all)]
 fn layer_pullback_vjp_want<'__ad>(
@@ -667,7 +710,13 @@ fn layer_pullback_vjp_want<'__ad>(
     x: &'__ad DMatrix<f64>,
     ct: &f64,
     __ad_want: u64,
-) -> (LayerGrad, impl ::core::ops::FnOnce(LayerGrad) -> LayerPullbackGrad + '__ad) {
+) -> (
+    LayerGrad,
+    impl ::core::ops::FnOnce(
+        LayerGrad,
+        ::core::option::Option<LayerGrad>,
+    ) -> LayerPullbackGrad + '__ad,
+) {
     let (_, __ad_pb) = layer_vjp2_want(w, b, x, __ad_want);
     let (__ad_g, __ad_st) = ::autodiff::__private::Pullback2::pull(
         __ad_pb,
@@ -675,16 +724,27 @@ fn layer_pullback_vjp_want<'__ad>(
     );
     (
         __ad_g,
-        move |__ad_gbar: LayerGrad| {
+        move |__ad_gbar: LayerGrad, __ad_acc: ::core::option::Option<LayerGrad>| {
             let (_, __ad_tp) = ::autodiff::__private::TangentSweep::push(
                 __ad_st,
                 __ad_gbar,
             );
             LayerPullbackGrad(
-                ::autodiff::__private::TangentPullback::pull_tangent(
-                    __ad_tp,
-                    ::core::option::Option::None,
-                ),
+                match __ad_acc {
+                    ::core::option::Option::Some(__ad_acc) => {
+                        ::autodiff::__private::TangentPullback::pull_tangent_into(
+                            __ad_tp,
+                            ::core::option::Option::None,
+                            __ad_acc,
+                        )
+                    }
+                    ::core::option::Option::None => {
+                        ::autodiff::__private::TangentPullback::pull_tangent(
+                            __ad_tp,
+                            ::core::option::Option::None,
+                        )
+                    }
+                },
             )
         },
     )
@@ -708,7 +768,13 @@ fn layer_pullback_share<'__ad>(
 fn layer_pullback_vjp_from<__AdP: ::autodiff::__private::Pullback2<f64, LayerGrad>>(
     __ad_shared: &__AdP,
     ct: &f64,
-) -> (LayerGrad, impl ::core::ops::FnOnce(LayerGrad) -> LayerPullbackGrad) {
+) -> (
+    LayerGrad,
+    impl ::core::ops::FnOnce(
+        LayerGrad,
+        ::core::option::Option<LayerGrad>,
+    ) -> LayerPullbackGrad,
+) {
     let __ad_pb = ::core::clone::Clone::clone(__ad_shared);
     let (__ad_g, __ad_st) = ::autodiff::__private::Pullback2::pull(
         __ad_pb,
@@ -716,16 +782,27 @@ fn layer_pullback_vjp_from<__AdP: ::autodiff::__private::Pullback2<f64, LayerGra
     );
     (
         __ad_g,
-        move |__ad_gbar: LayerGrad| {
+        move |__ad_gbar: LayerGrad, __ad_acc: ::core::option::Option<LayerGrad>| {
             let (_, __ad_tp) = ::autodiff::__private::TangentSweep::push(
                 __ad_st,
                 __ad_gbar,
             );
             LayerPullbackGrad(
-                ::autodiff::__private::TangentPullback::pull_tangent(
-                    __ad_tp,
-                    ::core::option::Option::None,
-                ),
+                match __ad_acc {
+                    ::core::option::Option::Some(__ad_acc) => {
+                        ::autodiff::__private::TangentPullback::pull_tangent_into(
+                            __ad_tp,
+                            ::core::option::Option::None,
+                            __ad_acc,
+                        )
+                    }
+                    ::core::option::Option::None => {
+                        ::autodiff::__private::TangentPullback::pull_tangent(
+                            __ad_tp,
+                            ::core::option::Option::None,
+                        )
+                    }
+                },
             )
         },
     )
@@ -871,7 +948,7 @@ fn penalised_grad(
     ::autodiff::__private::Accumulate::accumulate(&mut __ad_d3.1, __ad_d5);
     ::autodiff::__private::Accumulate::accumulate(&mut __ad_d3.0, __ad_d4);
     let (__ad_t3_0, _, _) = ::autodiff::__private::ArgTangents::into_arg_tangents(
-        __ad_pb3(__ad_d3),
+        __ad_pb3(__ad_d3, ::core::option::Option::None),
     );
     let mut __ad_d0 = ::autodiff::__private::cotangent(__ad_t3_0);
     (__ad_v10, PenalisedGrad { w: __ad_d0 })
@@ -917,7 +994,7 @@ fn penalised_vjp<'__ad>(
             ::autodiff::__private::Accumulate::accumulate(&mut __ad_d3.1, __ad_d5);
             ::autodiff::__private::Accumulate::accumulate(&mut __ad_d3.0, __ad_d4);
             let (__ad_t3_0, _, _) = ::autodiff::__private::ArgTangents::into_arg_tangents(
-                __ad_pb3(__ad_d3),
+                __ad_pb3(__ad_d3, ::core::option::Option::None),
             );
             let mut __ad_d0 = ::autodiff::__private::cotangent(__ad_t3_0);
             PenalisedGrad { w: __ad_d0 }
@@ -987,14 +1064,20 @@ fn penalised_grad_vjp_want<'__ad_order>(
     __ad_want: u64,
 ) -> (
     (f64, PenalisedGrad),
-    impl ::core::ops::FnOnce((f64, PenalisedGrad)) -> PenalisedGrad,
+    impl ::core::ops::FnOnce(
+        (f64, PenalisedGrad),
+        ::core::option::Option<PenalisedGrad>,
+    ) -> PenalisedGrad,
 )
 where
     PenalisedGrad: ::autodiff::__private::SecondOrder<'__ad_order>,
 {
     (
         ::core::unreachable!(),
-        |_: (f64, PenalisedGrad)| -> PenalisedGrad { ::core::unreachable!() },
+        |
+            _: (f64, PenalisedGrad),
+            _: ::core::option::Option<PenalisedGrad>,
+        | -> PenalisedGrad { ::core::unreachable!() },
     )
 }
 #[doc(hidden)]
