@@ -11,7 +11,7 @@
 mod workloads;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use workloads::penalties::{w4_hand, w5_hand, Act};
+use workloads::penalties::{w4_hand, w5_first_order, w5_hand, Act};
 use workloads::*;
 
 fn bench(c: &mut Criterion) {
@@ -48,6 +48,7 @@ fn bench(c: &mut Criterion) {
                 b.iter(|| $grad(&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3, black_box(&x), &seeds))
             });
             group.bench_function("hand", |b| b.iter(|| w5_hand(&n, black_box(&x), $act)));
+            group.bench_function("first_order", |b| b.iter(|| w5_first_order(&n, black_box(&x), $act)));
             group.finish();
         }};
     }

@@ -23,3 +23,15 @@ for group, variants in groups.items():
         ratio_hand = f"{ns / hand:.3f}" if hand else "-"
         ratio_obj = f"{ns / objective:.2f}" if objective else "-"
         print(f"{group:<16}{variant:<12}{ns:>10.1f}ns{ratio_hand:>10}{ratio_obj:>13}")
+
+# W5's second-order work, gradient less `first_order` (the forward pass once
+# and a pullback per row), relu's against tanh's (Etmann et al. 2019: about
+# two thirds for a locally linear activation).
+relu, tanh = groups.get("w5_relu", {}), groups.get("w5_tanh", {})
+if all("first_order" in g for g in (relu, tanh)):
+    print()
+    for variant in ("generated", "hand"):
+        if variant in relu and variant in tanh:
+            work = [g[variant] - g["first_order"] for g in (relu, tanh)]
+            print(f"w5 second-order work, {variant}: relu {work[0] / 1e3:.1f} us, "
+                  f"tanh {work[1] / 1e3:.1f} us, relu / tanh {work[0] / work[1]:.2f}")

@@ -142,7 +142,7 @@ fn w5_penalty_is_the_jacobian_norm() {
 /// computes the same gradients.
 #[test]
 fn hand_written_penalties_agree() {
-    use workloads::penalties::{w4_hand, w5_hand, Act};
+    use workloads::penalties::{w4_hand, w5_first_order, w5_hand, Act};
     let close = |a: &[f64], b: &[f64]| {
         let scale = b.iter().fold(1.0f64, |m, v| m.max(v.abs()));
         a.iter().zip(b).all(|(a, b)| (a - b).abs() <= 1e-12 * scale)
@@ -178,6 +178,12 @@ fn hand_written_penalties_agree() {
         };
         assert!((v - vg).abs() < 1e-12 * vg.abs(), "{act:?}: {v} vs {vg}");
         assert!(close(&g.concat_slices(), &gg), "{act:?}");
+        // The benchmark's first-order reference computes the same value.
+        let first_order = w5_first_order(&n, &x, act);
+        assert!(
+            (first_order - vg).abs() < 1e-12 * vg.abs(),
+            "{act:?}: {first_order} vs {vg}"
+        );
     }
 }
 

@@ -145,6 +145,23 @@ pub fn w4_hand(n: &Net, x: &DMatrix<f64>, y: &DMatrix<f64>, act: Act) -> (f64, G
     (value, [w1, column(b1), w2, column(b2), w3, column(b3)])
 }
 
+/// W5's value the way its gradients compute it, by hand: the forward pass
+/// once, then one pullback per output row to the input. A gradient's time
+/// less this is its second-order work (stages 3 and 4), which Etmann et al.
+/// (2019) compare between locally linear and curved activations.
+pub fn w5_first_order(n: &Net, x: &DMatrix<f64>, act: Act) -> f64 {
+    let [_, h2, d1, d2] = hidden(n, x, act);
+    let (rows, batch) = (n.w3.nrows(), x.ncols());
+    let mut p = 0.0;
+    for i in 0..rows {
+        let row = n.w3.row(i).transpose();
+        let z2b = DMatrix::from_fn(h2.nrows(), batch, |r, c| row[r] * d2[(r, c)]);
+        let z1b = product_tn(&n.w2, &z2b).component_mul(&d1);
+        p += product_tn(&n.w1, &z1b).norm_squared();
+    }
+    p
+}
+
 /// W5 by hand: `P = Σ_b ‖J_f(x_b)‖²_F`, one reverse pass per output row `i`
 /// (seed `e_i` on every column), and its gradient by forward-over-reverse
 /// along `2 x̄` per row, the forward pass shared by all rows.
