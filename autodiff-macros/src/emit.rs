@@ -616,11 +616,7 @@ pub fn second_order(
                 // with `l̄` adds `l̄ ∇f` to `H ḡ` in the same sweep.
                 ((__ad_y, __ad_g), move |(__ad_lbar, __ad_gbar): (#ret, #grad_ty), __ad_acc: ::core::option::Option<#grad_ty>| {
                     let (_, __ad_tp) = #private::TangentSweep::push(__ad_st, __ad_gbar);
-                    let __ad_lbar = ::core::option::Option::Some(__ad_lbar);
-                    match __ad_acc {
-                        ::core::option::Option::Some(__ad_acc) => #private::TangentPullback::pull_tangent_into(__ad_tp, __ad_lbar, __ad_acc),
-                        ::core::option::Option::None => #private::TangentPullback::pull_tangent(__ad_tp, __ad_lbar),
-                    }
+                    #private::pull_tangent_with(__ad_tp, ::core::option::Option::Some(__ad_lbar), __ad_acc)
                 })
             }
 
@@ -735,10 +731,7 @@ fn pullback_function(item: &ItemFn, grad: &GradStruct, params: &[Param], private
         let (__ad_g, __ad_st) = #private::Pullback2::pull(__ad_pb, ::core::clone::Clone::clone(ct));
         (__ad_g, move |__ad_gbar: #grad_ty, __ad_acc: ::core::option::Option<#grad_ty>| {
             let (_, __ad_tp) = #private::TangentSweep::push(__ad_st, __ad_gbar);
-            #args_ident(match __ad_acc {
-                ::core::option::Option::Some(__ad_acc) => #private::TangentPullback::pull_tangent_into(__ad_tp, ::core::option::Option::None, __ad_acc),
-                ::core::option::Option::None => #private::TangentPullback::pull_tangent(__ad_tp, ::core::option::Option::None),
-            })
+            #args_ident(#private::pull_tangent_with(__ad_tp, ::core::option::Option::None, __ad_acc))
         })
     };
     quote! {

@@ -31,9 +31,9 @@ pub use tangent::{ArgTangents, NoTangent, Pullback2, TangentPullback, TangentSwe
 pub mod __private {
     pub use crate::rules;
     pub use crate::tangent::{
-        cotangent, is_nonzero, one_like, placeholder, record, zero_grad, Accumulate, Accumulating, ArgTangents, Axpy,
-        Branch, Cotangent, Given, IntoTangent, NoTangent, NoTangentArg, NonZero, Pullback2, SecondOrder, Tangent,
-        TangentPullback, TangentSweep, ZeroTangent,
+        cotangent, is_nonzero, one_like, placeholder, pull_tangent_with, record, zero_grad, Accumulate, Accumulating,
+        ArgTangents, Axpy, Branch, Cotangent, Given, IntoTangent, NoTangent, NoTangentArg, NonZero, Pullback2,
+        SecondOrder, Tangent, TangentPullback, TangentSweep, ZeroTangent,
     };
     pub use crate::Real;
 }

@@ -510,6 +510,20 @@ impl<Y, G, F: FnOnce(Option<Y>) -> G> TangentPullback<Y, G> for F {
     }
 }
 
+/// [`TangentPullback::pull_tangent_into`] where the caller passes running
+/// sums, else [`TangentPullback::pull_tangent`].
+#[inline(always)]
+pub fn pull_tangent_with<Y, G: Accumulate<G>>(
+    sweep: impl TangentPullback<Y, G>,
+    ct_tangent: Option<Y>,
+    sums: Option<G>,
+) -> G {
+    match sums {
+        Some(sums) => sweep.pull_tangent_into(ct_tangent, sums),
+        None => sweep.pull_tangent(ct_tangent),
+    }
+}
+
 /// A generated stage 4: its closure takes the caller's running sums, if
 /// any, and starts the tangents of the parameters' adjoints from them.
 pub struct Accumulating<F>(pub F);

@@ -608,22 +608,11 @@ fn layer_grad_vjp_want<'__ad>(
                 __ad_st,
                 __ad_gbar,
             );
-            let __ad_lbar = ::core::option::Option::Some(__ad_lbar);
-            match __ad_acc {
-                ::core::option::Option::Some(__ad_acc) => {
-                    ::autodiff::__private::TangentPullback::pull_tangent_into(
-                        __ad_tp,
-                        __ad_lbar,
-                        __ad_acc,
-                    )
-                }
-                ::core::option::Option::None => {
-                    ::autodiff::__private::TangentPullback::pull_tangent(
-                        __ad_tp,
-                        __ad_lbar,
-                    )
-                }
-            }
+            ::autodiff::__private::pull_tangent_with(
+                __ad_tp,
+                ::core::option::Option::Some(__ad_lbar),
+                __ad_acc,
+            )
         },
     )
 }
@@ -730,21 +719,11 @@ fn layer_pullback_vjp_want<'__ad>(
                 __ad_gbar,
             );
             LayerPullbackGrad(
-                match __ad_acc {
-                    ::core::option::Option::Some(__ad_acc) => {
-                        ::autodiff::__private::TangentPullback::pull_tangent_into(
-                            __ad_tp,
-                            ::core::option::Option::None,
-                            __ad_acc,
-                        )
-                    }
-                    ::core::option::Option::None => {
-                        ::autodiff::__private::TangentPullback::pull_tangent(
-                            __ad_tp,
-                            ::core::option::Option::None,
-                        )
-                    }
-                },
+                ::autodiff::__private::pull_tangent_with(
+                    __ad_tp,
+                    ::core::option::Option::None,
+                    __ad_acc,
+                ),
             )
         },
     )
@@ -788,21 +767,11 @@ fn layer_pullback_vjp_from<__AdP: ::autodiff::__private::Pullback2<f64, LayerGra
                 __ad_gbar,
             );
             LayerPullbackGrad(
-                match __ad_acc {
-                    ::core::option::Option::Some(__ad_acc) => {
-                        ::autodiff::__private::TangentPullback::pull_tangent_into(
-                            __ad_tp,
-                            ::core::option::Option::None,
-                            __ad_acc,
-                        )
-                    }
-                    ::core::option::Option::None => {
-                        ::autodiff::__private::TangentPullback::pull_tangent(
-                            __ad_tp,
-                            ::core::option::Option::None,
-                        )
-                    }
-                },
+                ::autodiff::__private::pull_tangent_with(
+                    __ad_tp,
+                    ::core::option::Option::None,
+                    __ad_acc,
+                ),
             )
         },
     )
