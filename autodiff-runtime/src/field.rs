@@ -48,7 +48,9 @@ fn strided_gemm_ok<R: Dim, K: Dim, C: Dim>(r: R, k: K, c: C) -> bool {
     dynamic && r.value() > 5 && k.value() > 5 && c.value() > 5
 }
 
-/// `acc = beta · acc + a bᵀ`, with `bᵀ` read in place where it can be.
+/// `acc = beta · acc + a bᵀ`, with `bᵀ` read in place where it can be. An
+/// operand with few nonzero rows takes a sparse path, in which its zero rows
+/// contribute nothing, even against an infinity or NaN in the other operand.
 pub fn gemm_nt<T: Field, R: Dim, K: Dim, C: Dim>(acc: &mut Mat<T, R, K>, a: &Mat<T, R, C>, b: &Mat<T, K, C>, beta: T)
 where
     DefaultAllocator: Allocator<R, K> + Allocator<R, C> + Allocator<K, C> + Allocator<C, K>,
@@ -64,7 +66,9 @@ where
     }
 }
 
-/// `acc = beta · acc + aᵀ b`, with `aᵀ` read in place where it can be.
+/// `acc = beta · acc + aᵀ b`, with `aᵀ` read in place where it can be. An
+/// operand with few nonzero rows takes a sparse path, in which its zero rows
+/// contribute nothing, even against an infinity or NaN in the other operand.
 pub fn gemm_tn<T: Field, R: Dim, K: Dim, C: Dim>(acc: &mut Mat<T, K, C>, a: &Mat<T, R, K>, b: &Mat<T, R, C>, beta: T)
 where
     DefaultAllocator: Allocator<K, C> + Allocator<R, K> + Allocator<R, C> + Allocator<K, R>,
