@@ -9,9 +9,12 @@
 //!   `let (l, g) = f_grad(..)`, or of `f_pullback(..)`) is asked for those
 //!   alone, and the tangents of the adjoints of the arguments differentiated
 //!   here alone (`f_vjp2_want`'s mask): the callee's stage 2 skips the other
-//!   parameters' gradients, its stage 4 the other tangents.
+//!   parameters' gradients, its stage 4 the other tangents;
+//! - the pullback of such a call, in a loop, adds the tangents of its
+//!   arguments' adjoints into the caller's running sums in place
+//!   (`running_sums`), rather than returning them to be added.
 //!
-//! Both are recognised by the callee's name (`_pullback`, `_grad`) and by
+//! All are recognised by the callee's name (`_pullback`, `_grad`) and by
 //! the result being read only through fields: only generated functions
 //! return a gradient struct.
 
