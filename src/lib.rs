@@ -92,10 +92,12 @@
 //! companions `g_vjp` (reverse mode) and `g_jvp` (forward mode), found by the
 //! same path as `g`. For a function the macro cannot read (foreign code,
 //! `unsafe`, a loop), mark it `#[differentiable(custom)]`: the macro then
-//! generates only `GGrad` (and a hidden adapter that lets forward-mode
-//! callers reach `g_jvp`), and you write `g_vjp` and `g_jvp` by hand with the
-//! signatures above. With `#[differentiable(custom, order = 2)]`, `order = 2`
-//! bodies may call it too, and you also write its second-order pullback
+//! generates `GGrad`, `g_grad` built on your `g_vjp` (and a hidden adapter
+//! that lets forward-mode callers reach `g_jvp`), and you write `g_vjp` and
+//! `g_jvp` by hand with the signatures above. With
+//! `#[differentiable(custom, order = 2)]`, `order = 2` bodies may call it too
+//! (and `g_hvp`, `g_pullback` and a differentiable `g_grad` are built on your
+//! rule), and you also write its second-order pullback
 //! `g_vjp2(x) -> (y, impl Pullback2<Y, GGrad>)`: a closure from `ȳ` to the
 //! gradient and a closure from the inputs' tangents (a `GGrad`) to the
 //! output's tangent and a closure from `Option<ẏ̄>` to the gradient's tangent

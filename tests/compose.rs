@@ -101,6 +101,24 @@ fn uses_custom_rules(w: f64, x: f64) -> f64 {
 }
 
 #[test]
+fn hand_written_rules_get_a_gradient() {
+    // `softplus_grad` is built on the hand-written `softplus_vjp`.
+    for x in [-2.0, 0.5, 31.0] {
+        let (value, g) = softplus_grad(x);
+        assert_eq!(value, softplus(x));
+        check_grad(
+            |p: &[f64]| softplus(p[0]),
+            |p: &[f64]| vec![softplus_grad(p[0]).1.x],
+            &[x],
+        )
+        .unwrap();
+        assert!((g.x - 1.0 / (1.0 + (-x).exp())).abs() < 1e-15);
+    }
+    let (_, g) = power_sum_grad(0.7, 3);
+    assert!((g.x - (1.0 + 2.0 * 0.7 + 3.0 * 0.49)).abs() < 1e-12);
+}
+
+#[test]
 fn hand_written_rules_are_used() {
     check!(uses_custom_rules, uses_custom_rules_grad, uses_custom_rules_jvp, (w, x) at [0.3, -1.2]);
     check!(uses_custom_rules, uses_custom_rules_grad, uses_custom_rules_jvp, (w, x) at [1.1, 0.8]);

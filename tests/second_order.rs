@@ -414,6 +414,36 @@ fn uses_custom_second_order(w: f64, x: f64) -> f64 {
     softplus(w * x - 0.5) * w + softplus(x * x).sin()
 }
 
+/// A hand-written rule's gradient in a first-order body, in a loop: built
+/// on `softplus_vjp2`, whose tangent sweep returns its terms, which are
+/// then added into the running sum.
+#[differentiable]
+fn custom_gradient_in_a_loop(w: f64, n: usize) -> f64 {
+    let mut p = 0.0;
+    for k in 0..n {
+        let (l, g) = softplus_grad(w);
+        p += l * (k as f64 + 1.0) + g.x * g.x;
+    }
+    p
+}
+
+#[test]
+fn custom_rules_of_second_order_get_every_companion() {
+    // `softplus_grad` from `softplus_vjp`, `softplus_hvp` from `softplus_vjp2`.
+    let grad = |p: &[f64]| vec![softplus_grad(p[0]).1.x];
+    let hvp = |p: &[f64], v: &[f64]| vec![softplus_hvp(p[0], &SoftplusGrad { x: v[0] }).2.x];
+    for x in [-1.3, 0.4, 2.2] {
+        check_grad(|p: &[f64]| softplus(p[0]), grad, &[x]).unwrap();
+        check_hvp(grad, hvp, &[x], &[0.7]).unwrap();
+        assert_eq!(softplus_pullback(x, &2.0).x, 2.0 * softplus_grad(x).1.x);
+    }
+    // Double backpropagation through it, in a loop.
+    for n in [1, 3] {
+        let grad = |p: &[f64]| vec![custom_gradient_in_a_loop_grad(p[0], n).1.w];
+        check_grad(|p: &[f64]| custom_gradient_in_a_loop(p[0], n), grad, &[0.4]).unwrap();
+    }
+}
+
 #[test]
 fn custom_rules_of_second_order_are_used() {
     let grad = |p: &[f64]| {

@@ -10,8 +10,9 @@ use crate::diagnostics as msg;
 pub struct Args {
     /// `wrt(a, b)`: the parameters to differentiate; `None` means every real one.
     pub wrt: Option<Vec<Ident>>,
-    /// `custom`: generate only the gradient struct (and adapters); the user
-    /// writes `f_vjp` and `f_jvp`, and with `order = 2` also `f_vjp2`.
+    /// `custom`: the user writes `f_vjp` and `f_jvp`, and with `order = 2`
+    /// also `f_vjp2`; the macro generates the gradient struct, adapters, and
+    /// the companions built on those rules (`f_grad`; `f_hvp`, `f_pullback`).
     pub custom: bool,
     /// `crate = "path"`: where the facade crate is (default `::autodiff`).
     pub krate: Path,

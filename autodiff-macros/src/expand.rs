@@ -44,13 +44,26 @@ fn generate(attr: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
 
     if args.custom {
         let params = lower::signature_params(&item, &args)?;
-        let mut out = GradStruct::new(&item, &params).items(&item, &params, &private);
+        let grad = GradStruct::new(&item, &params);
+        let mut out = grad.items(&item, &params, &private);
         out.extend(emit::jvp_positional(&item, &params, &private));
-        // With `order = 2` the user writes `f_vjp2` as well; callers reach
-        // it with their tangents through this adapter.
+        if scalar_output(&item) {
+            out.extend(emit::custom_grad(&item, &grad, &params, &private));
+        }
+        // With `order = 2` the user writes `f_vjp2` as well; the other
+        // second-order companions (`f_hvp`, a differentiable `f_grad`,
+        // `f_pullback`) are built on it as for a generated function.
         if args.second_order.is_some() {
-            let grad = GradStruct::new(&item, &params);
-            out.extend(emit::tangents_positional(&item, &grad, &params, &private));
+            out.extend(grad.differentiable_impls(&params, &private));
+            out.extend(emit::second_order(
+                &item,
+                &grad,
+                &params,
+                None,
+                &[],
+                &private,
+                scalar_output(&item),
+            ));
         }
         return Ok(out);
     }
@@ -75,9 +88,7 @@ fn generate(attr: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
     let tangents = forward::transform(&func, &act, krate);
     let grad = GradStruct::new(&item, &func.params);
     let mut out = grad.items(&item, &func.params, &private);
-    // A gradient exists for a real output only; a matrix output has a pullback.
-    let scalar_output =
-        matches!(&item.sig.output, ReturnType::Type(_, ty) if lower::is_real_type(ty, &lower::type_params(&item)));
+    let scalar_output = scalar_output(&item);
     // `f_jvp` first: where a callee has no companions, rustc reports one
     // missing name per call, the last it resolves, which then is `g_vjp`.
     out.extend(emit::jvp(&item, &func.params, &tangents, &func.items));
@@ -106,13 +117,19 @@ fn generate(attr: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
             &item,
             &grad,
             &func.params,
-            &second,
+            Some(&second),
             &func.items,
             &private,
             scalar_output,
         ));
     }
     Ok(out)
+}
+
+/// Whether `f` returns a real: a gradient exists for a real output only; a
+/// matrix output has a pullback.
+fn scalar_output(item: &ItemFn) -> bool {
+    matches!(&item.sig.output, ReturnType::Type(_, ty) if lower::is_real_type(ty, &lower::type_params(item)))
 }
 
 fn check_return_type(item: &ItemFn, errors: &mut Errors) {
