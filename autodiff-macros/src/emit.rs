@@ -155,12 +155,14 @@ pub fn companions(
     private: &TokenStream,
     scalar_output: bool,
 ) -> TokenStream {
-    let name = &item.sig.ident;
-    let vis = &item.vis;
-    let generics = &item.sig.generics;
-    let where_clause = &generics.where_clause;
-    let inputs = inputs(item);
-    let ret = return_type(item);
+    let Signature {
+        name,
+        vis,
+        generics,
+        where_clause,
+        inputs,
+        ret,
+    } = Signature::of(item);
     let grad_ty = grad.ty();
     let grad_ident = &grad.ident;
     let Sweeps {
@@ -226,12 +228,14 @@ pub fn companions(
 /// `f_grad` of a `custom` function with a real output, from the user's
 /// `f_vjp`: its pullback of a unit cotangent.
 pub fn custom_grad(item: &ItemFn, grad: &GradStruct, params: &[Param], private: &TokenStream) -> TokenStream {
-    let name = &item.sig.ident;
-    let vis = &item.vis;
-    let generics = &item.sig.generics;
-    let where_clause = &generics.where_clause;
-    let inputs = inputs(item);
-    let ret = return_type(item);
+    let Signature {
+        name,
+        vis,
+        generics,
+        where_clause,
+        inputs,
+        ret,
+    } = Signature::of(item);
     let grad_ty = grad.ty();
     let values = params.iter().map(|p| &p.ident);
     let (grad_name, vjp_name) = (format_ident!("{}_grad", name), format_ident!("{}_vjp", name));
@@ -245,6 +249,30 @@ pub fn custom_grad(item: &ItemFn, grad: &GradStruct, params: &[Param], private: 
             let (__ad_y, __ad_pb) = #vjp_name(#(#values),*);
             let __ad_g = __ad_pb(#private::one_like(&__ad_y));
             (__ad_y, __ad_g)
+        }
+    }
+}
+
+/// What every companion's signature takes from `f`'s: its name,
+/// visibility, generics, parameters as written (without `mut`) and output.
+struct Signature<'a> {
+    name: &'a Ident,
+    vis: &'a syn::Visibility,
+    generics: &'a Generics,
+    where_clause: &'a Option<syn::WhereClause>,
+    inputs: Vec<FnArg>,
+    ret: &'a Type,
+}
+
+impl<'a> Signature<'a> {
+    fn of(item: &'a ItemFn) -> Self {
+        Signature {
+            name: &item.sig.ident,
+            vis: &item.vis,
+            generics: &item.sig.generics,
+            where_clause: &item.sig.generics.where_clause,
+            inputs: inputs(item),
+            ret: return_type(item),
         }
     }
 }
@@ -343,12 +371,14 @@ fn tangent_name(param: &Param, params: &[Param]) -> Ident {
 /// `f_jvp(a, b, n, da, db) -> (T, T)`: the value and its tangent along the
 /// tangents of the differentiated parameters.
 pub fn jvp(item: &ItemFn, params: &[Param], tangents: &Tangents, items: &[syn::Item]) -> TokenStream {
-    let name = &item.sig.ident;
-    let vis = &item.vis;
-    let generics = &item.sig.generics;
-    let where_clause = &generics.where_clause;
-    let inputs = inputs(item);
-    let ret = return_type(item);
+    let Signature {
+        name,
+        vis,
+        generics,
+        where_clause,
+        inputs,
+        ret,
+    } = Signature::of(item);
     let differentiated: Vec<&Param> = params.iter().filter(|p| p.differentiated).collect();
     let tangent_params = differentiated.iter().map(|p| {
         let (t, ty) = (tangent_name(p, params), owned(&p.ty));
@@ -398,12 +428,14 @@ fn positional_tangent_params(params: &[Param], private: &TokenStream) -> Vec<Tok
 /// that does not know which of `f`'s parameters are differentiated passes
 /// them (`Given(t)` or `ZeroTangent`). Hidden; forward-mode code calls it.
 pub fn jvp_positional(item: &ItemFn, params: &[Param], private: &TokenStream) -> TokenStream {
-    let name = &item.sig.ident;
-    let vis = &item.vis;
-    let generics = &item.sig.generics;
-    let where_clause = &generics.where_clause;
-    let inputs = inputs(item);
-    let ret = return_type(item);
+    let Signature {
+        name,
+        vis,
+        generics,
+        where_clause,
+        inputs,
+        ret,
+    } = Signature::of(item);
     let positional = positional_tangent_params(params, private);
     // Bound before the call, which may move the parameters.
     let tangents: Vec<Ident> = params
@@ -489,9 +521,7 @@ pub fn second_order(
     private: &TokenStream,
     scalar_output: bool,
 ) -> TokenStream {
-    let name = &item.sig.ident;
-    let vis = &item.vis;
-    let ret = return_type(item);
+    let Signature { name, vis, ret, .. } = Signature::of(item);
     let grad_ty = grad.ty();
     let grad_ident = &grad.ident;
     let differentiated: Vec<&Param> = params.iter().filter(|p| p.differentiated).collect();
@@ -615,12 +645,14 @@ fn derived_second_order(
     private: &TokenStream,
     scalar_output: bool,
 ) -> TokenStream {
-    let name = &item.sig.ident;
-    let vis = &item.vis;
-    let generics = &item.sig.generics;
-    let where_clause = &generics.where_clause;
-    let inputs = inputs(item);
-    let ret = return_type(item);
+    let Signature {
+        name,
+        vis,
+        generics,
+        where_clause,
+        inputs,
+        ret,
+    } = Signature::of(item);
     let grad_ty = grad.ty();
     let values: Vec<&Ident> = params.iter().map(|p| &p.ident).collect();
     let allow = quote!(#[allow(dead_code, unused_mut, unused_variables, clippy::all)]);
@@ -719,10 +751,13 @@ fn derived_second_order(
 /// parameter (`Given(t)` or `ZeroTangent`), as the `FGrad` that `f_vjp2`'s
 /// tangent sweep takes.
 pub fn tangents_positional(item: &ItemFn, grad: &GradStruct, params: &[Param], private: &TokenStream) -> TokenStream {
-    let name = &item.sig.ident;
-    let vis = &item.vis;
-    let generics = &item.sig.generics;
-    let where_clause = &generics.where_clause;
+    let Signature {
+        name,
+        vis,
+        generics,
+        where_clause,
+        ..
+    } = Signature::of(item);
     let grad_ty = grad.ty();
     let grad_ident = &grad.ident;
     let positional = format_ident!("{}_tangents_positional", name);
@@ -751,12 +786,14 @@ pub fn tangents_positional(item: &ItemFn, grad: &GradStruct, params: &[Param], p
 /// in turn (`f_pullback_vjp`, `f_pullback_jvp_positional`): a penalty on
 /// rows of a Jacobian is plain Rust over it (`f_pullback(.., &seed).x`).
 fn pullback_function(item: &ItemFn, grad: &GradStruct, params: &[Param], private: &TokenStream) -> TokenStream {
-    let name = &item.sig.ident;
-    let vis = &item.vis;
-    let generics = &item.sig.generics;
-    let where_clause = &generics.where_clause;
-    let inputs = inputs(item);
-    let ret = return_type(item);
+    let Signature {
+        name,
+        vis,
+        generics,
+        where_clause,
+        inputs,
+        ret,
+    } = Signature::of(item);
     let grad_ty = grad.ty();
     let values: Vec<&Ident> = params.iter().map(|p| &p.ident).collect();
     let (pullback, pullback_vjp, pullback_jvp, vjp, vjp2, positional) = (
