@@ -26,6 +26,21 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 use super::{companion, Reverse, Saved};
 use crate::ir::{Inst, Op, Region, Value};
 
+/// The companion a first-order body calls for a call of another
+/// differentiable function.
+enum CallKind {
+    /// `f_pullback(.., ct)` over the forward sweep shared before its loop
+    /// (`f_pullback_vjp_from`).
+    Shared,
+    /// `let (l, g) = f_grad(..)` (a pair is what only `f_grad` returns),
+    /// with `g`'s values, read through fields (`f_grad_vjp_want`).
+    Grad(Vec<Value>),
+    /// `f_pullback(.., ct)` read through fields (`f_pullback_vjp_want`).
+    Pullback,
+    /// Any other call (`g_vjp`).
+    Plain,
+}
+
 impl Reverse<'_> {
     /// Finds, in the loops of a first-order body, the calls of a generated
     /// `f_pullback` (an `order = 2` function's) whose arguments before the
@@ -117,27 +132,35 @@ impl Reverse<'_> {
             let vjp2 = companion(path, "vjp2");
             return quote_spanned!(span=> #vjp2(#(#a),*));
         }
-        if let (Some(shared), Some(ct)) = (self.shared.get(&result), a.last()) {
-            let vjp_from = companion(path, "vjp_from");
-            return quote_spanned!(span=> #vjp_from(&#shared, #ct));
-        }
-        // `let (l, g) = f_grad(..)` (a pair is what only `f_grad` returns),
-        // or `f_pullback(.., ct)`, read through fields.
-        let want = match self.grad_tuple(result) {
-            Some(gradients) => Some(self.want_mask(path, "_grad", &gradients, args)),
-            None => self
-                .is_pullback(inst)
-                .then(|| self.want_mask(path, "_pullback", &[result], &args[..args.len() - 1])),
-        };
-        match want {
-            Some(want) => {
-                let vjp_want = companion(path, "vjp_want");
-                quote_spanned!(span=> #vjp_want(#(#a,)* #want))
+        let want = match self.call_kind(inst) {
+            CallKind::Shared => {
+                let (vjp_from, shared) = (companion(path, "vjp_from"), &self.shared[&result]);
+                let ct = a.last().expect("`f_pullback` takes a cotangent");
+                return quote_spanned!(span=> #vjp_from(&#shared, #ct));
             }
-            None => {
+            CallKind::Grad(gradients) => self.want_mask(path, "_grad", &gradients, args),
+            CallKind::Pullback => self.want_mask(path, "_pullback", &[result], &args[..args.len() - 1]),
+            CallKind::Plain => {
                 let vjp = companion(path, "vjp");
-                quote_spanned!(span=> #vjp(#(#a),*))
+                return quote_spanned!(span=> #vjp(#(#a),*));
             }
+        };
+        let vjp_want = companion(path, "vjp_want");
+        quote_spanned!(span=> #vjp_want(#(#a,)* #want))
+    }
+
+    /// Which companion a first-order body calls for the call `inst`, which
+    /// `call_vjp` and `running_sums` must agree on.
+    fn call_kind(&self, inst: &Inst) -> CallKind {
+        let result = inst.results[0];
+        if self.shared.contains_key(&result) {
+            CallKind::Shared
+        } else if let Some(gradients) = self.grad_tuple(result) {
+            CallKind::Grad(gradients)
+        } else if self.is_pullback(inst) {
+            CallKind::Pullback
+        } else {
+            CallKind::Plain
         }
     }
 
@@ -153,15 +176,13 @@ impl Reverse<'_> {
         let Op::Call { path, args, by_ref, .. } = &inst.op else {
             return None;
         };
-        let result = inst.results[0];
-        let (suffix, params) = if self.second_order {
+        if self.second_order {
             return None;
-        } else if self.shared.contains_key(&result) || self.is_pullback(inst) {
-            ("_pullback", args.len() - 1)
-        } else if self.grad_tuple(result).is_some() {
-            ("_grad", args.len())
-        } else {
-            return None;
+        }
+        let (suffix, params) = match self.call_kind(inst) {
+            CallKind::Shared | CallKind::Pullback => ("_pullback", args.len() - 1),
+            CallKind::Grad(_) => ("_grad", args.len()),
+            CallKind::Plain => return None,
         };
         let nothing = Some((quote!(::core::option::Option::None), 0));
         let active: Vec<Value> = args[..params].iter().copied().filter(|a| self.act.active(*a)).collect();
