@@ -192,12 +192,12 @@ impl Reverse<'_> {
             // keeps the loop free of an unwinding exit (W6: 5% faster).
             // A hoisted tape is popped where it was declared; one saved in an
             // enclosing entry is taken out of it first.
-            let entries = match self.hoisted.contains(&inst.results[0]) {
+            let hoisted = self.hoisted.contains(&inst.results[0]);
+            let entries = match hoisted {
                 true => tape.to_token_stream(),
                 false => quote!(__ad_entries),
             };
-            let take =
-                (taped && !self.hoisted.contains(&inst.results[0])).then(|| quote!(let mut __ad_entries = #tape;));
+            let take = (taped && !hoisted).then(|| quote!(let mut __ad_entries = #tape;));
             let pop = taped.then(|| {
                 quote! {
                     let ::core::option::Option::Some(#pattern) = #entries.pop() else {

@@ -789,7 +789,7 @@ impl Reverse<'_> {
                         // A parameter's adjoint the caller does not read is zero;
                         // where this is its only contribution, a placeholder
                         // (stage 3 reads that field only under its mask bit).
-                        let wanted = self.want.get(&arg).map(|k| quote!((__ad_want >> #k) & 1 != 0));
+                        let wanted = self.want.get(&arg).map(|k| wants(*k));
                         let zero = wanted.as_ref().map(|_| match moves::uses(&self.func.body, arg) {
                             1 => self.placeholder(arg),
                             _ => self.zero_like(arg),
@@ -1117,8 +1117,13 @@ fn partial_order(rule: &crate::rules::Rule, args: &[Value], active: impl Fn(Valu
     order
 }
 
-/// `tokens` with every span set to `span`, so that rustc reports an error
-/// about them at the user's tokens.
+/// Whether bit `bit` of the caller's mask `__ad_want` is set (see
+/// `f_vjp2_want`: bits 0–30 ask for fields of the gradient, 32–62 for their
+/// tangents, 63 for the output's tangent).
+fn wants(bit: usize) -> TokenStream {
+    quote!((__ad_want >> #bit) & 1 != 0)
+}
+
 /// The identifiers `tokens` name, inside groups (`[T]`, `(a, b)`) too.
 pub fn collect_idents(tokens: &TokenStream, out: &mut HashSet<String>) {
     for t in tokens.clone() {
@@ -1132,6 +1137,8 @@ pub fn collect_idents(tokens: &TokenStream, out: &mut HashSet<String>) {
     }
 }
 
+/// `tokens` with every span set to `span`, so that rustc reports an error
+/// about them at the user's tokens.
 pub fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
     tokens
         .clone()

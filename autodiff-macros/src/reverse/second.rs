@@ -38,7 +38,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::Ident;
 
-use super::{adj_ident, collect_idents, companion, respan, Reverse};
+use super::{adj_ident, collect_idents, companion, respan, wants, Reverse};
 use crate::activity::Activity;
 use crate::diagnostics::{self as msg, Errors};
 use crate::forward::{dot_ident, movable_tangents, prim_tangent};
@@ -141,10 +141,10 @@ pub struct SecondSweeps {
     pub tangent_grads: Vec<(Ident, TokenStream)>,
 }
 
-///
-/// With `sums`, stage 4 starts the parameters' adjoint tangents from the
-/// caller's running sums, `__ad_acc` (see `Accumulating`); a `map`'s scalar
-/// function, inlined per element, has none.
+/// The second-order sweeps of `func`. With `sums`, stage 4 starts the
+/// parameters' adjoint tangents from the caller's running sums, `__ad_acc`
+/// (see `Accumulating`); a `map`'s scalar function, inlined per element,
+/// has none.
 pub fn transform(func: &Func, act: &Activity, krate: &syn::Path, sums: bool) -> SecondSweeps {
     let mut cx = Reverse::new(func, act, krate);
     cx.second_order = true;
@@ -166,9 +166,9 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path, sums: bool) -> 
         maybe: HashSet::new(),
         arm_dots: HashMap::new(),
         declared: cx.declared.clone(),
+        sums,
         // At the top level only: an arm or a loop body hands all its
         // tangents to stage 4.
-        sums,
         movable: movable_tangents(func)
             .into_iter()
             .filter(|v| func.body.insts.iter().any(|i| i.results.contains(v)))
@@ -204,7 +204,8 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path, sums: bool) -> 
     }
     if !output_only.is_empty() {
         let zero = cx.zero_like(func.output);
-        output_tangent = quote!(if (__ad_want >> 63) & 1 != 0 { #output_only #output_tangent } else { #zero });
+        let asked = wants(63);
+        output_tangent = quote!(if #asked { #output_only #output_tangent } else { #zero });
     }
     let tangent_grads = differentiated
         .iter()
@@ -212,8 +213,8 @@ pub fn transform(func: &Func, act: &Activity, krate: &syn::Path, sums: bool) -> 
             // The caller drops the tangent of an adjoint it did not ask for.
             let zero = match cx.want.get(&p.value).map(|k| 32 + k) {
                 Some(bit) => {
-                    let (zero, placeholder) = (cx.zero_like(p.value), cx.placeholder(p.value));
-                    quote!(if (__ad_want >> #bit) & 1 != 0 { #zero } else { #placeholder })
+                    let (asked, zero, placeholder) = (wants(bit), cx.zero_like(p.value), cx.placeholder(p.value));
+                    quote!(if #asked { #zero } else { #placeholder })
                 }
                 None => cx.zero_like(p.value),
             };
@@ -300,7 +301,10 @@ impl Tangents<'_, '_> {
             let (nz, dot) = (nonzero_ident(*v), dot_ident(*v));
             // The tangent of a field the caller does not read is its
             // cotangent of that field: zero, without looking.
-            let read = cx.want.get(v).map(|k| quote!((__ad_want >> #k) & 1 != 0 &&));
+            let read = cx.want.get(v).map(|k| {
+                let asked = wants(*k);
+                quote!(#asked &&)
+            });
             tests.extend(quote!(let #nz = #read #private::is_nonzero(&#dot);));
         }
         let chunks = f
@@ -884,9 +888,9 @@ impl Tangents<'_, '_> {
         out: &mut TokenStream,
     ) {
         // A parameter's adjoint tangent the caller does not read stays zero.
-        let guard = match (self.cx.want.get(&target).map(|k| 32 + k), guard) {
-            (Some(bit), None) => Some(quote!((__ad_want >> #bit) & 1 != 0)),
-            (Some(bit), Some(g)) => Some(quote!(#g && (__ad_want >> #bit) & 1 != 0)),
+        let guard = match (self.cx.want.get(&target).map(|k| wants(32 + k)), guard) {
+            (Some(asked), None) => Some(asked),
+            (Some(asked), Some(g)) => Some(quote!(#g && #asked)),
             (None, g) => g,
         };
         let dd = dd_ident(target);

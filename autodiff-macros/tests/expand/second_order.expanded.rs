@@ -272,7 +272,7 @@ fn layer_vjp2_want<'__ad>(
                         &__ad_v5,
                     );
                     (
-                        if (__ad_want >> 63) & 1 != 0 {
+                        if (__ad_want >> 63usize) & 1 != 0 {
                             let mut __ad_dot6 = ::autodiff::__private::rules::norm_squared::jvp(
                                 &__ad_dot5,
                                 &__ad_v5,
