@@ -157,9 +157,10 @@ fn scale<T: Field>(acc: &mut [T], beta: T) {
     }
 }
 
-/// `acc += s · x`.
-fn axpy<T: Field>(acc: &mut [T], s: T, x: &[T]) {
-    acc.iter_mut().zip(x).for_each(|(acc, x)| *acc += s * *x);
+/// `acc += a · x`, element by element: the sparse products' rank-one
+/// updates, and `Axpy` for a `Vec` or an array.
+pub(crate) fn axpy_elements<T: Field>(acc: &mut [T], a: T, x: &[T]) {
+    acc.iter_mut().zip(x).for_each(|(acc, x)| *acc += a * *x);
 }
 
 /// [`gemm_nt`] where `a` or `b` has few nonzero rows: `acc`'s rows (of `a`)
@@ -190,7 +191,7 @@ where
             for (c, column) in b.chunks_exact(cols).enumerate() {
                 let s = a[r + c * rows];
                 if s != T::ZERO {
-                    axpy(&mut sum, s, column);
+                    axpy_elements(&mut sum, s, column);
                 }
             }
             for (j, v) in sum.iter().enumerate() {
@@ -208,7 +209,7 @@ where
             for (c, column) in a.chunks_exact(rows).enumerate() {
                 let s = b[j + c * cols];
                 if s != T::ZERO {
-                    axpy(out, s, column);
+                    axpy_elements(out, s, column);
                 }
             }
         }
@@ -248,7 +249,7 @@ where
         for (c, out) in acc.chunks_exact_mut(rows).enumerate() {
             let s = b[r + c * inner];
             if s != T::ZERO {
-                axpy(out, s, &row);
+                axpy_elements(out, s, &row);
             }
         }
     }

@@ -5,7 +5,7 @@
 use nalgebra::allocator::Allocator;
 use nalgebra::{DefaultAllocator, Dim};
 
-use crate::field::{Field, Mat};
+use crate::field::{axpy_elements, Field, Mat};
 
 /// A value whose derivative has the same type and a known zero.
 ///
@@ -424,11 +424,6 @@ impl<T: Field> Axpy<T> for Vec<T> {
     fn scale(&mut self, a: T) {
         scale_elements(self, a);
     }
-}
-
-/// `s += a · x`, element by element (a `Vec`'s or an array's).
-fn axpy_elements<T: Field>(s: &mut [T], a: T, x: &[T]) {
-    s.iter_mut().zip(x).for_each(|(s, x)| *s += a * *x);
 }
 
 /// `s *= a`, element by element.

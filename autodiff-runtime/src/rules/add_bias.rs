@@ -31,7 +31,9 @@ where
     DefaultAllocator: Allocator<R, C> + Allocator<R>,
 {
     let (r, c) = y.shape_generic();
-    super::loss::add_bias(&Mat::zeros_generic(r, c), db)
+    let mut out = Mat::zeros_generic(r, c);
+    jvp_b_acc(&mut out, db);
+    out
 }
 
 /// [`jvp_b`], added into the tangent in place: it needs no output to shape it.
@@ -39,9 +41,7 @@ pub fn jvp_b_acc<T: Field, R: Dim, C: Dim>(acc: &mut Mat<T, R, C>, db: &Mat<T, R
 where
     DefaultAllocator: Allocator<R, C> + Allocator<R>,
 {
-    for mut column in acc.column_iter_mut() {
-        column += db;
-    }
+    super::loss::add_bias_in_place(acc, db);
 }
 
 /// Reverse rule for `z`: `ȳ`.

@@ -59,10 +59,19 @@ where
     DefaultAllocator: Allocator<R, C> + Allocator<R>,
 {
     let mut out = z.clone();
+    add_bias_in_place(&mut out, b);
+    out
+}
+
+/// `b` added to every column of `out`, in place: [`add_bias`] and its
+/// forward rule for `b` share it.
+pub(crate) fn add_bias_in_place<T: Field, R: Dim, C: Dim, S: Storage<T, R>>(out: &mut Mat<T, R, C>, b: &Vector<T, R, S>)
+where
+    DefaultAllocator: Allocator<R, C>,
+{
     for mut column in out.column_iter_mut() {
         column += b;
     }
-    out
 }
 
 grad_struct! {
