@@ -583,9 +583,10 @@ fn loop_with_break() {
 /// Reduction loops, whose reverse runs inside their forward sweep: sums in
 /// each spelling (`u = e + u`, `u2 -= e`, `b = b + e` with a branch inside),
 /// scaled by a nonlinear use after the loop, reaching a parameter and a
-/// value defined before the loop; and sums reversed as usual, which must
-/// agree too: with loops inside (`s`), inside another loop (`inner`, `q`),
-/// negated (`t`), inside an `if` (`v`).
+/// value defined before the loop, with `for` and `while` loops inside (`s`,
+/// whose inner loops record and replay their tapes within each iteration);
+/// and sums reversed as usual, which must agree too: inside another loop
+/// (`inner`, `q`), negated (`t`), inside an `if` (`v`).
 #[differentiable(order = 2)]
 fn reductions(x: &[f64], w: f64) -> f64 {
     let scale = w * w;
@@ -599,8 +600,14 @@ fn reductions(x: &[f64], w: f64) -> f64 {
         for j in 0..x.len() {
             inner += x[j] * running;
         }
+        let mut damped = running;
+        let mut k = 0;
+        while k < i {
+            damped = damped * 0.5 + (x[k] * w).sin();
+            k += 1;
+        }
         let term = if x[i] > 0.0 {
-            inner.tanh() * scale
+            inner.tanh() * scale + damped
         } else {
             running.sin()
         };
