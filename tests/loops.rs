@@ -672,3 +672,46 @@ fn reduction_loops_reversed_in_their_forward_sweep() {
         assert!((scaled.w + 2.5 * unit.w).abs() < 1e-12 * unit.w.abs().max(1.0));
     }
 }
+
+/// `b̄ = -ȳ` of `a - b` carried as a sign rather than computed (the reverse
+/// sweep's `signs.rs`): a negated adjoint that later gets a plain
+/// contribution (`p`, read by `p * w` after `a - p` marks it), negations
+/// meeting a negated adjoint (`w - p`), a negated cotangent passed through
+/// a difference (`x[i] - w`) and a product (`(x[i] - w) * x[i]`), into a
+/// parameter's adjoint (`w`), into an outer value's accumulator (`e`), and
+/// into a window of element adjoints (`x[i]`).
+#[differentiable]
+fn signs(x: &[f64], w: f64) -> f64 {
+    let p = x[0] * x[1];
+    let s = p * w;
+    let a = s.sin() - p;
+    let b = w - p;
+    let d = x[2] - a;
+    let q = -(d * w);
+    let e = b * 0.3 - q;
+    let mut sum = 0.0;
+    for i in 0..x.len() - 1 {
+        let t = x[i + 1] - (x[i] - w) * x[i];
+        sum += t * t - (x[i] - e);
+    }
+    e * d - sum
+}
+
+#[test]
+fn negated_adjoints_keep_their_signs() {
+    let point = [0.7, -0.4, 1.3, 0.2, -0.9, 0.6];
+    let n = point.len() - 1;
+    let f = |p: &[f64]| signs(&p[..n], p[n]);
+    let g = |p: &[f64]| {
+        let g = signs_grad(&p[..n], p[n]).1;
+        [g.x, vec![g.w]].concat()
+    };
+    check_grad(f, g, &point).unwrap();
+    let (value, pullback) = signs_vjp(&point[..n], point[n]);
+    assert_eq!(value, f(&point));
+    let scaled = pullback(-1.5);
+    let unit = g(&point);
+    for (s, u) in [scaled.x, vec![scaled.w]].concat().iter().zip(&unit) {
+        assert!((s + 1.5 * u).abs() < 1e-12 * u.abs().max(1.0), "{s} {u}");
+    }
+}

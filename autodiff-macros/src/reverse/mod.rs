@@ -25,6 +25,7 @@ mod map;
 mod moves;
 mod saved;
 pub mod second;
+mod signs;
 
 use std::collections::{HashMap, HashSet};
 
@@ -142,6 +143,8 @@ struct Reverse<'a> {
     last_uses: HashSet<(Value, Value)>,
     /// Values whose adjoint is declared and in scope at this point of the reverse sweep.
     declared: HashSet<Value>,
+    /// Values whose adjoint local holds the adjoint's negation (see `signs.rs`).
+    negated: HashSet<Value>,
     /// Second-order sweeps: calls go through `g_vjp2` and keep its continuation.
     second_order: bool,
     /// Per `if` (its first result) and arm (`true`: then), what the arm's
@@ -201,6 +204,7 @@ impl<'a> Reverse<'a> {
             windowed: HashMap::new(),
             last_uses: moves::last_uses(func),
             declared: HashSet::new(),
+            negated: HashSet::new(),
             second_order: false,
             arm_states: HashMap::new(),
         }
@@ -734,6 +738,7 @@ impl Reverse<'_> {
     }
 
     fn reverse(&mut self, region: &Region, out: &mut TokenStream) {
+        self.clear_signs(region);
         for inst in region.insts.iter().rev() {
             if !self.reversed(inst) {
                 continue;
@@ -753,6 +758,12 @@ impl Reverse<'_> {
                     let dead_after = !self.second_order || !has_curvature(rule);
                     let order = partial_order(rule, args, |a| self.act.active(a));
                     let last = order.last().copied();
+                    // `ȳ` may be held negated (see `signs.rs`).
+                    let mut ct_negated = self.negated.contains(&result);
+                    if ct_negated && self.must_negate(rule, args, &order, result, region) {
+                        out.extend(quote_spanned!(span=> let mut #ct = #private::rules::sub::vjp_b(&#ct);));
+                        ct_negated = false;
+                    }
                     for i in order {
                         let arg = args[i];
                         let Partial::Vjp {
@@ -765,9 +776,23 @@ impl Reverse<'_> {
                         else {
                             continue;
                         };
+                        if signs::negates(rule, i) {
+                            let take = dead_after && Some(i) == last && !self.declared.contains(&arg);
+                            let ct = ct.to_token_stream();
+                            if let Some(code) = self.negating_partial(ct_negated, arg, region, take, &ct) {
+                                out.extend(code);
+                                continue;
+                            }
+                        }
+                        // A negated `ȳ` starts a negated `x̄`, or adds into one.
+                        let windowed = i == 0 && self.windowed.contains_key(&result);
+                        let mark = ct_negated && !windowed && !self.declared.contains(&arg);
                         // `ȳ` becomes `x̄` where nothing reads it after.
                         let take =
                             reuse != Reuse::Never && dead_after && Some(i) == last && !self.declared.contains(&arg);
+                        if mark {
+                            self.negated.insert(arg);
+                        }
                         if take && reuse == Reuse::Identity {
                             self.declared.insert(arg);
                             let adj = adj_ident(arg);
@@ -800,10 +825,20 @@ impl Reverse<'_> {
                         };
                         if let Some((window, j)) = self.windowed.get(&result).filter(|_| i == 0) {
                             self.declared.insert(arg);
-                            out.extend(quote_spanned!(span=> #window.add(#j, &#ct);));
+                            let add = match ct_negated {
+                                true => quote!(sub),
+                                false => quote!(add),
+                            };
+                            out.extend(quote_spanned!(span=> #window.#add(#j, &#ct);));
                         } else if !self.declared.insert(arg) {
                             let func_acc = format_ident!("{}_acc", func, span = span);
-                            let add = quote_spanned!(span=> #rule::#func_acc(&mut #adj, &#ct #(, #reads)*););
+                            // Into a negated `x̄` from a plain `ȳ`: `x̄ += vjp(-ȳ)`,
+                            // whose negation the compiler folds into the sum.
+                            let ct = match !ct_negated && self.negated.contains(&arg) {
+                                true => quote_spanned!(span=> &#private::rules::sub::vjp_b(&#ct)),
+                                false => quote!(&#ct),
+                            };
+                            let add = quote_spanned!(span=> #rule::#func_acc(&mut #adj, #ct #(, #reads)*););
                             out.extend(match &wanted {
                                 Some(wanted) => quote!(if #wanted { #add }),
                                 None => add,

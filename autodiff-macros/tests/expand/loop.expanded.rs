@@ -196,9 +196,9 @@ fn rosenbrock_grad(x: &[f64]) -> (f64, RosenbrockGrad) {
                     &100.0,
                     &__ad_v10,
                 );
-                let mut __ad_d12 = ::autodiff::__private::rules::sub::vjp_b(&__ad_d13);
-                __ad_w20_0.add(0usize, &__ad_d12);
-                let mut __ad_d9 = ::autodiff::__private::rules::sub::vjp_b(&__ad_d10);
+                let mut __ad_d12 = __ad_d13;
+                __ad_w20_0.sub(0usize, &__ad_d12);
+                let mut __ad_d9 = ::autodiff::__private::rules::add::vjp_a(&__ad_d10);
                 let mut __ad_d6 = __ad_d10;
                 let mut __ad_d7 = ::autodiff::__private::rules::mul::vjp_a(
                     &__ad_d9,
@@ -210,8 +210,8 @@ fn rosenbrock_grad(x: &[f64]) -> (f64, RosenbrockGrad) {
                     &__ad_v7,
                     &__ad_v8,
                 );
-                __ad_w20_0.add(0usize, &__ad_d8);
-                __ad_w20_0.add(0usize, &__ad_d7);
+                __ad_w20_0.sub(0usize, &__ad_d8);
+                __ad_w20_0.sub(0usize, &__ad_d7);
                 __ad_w20_0.add(1usize, &__ad_d6);
                 __ad_w20_0.advance(&mut __ad_d0, __ad_v3);
             }
@@ -300,9 +300,9 @@ fn rosenbrock_vjp<'__ad>(
                     &100.0,
                     &__ad_v10,
                 );
-                let mut __ad_d12 = ::autodiff::__private::rules::sub::vjp_b(&__ad_d13);
-                __ad_w20_0.add(0usize, &__ad_d12);
-                let mut __ad_d9 = ::autodiff::__private::rules::sub::vjp_b(&__ad_d10);
+                let mut __ad_d12 = __ad_d13;
+                __ad_w20_0.sub(0usize, &__ad_d12);
+                let mut __ad_d9 = ::autodiff::__private::rules::add::vjp_a(&__ad_d10);
                 let mut __ad_d6 = __ad_d10;
                 let mut __ad_d7 = ::autodiff::__private::rules::mul::vjp_a(
                     &__ad_d9,
@@ -314,8 +314,8 @@ fn rosenbrock_vjp<'__ad>(
                     &__ad_v7,
                     &__ad_v8,
                 );
-                __ad_w20_0.add(0usize, &__ad_d8);
-                __ad_w20_0.add(0usize, &__ad_d7);
+                __ad_w20_0.sub(0usize, &__ad_d8);
+                __ad_w20_0.sub(0usize, &__ad_d7);
                 __ad_w20_0.add(1usize, &__ad_d6);
                 __ad_w20_0.advance(&mut __ad_d0, __ad_v3);
             }

@@ -216,6 +216,12 @@ impl<T: Field, const N: usize> Window<T, N> {
         self.pending[j] += *ct;
     }
 
+    /// `x̄[i + c] -= ct`: a negated cotangent's share (see `add`).
+    #[inline(always)]
+    pub fn sub(&mut self, j: usize, ct: &T) {
+        self.pending[j] -= *ct;
+    }
+
     /// Ends an iteration: writes `pending[0]` into `x̄[at]`, where `at` is
     /// this iteration's element of the smallest offset, and shifts the window.
     #[inline(always)]
