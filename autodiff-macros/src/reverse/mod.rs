@@ -803,6 +803,10 @@ impl Reverse<'_> {
                             Operand::Arg(j) => self.borrow(args[*j]),
                             Operand::Out => self.borrow(result),
                         };
+                        // An element of a parameter: the add is checked against the
+                        // parameter, as the read was (see the runtime's `ElementAdjointOf`).
+                        let of_param =
+                            i == 0 && is_element_read(rule) && self.func.params.iter().any(|p| p.value == arg);
                         let reads: Vec<TokenStream> = reads.iter().map(operand).collect();
                         let shape: Option<TokenStream> = shape.as_ref().map(operand);
                         // The first contribution starts the adjoint; later ones add in place.
@@ -838,7 +842,12 @@ impl Reverse<'_> {
                                 true => quote_spanned!(span=> &#private::rules::sub::vjp_b(&#ct)),
                                 false => quote!(&#ct),
                             };
-                            let add = quote_spanned!(span=> #rule::#func_acc(&mut #adj, #ct #(, #reads)*););
+                            let add = if of_param {
+                                let x = self.borrow(arg);
+                                quote_spanned!(span=> #rule::vjp_acc_of(&mut #adj, #ct #(, #reads)*, #x);)
+                            } else {
+                                quote_spanned!(span=> #rule::#func_acc(&mut #adj, #ct #(, #reads)*);)
+                            };
                             out.extend(match &wanted {
                                 Some(wanted) => quote!(if #wanted { #add }),
                                 None => add,
@@ -1150,6 +1159,11 @@ fn partial_order(rule: &crate::rules::Rule, args: &[Value], active: impl Fn(Valu
         )
     });
     order
+}
+
+/// Whether a rule reads an element of its first operand (`x[i]`, `&x[i]`).
+fn is_element_read(rule: &crate::rules::Rule) -> bool {
+    std::ptr::eq(rule, &crate::rules::INDEX) || std::ptr::eq(rule, &crate::rules::INDEX_REF)
 }
 
 /// Whether bit `bit` of the caller's mask `__ad_want` is set (see
