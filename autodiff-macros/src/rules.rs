@@ -67,8 +67,10 @@ pub enum Reuse {
     Never,
     /// The rule is `x̄ = ȳ` (a sum's operands, a copy): `ȳ` becomes `x̄`, moved.
     Identity,
-    /// `func_owned(ȳ, reads..)` builds `x̄` in `ȳ`'s storage (an element
-    /// assignment's buffer: `ȳ` with the element zeroed).
+    /// `func_owned(ȳ, reads..)` builds `x̄` in `ȳ`'s storage: an element
+    /// assignment's buffer (`ȳ` with the element zeroed), an element-wise
+    /// function's or product's operand (`ȳ ⊙ f'(x)`, `ȳ ⊙ b`), which then
+    /// allocates nothing.
     InPlace,
 }
 
@@ -137,6 +139,31 @@ const fn vjp2(func: &'static str, reads: &'static [Operand], curvature: &'static
         curvature: Some(curvature),
         shape: None,
         reuse: Reuse::Never,
+    }
+}
+
+/// A reverse rule that may build `x̄` in `ȳ`'s storage where nothing reads
+/// `ȳ` after (`func_owned(ȳ, reads..)`): an element-wise one.
+const fn in_place(partial: Partial) -> Partial {
+    match partial {
+        Partial::Vjp {
+            func,
+            reads,
+            forward_reads,
+            forward_acc,
+            curvature,
+            shape,
+            ..
+        } => Partial::Vjp {
+            func,
+            reads,
+            forward_reads,
+            forward_acc,
+            curvature,
+            shape,
+            reuse: Reuse::InPlace,
+        },
+        other => other,
     }
 }
 
@@ -242,7 +269,10 @@ impl Partial {
 /// second-order term is `vjp_dot(ct, read, dread)`.
 macro_rules! unary {
     ($name:literal, $read:expr) => {
-        method($name, &[vjp2("vjp", &[$read], &[($read, Term::Rule("vjp_dot"))])])
+        method(
+            $name,
+            &[in_place(vjp2("vjp", &[$read], &[($read, Term::Rule("vjp_dot"))]))],
+        )
     };
 }
 
@@ -480,8 +510,8 @@ static METHODS: &[Rule] = &[
     method(
         "component_mul",
         &[
-            vjp2("vjp_a", &[B], &[(B, Term::Same)]),
-            vjp2("vjp_b", &[X], &[(X, Term::Same)]),
+            in_place(vjp2("vjp_a", &[B], &[(B, Term::Same)])),
+            in_place(vjp2("vjp_b", &[X], &[(X, Term::Same)])),
         ],
     ),
     method(

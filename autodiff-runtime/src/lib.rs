@@ -9,8 +9,9 @@
 //!   Hessian-vector product.
 //! - [`jacobian`]: seeds for exact and estimated Jacobian-norm penalties.
 
-// One `unsafe` block, allowed where it stands: the element add of
-// `rules::indexing::ElementAdjointOf`, after the checks that make it sound.
+// `unsafe` is allowed in one place, where it stands: the unchecked element
+// add of `rules::indexing::ElementAdjointOf` for matrices, after the checks
+// that make it sound.
 #![deny(unsafe_code)]
 
 mod check;

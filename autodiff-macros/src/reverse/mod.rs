@@ -756,7 +756,19 @@ impl Reverse<'_> {
                     // The result's adjoint is read by no one after this
                     // instruction, except by second-order terms of its rule.
                     let dead_after = !self.second_order || !has_curvature(rule);
-                    let order = partial_order(rule, args, |a| self.act.active(a));
+                    let mut order = partial_order(rule, args, |a| self.act.active(a));
+                    // The partial that may take `ȳ` goes last: the last that
+                    // starts its argument's adjoint (one that adds into an
+                    // existing adjoint only reads `ȳ`), so that `z = a + b`
+                    // moves `z̄` into `ā` where `b̄` exists already.
+                    let takes = |i: usize| {
+                        !self.declared.contains(&args[i])
+                            && matches!(rule.partials[i], Partial::Vjp { reuse, .. } if reuse != Reuse::Never)
+                    };
+                    if let Some(at) = order.iter().rposition(|&i| takes(i)) {
+                        let i = order.remove(at);
+                        order.push(i);
+                    }
                     let last = order.last().copied();
                     // `ȳ` may be held negated (see `signs.rs`).
                     let mut ct_negated = self.negated.contains(&result);

@@ -108,7 +108,10 @@ fn f_grad(x: f64, y: f64) -> (f64, FGrad) {
     let mut __ad_d10 = __ad_ct;
     let mut __ad_d9 = ::autodiff::__private::rules::div::vjp_a(&__ad_d10, &__ad_v9, &y);
     let mut __ad_d1 = ::autodiff::__private::rules::div::vjp_b(&__ad_d10, &__ad_v9, &y);
-    let mut __ad_d8 = ::autodiff::__private::rules::exp_of_real::vjp(&__ad_d9, &__ad_v9);
+    let mut __ad_d8 = ::autodiff::__private::rules::exp_of_real::vjp_owned(
+        __ad_d9,
+        &__ad_v9,
+    );
     let mut __ad_d0 = ::autodiff::__private::zero_grad(&x);
     let (mut __ad_d2,) = match __ad_tape8 {
         ::autodiff::__private::Branch::Then(()) => {
@@ -162,8 +165,8 @@ fn f_vjp(x: f64, y: f64) -> (f64, impl ::core::ops::FnOnce(f64) -> FGrad) {
                 &__ad_v9,
                 &y,
             );
-            let mut __ad_d8 = ::autodiff::__private::rules::exp_of_real::vjp(
-                &__ad_d9,
+            let mut __ad_d8 = ::autodiff::__private::rules::exp_of_real::vjp_owned(
+                __ad_d9,
                 &__ad_v9,
             );
             let mut __ad_d0 = ::autodiff::__private::zero_grad(&x);

@@ -244,8 +244,8 @@ fn recurrence_grad(x: &[f64]) -> (f64, RecurrenceGrad) {
                 __ad_d15,
                 &__ad_v14,
             );
-            let mut __ad_d12 = ::autodiff::__private::rules::tanh::vjp(
-                &__ad_d13,
+            let mut __ad_d12 = ::autodiff::__private::rules::tanh::vjp_owned(
+                __ad_d13,
                 &__ad_v13,
             );
             let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(&__ad_d12);
@@ -383,8 +383,8 @@ fn recurrence_vjp<'__ad>(
                         __ad_d15,
                         &__ad_v14,
                     );
-                    let mut __ad_d12 = ::autodiff::__private::rules::tanh::vjp(
-                        &__ad_d13,
+                    let mut __ad_d12 = ::autodiff::__private::rules::tanh::vjp_owned(
+                        __ad_d13,
                         &__ad_v13,
                     );
                     let mut __ad_d10 = ::autodiff::__private::rules::add::vjp_a(
@@ -883,7 +883,7 @@ fn straight_line_grad(x: &[f64]) -> (f64, StraightLineGrad) {
         &__ad_v12,
         x,
     );
-    let mut __ad_d10 = ::autodiff::__private::rules::sin::vjp(&__ad_d11, &__ad_v10);
+    let mut __ad_d10 = ::autodiff::__private::rules::sin::vjp_owned(__ad_d11, &__ad_v10);
     ::autodiff::__private::rules::index::vjp_acc(&mut __ad_d9, &__ad_d10, &__ad_v4);
     let mut __ad_d8 = ::autodiff::__private::rules::assign_index::vjp_e(
         &__ad_d9,
@@ -1074,8 +1074,8 @@ fn straight_line_vjp<'__ad>(
                 &__ad_v12,
                 x,
             );
-            let mut __ad_d10 = ::autodiff::__private::rules::sin::vjp(
-                &__ad_d11,
+            let mut __ad_d10 = ::autodiff::__private::rules::sin::vjp_owned(
+                __ad_d11,
                 &__ad_v10,
             );
             ::autodiff::__private::rules::index::vjp_acc(
@@ -1497,8 +1497,8 @@ fn branches_grad(x: &[f64]) -> (f64, BranchesGrad) {
                         &__ad_v5,
                     );
                     let mut __ad_d13 = ::autodiff::__private::rules::neg::vjp(&__ad_d14);
-                    let mut __ad_d12 = ::autodiff::__private::rules::sin::vjp(
-                        &__ad_d13,
+                    let mut __ad_d12 = ::autodiff::__private::rules::sin::vjp_owned(
+                        __ad_d13,
                         &__ad_v12,
                     );
                     ::autodiff::__private::rules::index::vjp_acc_of(
@@ -1639,8 +1639,8 @@ fn branches_vjp<'__ad>(
                             let mut __ad_d13 = ::autodiff::__private::rules::neg::vjp(
                                 &__ad_d14,
                             );
-                            let mut __ad_d12 = ::autodiff::__private::rules::sin::vjp(
-                                &__ad_d13,
+                            let mut __ad_d12 = ::autodiff::__private::rules::sin::vjp_owned(
+                                __ad_d13,
                                 &__ad_v12,
                             );
                             ::autodiff::__private::rules::index::vjp_acc_of(

@@ -32,8 +32,8 @@ fn f_jvp(a: &DMatrix<f64>, da: DMatrix<f64>) -> (f64, f64) {
                     let __ad_m1_v2 = f64::exp(__ad_x0);
                     let __ad_ct = ::autodiff::__private::one_like(&__ad_m1_v2);
                     let mut __ad_d2 = __ad_ct;
-                    let mut __ad_d1 = ::autodiff::__private::rules::exp_of_real::vjp(
-                        &__ad_d2,
+                    let mut __ad_d1 = ::autodiff::__private::rules::exp_of_real::vjp_owned(
+                        __ad_d2,
                         &__ad_m1_v2,
                     );
                     __ad_d1
@@ -84,8 +84,8 @@ fn f_jvp(a: &DMatrix<f64>, da: DMatrix<f64>) -> (f64, f64) {
                     let __ad_m3_v2 = f64::tanh(__ad_x0);
                     let __ad_ct = ::autodiff::__private::one_like(&__ad_m3_v2);
                     let mut __ad_d2 = __ad_ct;
-                    let mut __ad_d1 = ::autodiff::__private::rules::tanh::vjp(
-                        &__ad_d2,
+                    let mut __ad_d1 = ::autodiff::__private::rules::tanh::vjp_owned(
+                        __ad_d2,
                         &__ad_m3_v2,
                     );
                     __ad_d1
@@ -146,8 +146,8 @@ fn f_grad(a: &DMatrix<f64>) -> (f64, FGrad) {
             |__ad_ct, __ad_x0| {
                 let __ad_m3_v2 = f64::tanh(__ad_x0);
                 let mut __ad_d2 = __ad_ct;
-                let mut __ad_d1 = ::autodiff::__private::rules::tanh::vjp(
-                    &__ad_d2,
+                let mut __ad_d1 = ::autodiff::__private::rules::tanh::vjp_owned(
+                    __ad_d2,
                     &__ad_m3_v2,
                 );
                 __ad_d1
@@ -186,8 +186,8 @@ fn f_grad(a: &DMatrix<f64>) -> (f64, FGrad) {
                     += {
                         let __ad_m1_v2 = f64::exp(__ad_x0);
                         let mut __ad_d2 = __ad_ct;
-                        let mut __ad_d1 = ::autodiff::__private::rules::exp_of_real::vjp(
-                            &__ad_d2,
+                        let mut __ad_d1 = ::autodiff::__private::rules::exp_of_real::vjp_owned(
+                            __ad_d2,
                             &__ad_m1_v2,
                         );
                         __ad_d1
@@ -234,8 +234,8 @@ fn f_vjp<'__ad>(
                     |__ad_ct, __ad_x0| {
                         let __ad_m3_v2 = f64::tanh(__ad_x0);
                         let mut __ad_d2 = __ad_ct;
-                        let mut __ad_d1 = ::autodiff::__private::rules::tanh::vjp(
-                            &__ad_d2,
+                        let mut __ad_d1 = ::autodiff::__private::rules::tanh::vjp_owned(
+                            __ad_d2,
                             &__ad_m3_v2,
                         );
                         __ad_d1
@@ -274,8 +274,8 @@ fn f_vjp<'__ad>(
                             += {
                                 let __ad_m1_v2 = f64::exp(__ad_x0);
                                 let mut __ad_d2 = __ad_ct;
-                                let mut __ad_d1 = ::autodiff::__private::rules::exp_of_real::vjp(
-                                    &__ad_d2,
+                                let mut __ad_d1 = ::autodiff::__private::rules::exp_of_real::vjp_owned(
+                                    __ad_d2,
                                     &__ad_m1_v2,
                                 );
                                 __ad_d1

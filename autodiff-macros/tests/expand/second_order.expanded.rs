@@ -80,7 +80,7 @@ fn layer_grad(w: &DMatrix<f64>, b: &DVector<f64>, x: &DMatrix<f64>) -> (f64, Lay
         &__ad_d6,
         &__ad_v5,
     );
-    let mut __ad_d4 = ::autodiff::__private::rules::tanh::vjp(&__ad_d5, &__ad_v5);
+    let mut __ad_d4 = ::autodiff::__private::rules::tanh::vjp_owned(__ad_d5, &__ad_v5);
     let mut __ad_d3 = __ad_d4;
     let mut __ad_d0 = ::autodiff::__private::rules::mul::vjp_a(&__ad_d3, w, x);
     let mut __ad_d2 = ::autodiff::__private::rules::mul::vjp_b(&__ad_d3, w, x);
@@ -111,8 +111,8 @@ fn layer_vjp<'__ad>(
                 &__ad_d6,
                 &__ad_v5,
             );
-            let mut __ad_d4 = ::autodiff::__private::rules::tanh::vjp(
-                &__ad_d5,
+            let mut __ad_d4 = ::autodiff::__private::rules::tanh::vjp_owned(
+                __ad_d5,
                 &__ad_v5,
             );
             let mut __ad_d3 = __ad_d4;

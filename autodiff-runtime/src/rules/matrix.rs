@@ -161,9 +161,20 @@ pub mod component_mul {
         acc.zip_zip_apply(ct, b, |a, c, b| *a += c * b);
     }
 
+    /// The reverse rule in the cotangent's storage, where nothing reads it after.
+    pub fn vjp_a_owned<T: Field, R: Dim, C: Dim>(mut ct: Mat<T, R, C>, b: &Mat<T, R, C>) -> Mat<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        ct.component_mul_assign(b);
+        ct
+    }
+
     /// Forward rules: `da ⊙ b` and `db ⊙ a`, the reverse rules on tangents
     /// (the Jacobian of each operand is diagonal).
-    pub use self::{vjp_a as jvp_a, vjp_a as jvp_b, vjp_a as vjp_b, vjp_a_acc as vjp_b_acc};
+    pub use self::{
+        vjp_a as jvp_a, vjp_a as jvp_b, vjp_a as vjp_b, vjp_a_acc as vjp_b_acc, vjp_a_owned as vjp_b_owned,
+    };
 }
 
 /// `y = a ⊘ b`: `ā += ȳ ⊘ b`, `b̄ -= ȳ ⊙ a ⊘ b²`.

@@ -22,6 +22,8 @@ pub trait Pointwise: Sized {
     fn map_elems(&self, f: impl FnMut(Self::Elem) -> Self::Elem) -> Self;
     /// `f` applied to pairs of elements of `self` and `other` (same shape).
     fn zip_map_elems(&self, other: &Self, f: impl FnMut(Self::Elem, Self::Elem) -> Self::Elem) -> Self;
+    /// `f` applied to every element, in place.
+    fn apply_elems(&mut self, f: impl FnMut(&mut Self::Elem));
     /// `f(self_i, a_i)` for every element, in place.
     fn zip_apply_elems(&mut self, a: &Self, f: impl FnMut(&mut Self::Elem, Self::Elem));
     /// `f(self_i, a_i, b_i)` for every element, in place.
@@ -37,6 +39,10 @@ impl<T: Real> Pointwise for T {
     #[inline(always)]
     fn zip_map_elems(&self, other: &T, mut f: impl FnMut(T, T) -> T) -> T {
         f(*self, *other)
+    }
+    #[inline(always)]
+    fn apply_elems(&mut self, mut f: impl FnMut(&mut T)) {
+        f(self)
     }
     #[inline(always)]
     fn zip_apply_elems(&mut self, a: &T, mut f: impl FnMut(&mut T, T)) {
@@ -60,6 +66,10 @@ where
     #[inline]
     fn zip_map_elems(&self, other: &Self, f: impl FnMut(T, T) -> T) -> Self {
         self.zip_map(other, f)
+    }
+    #[inline]
+    fn apply_elems(&mut self, f: impl FnMut(&mut T)) {
+        self.apply(f)
     }
     #[inline]
     fn zip_apply_elems(&mut self, a: &Self, f: impl FnMut(&mut T, T)) {
@@ -145,6 +155,14 @@ macro_rules! unary_rules {
                     unary_rules!(@vjp_acc acc, ct $(, $s)?)
                 }
 
+                /// Reverse rule in the cotangent's storage, where nothing reads
+                /// it after (no allocation for a matrix).
+                #[inline(always)]
+                pub fn vjp_owned<P: $crate::rules::pointwise::Pointwise>(mut ct: P $(, $s: &P)?) -> P {
+                    unary_rules!(@vjp_owned ct $(, $s)?);
+                    ct
+                }
+
                 $(
                 /// Second-order rule: the reverse rule's derivative along the
                 /// read operand's tangent, `ct · deriv2 · ds`, element-wise.
@@ -189,6 +207,8 @@ macro_rules! unary_rules {
     (@vjp $ct:ident) => { $ct.map_elems(|c| c * deriv()) };
     (@vjp_acc $acc:ident, $ct:ident, $s:ident) => { $acc.zip_zip_apply_elems($ct, $s, |a, c, s| *a += c * deriv(s)) };
     (@vjp_acc $acc:ident, $ct:ident) => { $acc.zip_apply_elems($ct, |a, c| *a += c * deriv()) };
+    (@vjp_owned $ct:ident, $s:ident) => { $ct.zip_apply_elems($s, |c, s| *c *= deriv(s)) };
+    (@vjp_owned $ct:ident) => { $ct.apply_elems(|c| *c *= deriv()) };
     (@ds_dx $name:ident x) => { 1.0 };
     (@ds_dx $name:ident $y:ident) => { $name::deriv($y) };
     (@ds_dx $name:ident) => { 0.0 };

@@ -279,6 +279,12 @@ pub mod exp_of_real {
         super::exp::vjp_acc(acc, ct, y)
     }
 
+    /// [`vjp`], taking the cotangent.
+    #[inline(always)]
+    pub fn vjp_owned<T: Real>(ct: T, y: &T) -> T {
+        super::exp::vjp_owned(ct, y)
+    }
+
     /// Second-order rule: `ct · dy`.
     #[inline(always)]
     pub fn vjp_dot<T: Real>(ct: &T, y: &T, dy: &T) -> T {
