@@ -203,6 +203,7 @@ mod tests {
                 let x = lo + (hi - lo) * (0.05 + 0.9 * (k as f64 + 0.37) / 9.0);
                 let (d, fd) = ((rule.deriv_at)(x), diff(rule.value, x));
                 assert!(close(d, fd, 1e-7), "{}'({x}) = {d}, fd {fd}", rule.name);
+                assert_eq!((rule.deriv_owned_at)(x), d, "{} in place", rule.name);
                 let (d2, fd2) = ((rule.deriv2_at)(x), diff(rule.deriv_at, x));
                 assert!(close(d2, fd2, 1e-6), "{}''({x}) = {d2}, fd {fd2}", rule.name);
                 if rule.locally_linear {

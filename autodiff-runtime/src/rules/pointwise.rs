@@ -88,6 +88,8 @@ pub struct UnaryEntry {
     pub value: fn(f64) -> f64,
     /// `dy/dx` at `x`, computed by the reverse rule with cotangent 1.
     pub deriv_at: fn(f64) -> f64,
+    /// The same from the in-place reverse rule, on a vector (`vjp_owned`).
+    pub deriv_owned_at: fn(f64) -> f64,
     /// `d²y/dx²` at `x`, computed from the rule's `deriv2`.
     pub deriv2_at: fn(f64) -> f64,
     /// The value and the forward rule's tangent for tangent 1 at `x`, in `f32`.
@@ -186,6 +188,12 @@ macro_rules! unary_rules {
                     #[allow(unused_variables)]
                     let $y = $name::value($x);
                     $name::vjp(&1.0 $(, &$s)?)
+                },
+                deriv_owned_at: |$x: f64| {
+                    #[allow(unused_variables)]
+                    let $y = $name::value($x);
+                    $(let $s = nalgebra::DVector::from_element(2, $s);)?
+                    $name::vjp_owned(nalgebra::DVector::from_element(2, 1.0) $(, &$s)?)[1]
                 },
                 deriv2_at: |$x: f64| {
                     #[allow(unused_variables)]

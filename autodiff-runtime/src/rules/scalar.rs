@@ -475,6 +475,7 @@ pub(crate) mod tests {
             for x in points(rule.range) {
                 let (d, fd) = ((rule.deriv_at)(x), diff(rule.value, x));
                 assert!(close(d, fd, 1e-7), "{}'({x}) = {d}, finite difference {fd}", rule.name);
+                assert_eq!((rule.deriv_owned_at)(x), d, "{} in place", rule.name);
                 let (d2, fd2) = ((rule.deriv2_at)(x), diff(rule.deriv_at, x));
                 assert!(
                     close(d2, fd2, 1e-6),
