@@ -117,6 +117,8 @@ cases! {
     matmul_strided(a: (7, 8), b: (8, 9)) = (a * b).component_mul(&(a * b)).sum();
     matmul_chain(a: (6, 7), b: (7, 6), c: (6, 3)) = (a * b * c).norm_squared();
     add_sub_neg(a: (3, 4), b: (3, 4)) = (a + b - &(-a * 2.0)).norm();
+    // `a * b`'s adjoint is carried negated, then negated once, in place, for `ā`, `b̄`.
+    sub_product(a: (3, 4), b: (4, 2), c: (3, 2)) = (c - a * b).norm_squared() + (c * 0.5 - &(-(a * b))).sum();
     scale(a: (3, 4), s: (1, 1)) = (a * s.sum() + &(a / s.mean()) * 2.0 - s.norm() * a).norm_squared();
     transpose(a: (3, 4), b: (3, 4)) = (a.transpose() * b).sum() + (a * b.transpose()).mean();
     dot(a: (5, 1), b: (5, 1)) = a.dot(b) * a.dot(a);

@@ -773,7 +773,7 @@ impl Reverse<'_> {
                     // `ȳ` may be held negated (see `signs.rs`).
                     let mut ct_negated = self.negated.contains(&result);
                     if ct_negated && self.must_negate(rule, args, &order, result, region) {
-                        out.extend(quote_spanned!(span=> let mut #ct = #private::rules::sub::vjp_b(&#ct);));
+                        out.extend(quote_spanned!(span=> let mut #ct = #private::rules::sub::vjp_b_owned(#ct);));
                         ct_negated = false;
                     }
                     for i in order {

@@ -68,6 +68,15 @@ operator!(
 #[diagnostic::on_unimplemented(message = "no rule for `-{Self}`")]
 pub trait Neg {
     fn neg(a: &Self) -> Self;
+
+    /// `-a`, in `a`'s storage where it has any.
+    #[inline(always)]
+    fn neg_owned(a: Self) -> Self
+    where
+        Self: Sized,
+    {
+        Self::neg(&a)
+    }
 }
 
 impl<T: Real> Neg for T {
@@ -115,6 +124,9 @@ where
     DefaultAllocator: Allocator<R, C>,
 {
     fn neg(a: &Self) -> Self {
+        -a
+    }
+    fn neg_owned(a: Self) -> Self {
         -a
     }
 }
@@ -241,6 +253,11 @@ pub mod sub {
     #[inline(always)]
     pub fn vjp_b_acc<T: Linear>(acc: &mut T, ct: &T) {
         T::sub_assign(acc, ct)
+    }
+    /// [`vjp_b`] in the cotangent's storage.
+    #[inline(always)]
+    pub fn vjp_b_owned<T: Linear>(ct: T) -> T {
+        <T as super::Neg>::neg_owned(ct)
     }
 }
 
