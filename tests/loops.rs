@@ -715,3 +715,57 @@ fn negated_adjoints_keep_their_signs() {
         assert!((s + 1.5 * u).abs() < 1e-12 * u.abs().max(1.0), "{s} {u}");
     }
 }
+
+/// Carried values whose end-of-iteration value the reverse sweep reads
+/// (`tanh` and `sqrt` read their output) as well as their start value (a
+/// product reads its operands): the end value is not recorded but handed
+/// back from the next iteration's start, the loop's result for the last.
+/// In a range loop run 0, 1 or 3 times, a `while` loop, a loop nested in a
+/// recorded loop (one result per run), and a loop left by `break`.
+#[differentiable]
+fn relayed(x: &[f64], w: f64, n: usize) -> f64 {
+    let mut s = w;
+    for i in 0..n {
+        s = (s * w + x[i]).tanh();
+    }
+    let mut t = s;
+    let mut k = 0;
+    while k < n {
+        t = (t * x[k] - w).tanh();
+        k += 1;
+    }
+    let mut total = 0.0;
+    for i in 0..x.len() {
+        let mut u = x[i];
+        for j in 0..i {
+            u = (u * w + x[j]).tanh();
+        }
+        total = total * u + u;
+    }
+    let mut v = w;
+    for i in 0..x.len() {
+        if v > 1.2 {
+            break;
+        }
+        v = (v * v + x[i] * x[i]).sqrt();
+    }
+    s + t * total + v
+}
+
+#[test]
+fn loops_hand_their_start_values_back_to_the_iteration_before() {
+    let x = [0.3, -0.5, 0.8, 0.4];
+    for (n, w) in [(0, 0.7), (1, -0.4), (3, 0.9), (4, 0.5)] {
+        let f = |p: &[f64]| relayed(&p[..4], p[4], n);
+        let g = |p: &[f64]| {
+            let g = relayed_grad(&p[..4], p[4], n).1;
+            [g.x, vec![g.w]].concat()
+        };
+        let point = [x.as_slice(), &[w]].concat();
+        check_grad(f, g, &point).unwrap();
+        let (value, pullback) = relayed_vjp(&x, w, n);
+        assert_eq!(value, relayed(&x, w, n));
+        let (scaled, unit) = (pullback(0.5), relayed_grad(&x, w, n).1);
+        assert!((scaled.w - 0.5 * unit.w).abs() < 1e-12 * unit.w.abs().max(1.0));
+    }
+}

@@ -11,7 +11,7 @@ use crate::ir::{Inst, Region, Value};
 impl Reverse<'_> {
     /// The tape entry of a region's saved items; one also yielded is copied.
     pub(super) fn tape_entry(&self, region: &Region) -> TokenStream {
-        let saved = self.saved_in(region).into_iter().map(|s| {
+        let saved = self.recorded_in(region).into_iter().map(|s| {
             let ident = self.saved_ident(s);
             match s {
                 Saved::Value(v) if region.yields.contains(&v) => quote!(::core::clone::Clone::clone(&#ident)),
@@ -23,8 +23,63 @@ impl Reverse<'_> {
 
     /// The pattern that binds a region's saved items from its tape entry.
     pub(super) fn tape_pattern(&self, region: &Region) -> TokenStream {
-        let saved = self.saved_in(region).into_iter().map(|s| self.saved_ident(s));
+        let saved = self.recorded_in(region).into_iter().map(|s| self.saved_ident(s));
         quote!((#(#saved,)*))
+    }
+
+    /// What a region's tape entry holds: its saved items but the relayed
+    /// end-of-iteration values.
+    fn recorded_in(&self, region: &Region) -> Vec<Saved> {
+        let mut saved = self.saved_in(region);
+        saved.retain(|s| !matches!(s, Saved::Value(v) if self.relayed_values.contains(v)));
+        saved
+    }
+
+    /// Finds the carried values of a recorded loop whose end-of-iteration
+    /// value need not be recorded: the reverse sweep reads it and the next
+    /// iteration's start value, which is the same value, recorded already
+    /// (W7's hidden states: 2 of 21 vectors per step, each a copy). The
+    /// reverse sweep hands each iteration's start value to the iteration
+    /// before, and the last iteration gets the loop's result, which is kept
+    /// for it. First-order sweeps only.
+    pub(super) fn relay_yields(&mut self, inst: &Inst, body: &Region) {
+        if self.second_order {
+            return;
+        }
+        let mut relayed = Vec::new();
+        for (k, &y) in body.yields.iter().enumerate() {
+            let p = body.params[1 + k];
+            let defined_here = body.insts.iter().any(|i| i.results.contains(&y));
+            if y != p
+                && defined_here
+                && self.needed.contains(&Saved::Value(y))
+                && self.needed.contains(&Saved::Value(p))
+                && self.relayed_values.insert(y)
+            {
+                relayed.push(k);
+                self.need(inst.results[k]);
+            }
+        }
+        if !relayed.is_empty() {
+            self.relayed.insert(inst.results[0], relayed);
+        }
+    }
+
+    /// The relayed values of a loop's reverse sweep: before the iterations,
+    /// the locals that carry each start value back (the loop's results
+    /// first); per iteration, the bindings of its end values from them and
+    /// the hand-over of its start values (see [`relay_yields`](Self::relay_yields)).
+    fn relays(&self, inst: &Inst, body: &Region) -> (TokenStream, TokenStream, TokenStream) {
+        let (mut before, mut bind, mut hand) = (TokenStream::new(), TokenStream::new(), TokenStream::new());
+        for &k in self.relayed.get(&inst.results[0]).into_iter().flatten() {
+            let next = format_ident!("__ad_next{}_{}", inst.results[0].0, k);
+            let result = self.borrow(inst.results[k]);
+            let (y, p) = (self.func.ident(body.yields[k]), self.func.ident(body.params[1 + k]));
+            before.extend(quote!(let mut #next = ::core::clone::Clone::clone(#result);));
+            bind.extend(quote!(let #y = #next;));
+            hand.extend(quote!(#next = #p;));
+        }
+        (before, bind, hand)
     }
 
     /// The carried state of a loop, one local per carried value.
@@ -181,6 +236,8 @@ impl Reverse<'_> {
             }
         }
         self.declared = outer;
+        let (relay, bind, hand) = self.relays(inst, body);
+        iteration.extend(hand);
         let index = body.params[0];
         let tape = self.saved_ident(Saved::Tape(inst.results[0]));
         let pattern = self.tape_pattern(body);
@@ -213,8 +270,10 @@ impl Reverse<'_> {
             out.extend(quote! {
                 {
                     #take
+                    #relay
                     for #i in ::core::iter::Iterator::rev(::core::clone::Clone::clone(#iter)) {
                         #pop
+                        #bind
                         #zeros
                         #iteration
                     }
@@ -227,7 +286,9 @@ impl Reverse<'_> {
         out.extend(quote! {
             {
                 let mut __ad_entries = #tape;
+                #relay
                 while let ::core::option::Option::Some(#pattern) = __ad_entries.pop() {
+                    #bind
                     #zeros
                     #iteration
                 }

@@ -122,6 +122,13 @@ struct Reverse<'a> {
     fused: HashMap<Value, usize>,
     fused_code: HashMap<Value, TokenStream>,
     fused_values: HashSet<Value>,
+    /// Per recorded loop (its first result), the carried values `k` whose
+    /// value at the end of an iteration, which the reverse sweep reads, is
+    /// not recorded: it is the next iteration's value at the start, recorded
+    /// already (the loop's result for the last iteration). And those
+    /// end-of-iteration values (see `loops.rs`).
+    relayed: HashMap<Value, Vec<usize>>,
+    relayed_values: HashSet<Value>,
     /// In `f_vjp2_want`'s stage 2, the differentiated parameters by field
     /// number: a product that only adds into a parameter's adjoint runs if
     /// the caller's `__ad_want` has its bit (a Jacobian penalty reads `x̄`
@@ -198,6 +205,8 @@ impl<'a> Reverse<'a> {
             fused: HashMap::new(),
             fused_code: HashMap::new(),
             fused_values: HashSet::new(),
+            relayed: HashMap::new(),
+            relayed_values: HashSet::new(),
             want: HashMap::new(),
             shared: HashMap::new(),
             stencils: HashMap::new(),
@@ -392,6 +401,7 @@ impl Reverse<'_> {
                             self.need(v);
                         }
                     }
+                    self.relay_yields(inst, body);
                     // The reverse sweep of a range loop runs the range
                     // backwards: the index is replayed, not recorded; a loop
                     // that records nothing needs no tape (the compiler then
