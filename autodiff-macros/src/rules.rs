@@ -144,27 +144,11 @@ const fn vjp2(func: &'static str, reads: &'static [Operand], curvature: &'static
 
 /// A reverse rule that may build `x̄` in `ȳ`'s storage where nothing reads
 /// `ȳ` after (`func_owned(ȳ, reads..)`): an element-wise one.
-const fn in_place(partial: Partial) -> Partial {
-    match partial {
-        Partial::Vjp {
-            func,
-            reads,
-            forward_reads,
-            forward_acc,
-            curvature,
-            shape,
-            ..
-        } => Partial::Vjp {
-            func,
-            reads,
-            forward_reads,
-            forward_acc,
-            curvature,
-            shape,
-            reuse: Reuse::InPlace,
-        },
-        other => other,
+const fn in_place(mut partial: Partial) -> Partial {
+    if let Partial::Vjp { reuse, .. } = &mut partial {
+        *reuse = Reuse::InPlace;
     }
+    partial
 }
 
 /// A reverse rule that is constant in what it reads (a linear operation, or
