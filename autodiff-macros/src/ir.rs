@@ -240,6 +240,11 @@ impl Func {
         &self.values[v.index()].ident
     }
 
+    /// Whether `v` is a parameter of the function (in scope in every sweep).
+    pub fn is_param(&self, v: Value) -> bool {
+        self.params.iter().any(|p| p.value == v)
+    }
+
     /// Checks the invariants listed in the module documentation.
     pub fn verify(&self) -> Result<(), String> {
         let mut defined = vec![false; self.values.len()];

@@ -366,6 +366,12 @@ pub fn is_index(rule: &Rule) -> bool {
     std::ptr::eq(rule, &INDEX) || std::ptr::eq(rule, &INDEX_REF)
 }
 
+/// Whether a rule is an arithmetic operator (`+ - * /`, unary `-`), whose
+/// operands and result are reals or matrices alike.
+pub fn is_arithmetic(rule: &Rule) -> bool {
+    [&ADD, &SUB, &MUL, &DIV, &NEG].iter().any(|r| std::ptr::eq(*r, rule))
+}
+
 /// Methods of `f32`/`f64` (callable as `x.name(..)` or `f64::name(x, ..)`)
 /// and of nalgebra matrices.
 static METHODS: &[Rule] = &[

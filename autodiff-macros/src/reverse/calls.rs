@@ -189,9 +189,7 @@ impl Reverse<'_> {
         let distinct = active.iter().collect::<HashSet<_>>().len() == active.len();
         // The callee's positional adapter reads the arguments, for the shapes
         // of zeros: the caller's parameters are in scope in any sweep.
-        let in_scope = args[..params]
-            .iter()
-            .all(|a| self.func.params.iter().any(|p| p.value == *a));
+        let in_scope = args[..params].iter().all(|a| self.func.is_param(*a));
         let name = path.segments.last()?.ident.to_string();
         let (Some(stem), true, true, true) = (
             name.strip_suffix(suffix),

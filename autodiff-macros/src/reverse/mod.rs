@@ -827,8 +827,7 @@ impl Reverse<'_> {
                         };
                         // An element of a parameter: the add is checked against the
                         // parameter, as the read was (see the runtime's `ElementAdjointOf`).
-                        let of_param =
-                            i == 0 && is_element_read(rule) && self.func.params.iter().any(|p| p.value == arg);
+                        let of_param = i == 0 && crate::rules::is_index(rule) && self.func.is_param(arg);
                         let reads: Vec<TokenStream> = reads.iter().map(operand).collect();
                         let shape: Option<TokenStream> = shape.as_ref().map(operand);
                         // The first contribution starts the adjoint; later ones add in place.
@@ -1181,11 +1180,6 @@ fn partial_order(rule: &crate::rules::Rule, args: &[Value], active: impl Fn(Valu
         )
     });
     order
-}
-
-/// Whether a rule reads an element of its first operand (`x[i]`, `&x[i]`).
-fn is_element_read(rule: &crate::rules::Rule) -> bool {
-    std::ptr::eq(rule, &crate::rules::INDEX) || std::ptr::eq(rule, &crate::rules::INDEX_REF)
 }
 
 /// Whether bit `bit` of the caller's mask `__ad_want` is set (see

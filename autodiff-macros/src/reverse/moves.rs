@@ -117,7 +117,7 @@ fn is_last_use(v: Value, region: &Region, at: usize, stack: &[Frame]) -> bool {
 }
 
 /// Whether an operation reads `v`, directly or in a nested region.
-fn mentions(op: &Op, v: Value) -> bool {
+pub(super) fn mentions(op: &Op, v: Value) -> bool {
     op_uses(op, v) > 0
 }
 

@@ -65,7 +65,7 @@ pub(super) fn collect_recomputable(
     out: &mut HashMap<Value, Inst>,
     scalars: &mut HashMap<Value, u32>,
 ) {
-    use crate::rules::{is_index, ADD, DIV, MUL, NEG, SUB};
+    use crate::rules::{is_arithmetic, is_index};
     for inst in &region.insts {
         match &inst.op {
             Op::Const(_) => {
@@ -77,10 +77,7 @@ pub(super) fn collect_recomputable(
                     out.insert(inst.results[0], inst.clone());
                 }
             }
-            Op::Prim { rule, args, .. }
-                if [&ADD, &SUB, &MUL, &DIV, &NEG].iter().any(|r| std::ptr::eq(*rule, *r))
-                    && args.iter().all(|a| scalars.contains_key(a)) =>
-            {
+            Op::Prim { rule, args, .. } if is_arithmetic(rule) && args.iter().all(|a| scalars.contains_key(a)) => {
                 // The operations redone to recompute it: its own, and those
                 // of the differentiated operands that are recomputed too.
                 let chain = 1 + args

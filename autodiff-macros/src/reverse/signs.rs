@@ -23,9 +23,10 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{adj_ident, uses, Reverse};
+use super::moves::mentions;
+use super::{adj_ident, Reverse};
 use crate::ir::{Op, Region, Value};
-use crate::rules::{Partial, Rule, ADD, DIV, INDEX, MUL, NEG, SUB};
+use crate::rules::{is_arithmetic, is_index, Partial, Rule, NEG, SUB};
 
 /// Whether argument `i`'s reverse rule is the negation of the cotangent.
 pub(super) fn negates(rule: &Rule, i: usize) -> bool {
@@ -42,25 +43,20 @@ impl Reverse<'_> {
         }
     }
 
-    /// Whether `v`'s adjoint may be kept negated in `region`'s reverse.
+    /// Whether `v`'s adjoint may be kept negated in `region`'s reverse: `v`
+    /// is an arithmetic result or an element of `region`, read only by its
+    /// top-level rules.
     pub(super) fn negatable(&self, v: Value, region: &Region) -> bool {
-        const RULES: [&Rule; 6] = [&ADD, &SUB, &MUL, &DIV, &NEG, &INDEX];
-        if self.second_order {
-            return false;
-        }
         let defined = region.insts.iter().any(|inst| {
             inst.results.first() == Some(&v)
-                && matches!(&inst.op, Op::Prim { rule, .. } if RULES.iter().any(|r| std::ptr::eq(*r, *rule)))
+                && matches!(&inst.op, Op::Prim { rule, .. } if is_arithmetic(rule) || is_index(rule))
         });
-        let direct: usize = region
-            .insts
-            .iter()
-            .map(|inst| match &inst.op {
-                Op::Prim { args, .. } => args.iter().filter(|&&a| a == v).count(),
-                _ => 0,
-            })
-            .sum();
-        defined && uses(region, v) == direct
+        let read_by_rules_only = !region.yields.contains(&v)
+            && region
+                .insts
+                .iter()
+                .all(|inst| matches!(inst.op, Op::Prim { .. }) || !mentions(&inst.op, v));
+        !self.second_order && defined && read_by_rules_only
     }
 
     /// Whether the reverse of an instruction whose cotangent `ȳ` is held
