@@ -142,15 +142,6 @@ const fn vjp2(func: &'static str, reads: &'static [Operand], curvature: &'static
     }
 }
 
-/// A reverse rule that may build `x̄` in `ȳ`'s storage where nothing reads
-/// `ȳ` after (`func_owned(ȳ, reads..)`): an element-wise one.
-const fn in_place(mut partial: Partial) -> Partial {
-    if let Partial::Vjp { reuse, .. } = &mut partial {
-        *reuse = Reuse::InPlace;
-    }
-    partial
-}
-
 /// A reverse rule that is constant in what it reads (a linear operation, or
 /// a locally linear one such as `relu`, whose reads only select): no
 /// second-order term, statically.
@@ -158,45 +149,42 @@ const fn lin(func: &'static str, reads: &'static [Operand]) -> Partial {
     vjp2(func, reads, &[])
 }
 
+/// `partial` taking `ȳ` as `reuse` says where nothing reads `ȳ` after;
+/// [`Reuse::InPlace`] for an element-wise rule, `func_owned(ȳ, reads..)`.
+const fn reusing(mut partial: Partial, how: Reuse) -> Partial {
+    if let Partial::Vjp { reuse, .. } = &mut partial {
+        *reuse = how;
+    }
+    partial
+}
+
+/// `partial` whose forward rule reads `reads` rather than the reverse rule's.
+const fn reading_forward(mut partial: Partial, reads: &'static [Operand]) -> Partial {
+    if let Partial::Vjp { forward_reads, .. } = &mut partial {
+        *forward_reads = Some(reads);
+    }
+    partial
+}
+
 /// A linear operation whose forward rule reads the output, for its shape.
 const fn lin_shaped(func: &'static str, reads: &'static [Operand]) -> Partial {
-    Partial::Vjp {
-        func,
-        reads,
-        forward_reads: Some(&[Out]),
-        forward_acc: false,
-        curvature: Some(&[]),
-        shape: None,
-        reuse: Reuse::Never,
-    }
+    reading_forward(lin(func, reads), &[Out])
 }
 
 /// A broadcast (a vector over columns, a scalar over elements): linear;
 /// its forward rule reads the output for its shape where it starts a
 /// tangent, and nothing where it adds into one (`jvp_b_acc(acc, db)`).
 const fn broadcast(func: &'static str) -> Partial {
-    Partial::Vjp {
-        func,
-        reads: &[],
-        forward_reads: Some(&[Out]),
-        forward_acc: true,
-        curvature: Some(&[]),
-        shape: None,
-        reuse: Reuse::Never,
+    let mut partial = lin_shaped(func, &[]);
+    if let Partial::Vjp { forward_acc, .. } = &mut partial {
+        *forward_acc = true;
     }
+    partial
 }
 
 /// A reverse rule that is the identity, `x̄ = ȳ`.
 const fn identity(func: &'static str) -> Partial {
-    Partial::Vjp {
-        func,
-        reads: &[],
-        forward_reads: None,
-        forward_acc: false,
-        curvature: Some(&[]),
-        shape: None,
-        reuse: Reuse::Identity,
-    }
+    reusing(lin(func, &[]), Reuse::Identity)
 }
 
 impl Partial {
@@ -255,7 +243,10 @@ macro_rules! unary {
     ($name:literal, $read:expr) => {
         method(
             $name,
-            &[in_place(vjp2("vjp", &[$read], &[($read, Term::Rule("vjp_dot"))]))],
+            &[reusing(
+                vjp2("vjp", &[$read], &[($read, Term::Rule("vjp_dot"))]),
+                Reuse::InPlace,
+            )],
         )
     };
 }
@@ -318,14 +309,13 @@ pub static INDEX_REF: Rule = Rule {
     ..by_rule("index", ELEMENT_READ)
 };
 const ELEMENT_READ: &[Partial] = &[
-    Partial::Vjp {
-        func: "vjp",
-        reads: &[B],
-        forward_reads: None,
-        forward_acc: false,
-        curvature: Some(&[]),
-        shape: Some(X),
-        reuse: Reuse::Never,
+    {
+        // The container is read for its shape where the adjoint starts.
+        let mut read = lin("vjp", &[B]);
+        if let Partial::Vjp { shape, .. } = &mut read {
+            *shape = Some(X);
+        }
+        read
     },
     Partial::NotReal,
 ];
@@ -338,26 +328,10 @@ pub static ASSIGN_INDEX: Rule = Rule {
     module: None,
     spelling: Spelling::Update,
     partials: &[
-        Partial::Vjp {
-            func: "vjp_x",
-            reads: &[B],
-            forward_reads: None,
-            forward_acc: false,
-            curvature: Some(&[]),
-            shape: None,
-            reuse: Reuse::InPlace,
-        },
+        reusing(lin("vjp_x", &[B]), Reuse::InPlace),
         Partial::NotReal,
         // The forward rule places `ė` in a zero shaped like the result.
-        Partial::Vjp {
-            func: "vjp_e",
-            reads: &[B],
-            forward_reads: Some(&[B, Out]),
-            forward_acc: false,
-            curvature: Some(&[]),
-            shape: None,
-            reuse: Reuse::Never,
-        },
+        reading_forward(lin("vjp_e", &[B]), &[B, Out]),
     ],
 };
 
@@ -500,8 +474,8 @@ static METHODS: &[Rule] = &[
     method(
         "component_mul",
         &[
-            in_place(vjp2("vjp_a", &[B], &[(B, Term::Same)])),
-            in_place(vjp2("vjp_b", &[X], &[(X, Term::Same)])),
+            reusing(vjp2("vjp_a", &[B], &[(B, Term::Same)]), Reuse::InPlace),
+            reusing(vjp2("vjp_b", &[X], &[(X, Term::Same)]), Reuse::InPlace),
         ],
     ),
     method(
